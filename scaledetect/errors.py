@@ -1,0 +1,22 @@
+"""The one exception type of scaledetect."""
+
+
+class ScaleDetectError(ValueError):
+    """Invalid parameter or input; the message names the parameter, the constraint and the value."""
+
+
+def require(ok: bool, name: str, constraint: str, value: object, context: str = "") -> None:
+    """Raise ``ScaleDetectError("<name> must <constraint>[ (context)]; got <name>=<value>")`` unless *ok*.
+
+    Examples
+    --------
+    >>> require(3 <= 16, "xi", "satisfy 1 <= xi <= size", 3, "size=16")
+    """
+    if not ok:
+        where = f" ({context})" if context else ""
+        raise ScaleDetectError(f"{name} must {constraint}{where}; got {name}={value!r}")
+
+
+def require_choice(name: str, value: object, allowed: tuple) -> None:
+    """Raise unless *value* is one of *allowed*."""
+    require(value in allowed, name, "be one of " + ", ".join(map(str, allowed)), value)

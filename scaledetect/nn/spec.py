@@ -1,0 +1,86 @@
+"""``NetSpec``: the architecture shared by the trainable CNN, the pooling net and the theory."""
+
+from dataclasses import asdict, dataclass
+
+from ..errors import require, require_choice
+
+ACTIVATIONS = ("relu", "tanh", "linear")
+PARAMETRIZATIONS = ("ntk", "mf")
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A stack of ``depth`` circular convolutions, global average pooling and a linear readout.
+
+    Layer k = 1..K computes ``f_k = gain * phi(W_k * f_{k-1} + b_k)`` with filter side ``filter``
+    (F) and stride ``stride`` (s): unit u of layer k sees inputs ``s*u ... s*u+F-1 (mod N_{k-1})``
+    in every coordinate, and ``N_k = N_{k-1} / s``. ``f_0 = x``.
+
+    Attributes
+    ----------
+    dim, size : int
+        Input dimension (1 or 2) and side N_0.
+    depth : int
+        Number of conv layers K.
+    filter, stride : int
+        F and s, with ``1 <= s`` and s dividing every N_{k-1}; ``F <= N_{k-1}``.
+    width : int
+        Channels C of every conv layer (1 for the pooling net).
+    act : str
+        ``relu``, ``tanh`` or ``linear``.
+    bias : bool
+        Whether conv layers have biases.
+    param : str
+        Readout: ``ntk`` -> ``f = alpha * (b + beta . g / sqrt(C))``; ``mf`` ->
+        ``f = alpha * (b + beta . g / C)``, g the globally average-pooled last layer.
+    alpha : float
+        Output scale (the loss is ``(1/alpha) l(y f)``): large alpha = lazy, small = feature learning.
+    gain : float
+        Multiplier applied after every activation (the published code uses sqrt(F)).
+    """
+
+    dim: int = 1
+    size: int = 128
+    depth: int = 7
+    filter: int = 2
+    stride: int = 2
+    width: int = 64
+    act: str = "relu"
+    bias: bool = True
+    param: str = "ntk"
+    alpha: float = 1.0
+    gain: float = 1.0
+
+    def __post_init__(self):
+        require_choice("dim", self.dim, (1, 2))
+        require_choice("act", self.act, ACTIVATIONS)
+        require_choice("param", self.param, PARAMETRIZATIONS)
+        for name in ("size", "depth", "filter", "stride", "width"):
+            v = getattr(self, name)
+            require(int(v) == v and v >= 1, name, "be an integer >= 1", v)
+        require(self.alpha > 0, "alpha", "be > 0", self.alpha)
+        require(self.gain > 0, "gain", "be > 0", self.gain)
+        n = self.size
+        for k in range(1, self.depth + 1):
+            require(n % self.stride == 0, "stride", "divide the side of every layer's input",
+                    self.stride, f"layer {k} input side {n}, size={self.size}, depth={self.depth}")
+            require(self.filter <= n, "filter", "be <= the side of every layer's input",
+                    self.filter, f"layer {k} input side {n}")
+            n //= self.stride
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Sides ``(N_0, N_1, ..., N_K)`` of the representations."""
+        out = [self.size]
+        for _ in range(self.depth):
+            out.append(out[-1] // self.stride)
+        return tuple(out)
+
+    def windows(self, k: int, u: int) -> list[int]:
+        """Input indices (one coordinate) seen by unit ``u`` of layer ``k``: s*u+j mod N_{k-1}."""
+        n_in = self.sizes[k - 1]
+        return [(self.stride * u + j) % n_in for j in range(self.filter)]
+
+    def to_dict(self) -> dict:
+        """Plain-JSON description."""
+        return asdict(self)

@@ -1,0 +1,62 @@
+"""``Sensitivities``: layer-wise D_k, G_k, R_k, from Monte Carlo or from theory."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sensitivities:
+    """Relative sensitivities at every layer (SPEC section 5).
+
+    Attributes
+    ----------
+    layers : tuple
+        Layer labels ``(0, 1, ..., K, "out")``.
+    D, G, R : ndarray, shape (K + 2,)
+        Diffeo sensitivity, noise sensitivity and their ratio R = D / G.
+    D_se, G_se, R_se : ndarray or None
+        Standard errors (Monte Carlo); ``None`` for exact predictions.
+    config : dict
+        Everything needed to reproduce the numbers (task, net, perturbation, probe, seed, ...).
+    """
+
+    layers: tuple
+    D: np.ndarray
+    G: np.ndarray
+    R: np.ndarray
+    D_se: np.ndarray | None = None
+    G_se: np.ndarray | None = None
+    R_se: np.ndarray | None = None
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """``{"config": ..., "layers": [{"k": 0, "D": ..., "G": ..., "R": ...[, "D_se", ...]}]}``."""
+        rows = []
+        for i, k in enumerate(self.layers):
+            row = {"k": k}
+            for name in ("D", "G", "R", "D_se", "G_se", "R_se"):
+                arr = getattr(self, name)
+                if arr is not None:
+                    row[name] = _num(arr[i])
+            rows.append(row)
+        return {"config": self.config, "layers": rows}
+
+    def table(self) -> str:
+        """A readable fixed-width table, one row per layer."""
+        mc = self.D_se is not None
+        head = f"{'k':>4} {'D':>11} {'G':>11} {'R':>11}"
+        if mc:
+            head += f" {'D_se':>10} {'G_se':>10} {'R_se':>10}"
+        lines = [head]
+        for i, k in enumerate(self.layers):
+            line = f"{k!s:>4} {self.D[i]:11.4g} {self.G[i]:11.4g} {self.R[i]:11.4g}"
+            if mc:
+                line += f" {self.D_se[i]:10.3g} {self.G_se[i]:10.3g} {self.R_se[i]:10.3g}"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
