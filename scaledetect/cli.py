@@ -1,5 +1,6 @@
 """Command line: ``scaledetect <command> ...`` (SPEC section 7). Each command lives in
-``scaledetect/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args) -> int``."""
+``scaledetect/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
 
 import argparse
 import importlib

@@ -6,7 +6,7 @@ class ScaleDetectError(ValueError):
 
 
 def require(ok: bool, name: str, constraint: str, value: object, context: str = "") -> None:
-    """Raise ``ScaleDetectError("<name> must <constraint>[ (context)]; got <name>=<value>")`` unless *ok*.
+    """Unless *ok*, raise ``ScaleDetectError("<name> must <constraint> (ctx); got <name>=<v>")``.
 
     Examples
     --------

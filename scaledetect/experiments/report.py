@@ -1,0 +1,295 @@
+"""Theory-vs-simulation report: ``report.md`` and a self-contained ``report.html``.
+
+The numbers are computed here from the cached results; nothing in the text is typed in by hand.
+"""
+
+import base64
+import html
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_path
+from .config import Run
+
+
+def layer_arrays(sens: dict) -> dict[str, np.ndarray]:
+    """``{"D": (L,), "G": ..., "R": ..., "D_se": ... (nan if absent)}`` over conv layers 0..K."""
+    rows = [r for r in sens["layers"] if r["k"] != "out"]
+    out = {}
+    for name in ("D", "G", "R", "D_se", "G_se", "R_se"):
+        out[name] = np.array([np.nan if r.get(name) is None else r[name] for r in rows], float)
+    return out
+
+
+def _label(run: Run) -> str:
+    t, n = run.task, run.net
+    geo = "strided" if n.stride == n.filter else "unstrided" if n.stride == 1 else "overlapping"
+    return (f"{t.dim}D {t.shape}/{t.rule} N={t.size} xi={t.xi:g}, {geo} F={n.filter} s={n.stride}"
+            f" K={n.depth}, {n.act}")
+
+
+def theory_vs_mc(runs: list[Run], results: dict[str, dict]) -> list[dict]:
+    """Pair each ``theory`` run with the ``pooling`` Monte Carlo of the same task, net and
+    perturbation; per pair the largest deviation over layers in standard errors and relative
+    (relative only where the simulated value exceeds 1e-3).
+    """
+    rows = []
+    mcs = {(r.task, r.net, r.pert): r for r in runs if r.kind == "pooling"}
+    for th in (r for r in runs if r.kind == "theory"):
+        mc = mcs.get((th.task, th.net, th.pert))
+        if mc is None or th.key not in results or mc.key not in results:
+            continue
+        t = layer_arrays(results[th.key]["init"])
+        m = layer_arrays(results[mc.key]["init"])
+        row = {"config": _label(th), "probe": mc.probe}
+        for q in ("D", "G"):
+            dev = np.abs(t[q] - m[q])
+            z = np.where(m[q + "_se"] > 0, dev / m[q + "_se"], np.where(dev == 0, 0.0, np.inf))
+            big = np.abs(m[q]) > 1e-3
+            row[f"{q}_max_z"] = float(np.nanmax(z))
+            row[f"{q}_max_rel"] = float(np.nanmax(dev[big] / np.abs(m[q][big]))) if big.any() \
+                else 0.0
+        rows.append(row)
+    return rows
+
+
+def fit_slope(x: np.ndarray, y: np.ndarray, se: np.ndarray | None = None) -> tuple[float, float]:
+    """Weighted least-squares slope of ``log y`` against ``x`` and its standard error.
+
+    Weights are ``(y / se)^2`` (the delta method: var(log y) = (se / y)^2); without standard
+    errors (theory) the fit is unweighted and its standard error is 0 by convention.
+    """
+    ly = np.log(y)
+    if se is None or not np.all(np.isfinite(se)) or np.any(se <= 0):
+        slope = np.polyfit(x, ly, 1)[0]
+        return float(slope), 0.0
+    w = (y / se) ** 2
+    xm = np.sum(w * x) / np.sum(w)
+    sxx = np.sum(w * (x - xm) ** 2)
+    slope = np.sum(w * (x - xm) * ly) / sxx
+    return float(slope), float(1.0 / math.sqrt(sxx))
+
+
+def exponents(runs: list[Run], results: dict[str, dict]) -> list[dict]:
+    """Fitted scaling exponents of D_k and G_k for pooling nets, next to the predicted ones.
+
+    Strided nets (s = F): ``V_k ~ s^(e k)``, fitted on log V against k / ln s over the last three
+    layers before the blocks reach xi (s^k < xi); predicted e = -1 for D and dim for G.
+    Unstrided nets (s = 1): ``V_k ~ k^e``, fitted on log V against log k over the second half of
+    the layers; predicted e = -1 for D and dim/2 for G. The exact theory is fitted over the same
+    layers, which separates finite-depth curvature from disagreement.
+    """
+    rows = []
+    by_geo = {}
+    for r in runs:
+        if r.kind in ("theory", "pooling") and r.net.act == "relu" and r.key in results:
+            by_geo.setdefault((r.task, r.net, r.pert), {})[r.kind] = r
+    for (task, net, _), pair in by_geo.items():
+        if "pooling" not in pair or net.stride not in (1, net.filter):
+            continue
+        strided = net.stride == net.filter > 1
+        ks = np.arange(1, net.depth + 1)
+        if strided:
+            ks = ks[net.stride ** ks < task.xi][-3:]
+            x = ks / math.log(net.stride)
+        else:
+            ks = ks[len(ks) // 2:]
+            x = np.log(ks)
+        if len(ks) < 2:
+            continue
+        mc = layer_arrays(results[pair["pooling"].key]["init"])
+        th = layer_arrays(results[pair["theory"].key]["init"]) if "theory" in pair else None
+        for q, predicted in (("D", -1.0), ("G", task.dim if strided else task.dim / 2)):
+            slope, se = fit_slope(x, mc[q][ks], mc[q + "_se"][ks])
+            rows.append({"config": _label(pair["pooling"]), "quantity": q,
+                         "layers": f"{ks[0]}-{ks[-1]}", "fitted": slope, "ci95": 1.96 * se,
+                         "theory_same_layers": fit_slope(x, th[q][ks])[0] if th else float("nan"),
+                         "asymptotic": predicted})
+    return rows
+
+
+def trained_findings(runs: list[Run], results: dict[str, dict]) -> list[dict]:
+    """Per activation: the paper's claims on trained nets, measured over seeds (mean +- s.e.)."""
+    out = []
+    groups = {}
+    for r in runs:
+        if r.kind == "train" and r.key in results and r.task.dim == 1:
+            groups.setdefault(r.net.act, []).append(results[r.key])
+    for act, res in sorted(groups.items()):
+        stats = {"act": act, "seeds": len(res)}
+
+        def per_seed(f, res=res):
+            v = np.array([f(x) for x in res], float)
+            return float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v))) \
+                if len(v) > 1 else float("nan")
+
+        def last_over_first(state, q, first):
+            def f(x):
+                a = layer_arrays(x[state])
+                return math.log10(a[q][-1] / a[q][first])
+            return f
+
+        stats["log10_RK_over_R0_init"] = per_seed(last_over_first("init", "R", 0))
+        stats["log10_RK_over_R0_trained"] = per_seed(last_over_first("trained", "R", 0))
+        stats["log10_GK_over_G1_trained"] = per_seed(last_over_first("trained", "G", 1))
+        stats["log10_GK_over_G1_init"] = per_seed(last_over_first("init", "G", 1))
+        stats["test_error"] = per_seed(lambda x: x["history"]["final"]["test_error"])
+        stats["epochs"] = per_seed(lambda x: x["history"]["epochs"])
+        stats["train"] = res[0]["run"]["train"]
+        stats["net"] = res[0]["run"]["net"]
+        out.append(stats)
+    return out
+
+
+def claims(findings: list[dict], shares: dict[str, tuple[float, float]]) -> list[tuple[str, bool,
+                                                                                        str]]:
+    """The paper's trained-network claims, each with whether it reproduced and the evidence."""
+    rows = []
+    by = {f["act"]: f for f in findings}
+    if "relu" in by:
+        f = by["relu"]
+        ti, tt = f["log10_RK_over_R0_init"], f["log10_RK_over_R0_trained"]
+        ok = tt[0] + 2 * _nz(tt[1]) < ti[0] - 2 * _nz(ti[1]) and tt[0] < -0.5
+        rows.append(("R_k falls with depth after training and not (as much) at initialization", ok,
+                     f"log10(R_K/R_0): trained {tt[0]:.2f} +- {tt[1]:.2f}, "
+                     f"init {ti[0]:.2f} +- {ti[1]:.2f} ({f['seeds']} seeds)"))
+        g = f["log10_GK_over_G1_trained"]
+        text = f"log10(G_K/G_1) trained ReLU {g[0]:.2f} +- {g[1]:.2f}"
+        ok = g[0] - 2 * _nz(g[1]) > 0
+        if "tanh" in by:
+            h = by["tanh"]["log10_GK_over_G1_trained"]
+            text += f", tanh {h[0]:.2f} +- {h[1]:.2f}"
+            ok = ok and h[0] < g[0]
+        rows.append(("G_k rises with depth for ReLU and not for tanh", ok, text))
+    if shares:
+        (b, bse), (a, ase) = shares["init"], shares["trained"]
+        rows.append(("The first layer learns pooling (uniform share of the filter norm grows)",
+                     a - 2 * _nz(ase) > b + 2 * _nz(bse),
+                     f"layer-1 uniform share: init {b:.2f} +- {bse:.2f}, "
+                     f"trained {a:.2f} +- {ase:.2f}"))
+    return rows
+
+
+def _nz(x: float) -> float:
+    return 0.0 if not np.isfinite(x) else x
+
+
+def uniform_shares(runs: list[Run], arrays_of) -> dict[str, tuple[float, float]]:
+    """Layer-1 uniform share (mean, s.e. over ReLU trained seeds) before and after training."""
+    vals = {"init": [], "trained": []}
+    for r in runs:
+        if r.kind == "train" and r.net.act == "relu" and r.task.dim == 1:
+            arr = arrays_of(r.key)
+            for state in vals:
+                if f"{state}.uniform_share" in arr:
+                    vals[state].append(arr[f"{state}.uniform_share"][0])
+    if not vals["init"]:
+        return {}
+    return {s: (float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v)))
+                if len(v) > 1 else float("nan")) for s, v in vals.items()}
+
+
+# ---------------------------------------------------------------------------------- rendering
+
+def _table(header: list[str], rows: list[list]) -> list[tuple]:
+    return [("table", header, [[_fmt(c) for c in row] for row in rows])]
+
+
+def _fmt(c) -> str:
+    if isinstance(c, float):
+        return "inf" if math.isinf(c) else f"{c:.3g}"
+    return str(c)
+
+
+def build(runs: list[Run], results: dict[str, dict], arrays_of, figures: list[tuple[Path, str]],
+          meta: dict) -> list[tuple]:
+    """The report as blocks: ``("h", text)``, ``("p", text)``, ``("table", header, rows)``,
+    ``("img", path, caption)``.
+    """
+    blocks: list[tuple] = [("h", "scaledetect report"), ("p", " | ".join(
+        f"{k}: {v}" for k, v in meta.items()))]
+    blocks.append(("h", "Theory vs simulation (idealized pooling nets)"))
+    blocks.append(("p", "Largest deviation over layers 0..K between the exact prediction "
+                        "(scaledetect.theory.predict) and the Monte Carlo measurement "
+                        "(scaledetect.sensitivity.measure), in standard errors and relative."))
+    tvm = theory_vs_mc(runs, results)
+    blocks += _table(["configuration", "P", "D max |dev|/se", "D max rel", "G max |dev|/se",
+                      "G max rel"],
+                     [[r["config"], r["probe"], r["D_max_z"], r["D_max_rel"], r["G_max_z"],
+                       r["G_max_rel"]] for r in tvm])
+    blocks.append(("h", "Scaling exponents"))
+    blocks.append(("p", exponents.__doc__.split("\n\n")[1].replace("\n    ", " ").strip()))
+    blocks += _table(["configuration", "quantity", "layers", "fitted (MC)", "95% CI",
+                      "exact theory, same layers", "asymptotic prediction"],
+                     [[r["config"], r["quantity"], r["layers"], r["fitted"], r["ci95"],
+                       r["theory_same_layers"], r["asymptotic"]] for r in exponents(runs, results)])
+    findings = trained_findings(runs, results)
+    if findings:
+        blocks.append(("h", "Trained networks: which claims reproduce"))
+        rows = claims(findings, uniform_shares(runs, arrays_of))
+        blocks += _table(["claim", "reproduced", "evidence"],
+                         [[c, "yes" if ok else "NO", e] for c, ok, e in rows])
+        for f in findings:
+            blocks.append(("p", f"{f['act']}: test error {f['test_error'][0]:.3f} +- "
+                                f"{_nz(f['test_error'][1]):.3f}, epochs {f['epochs'][0]:.0f}; "
+                                f"net {f['net']}; training {f['train']}"))
+    if figures:
+        blocks.append(("h", "Figures"))
+        blocks += [("img", path, caption) for path, caption in figures]
+    return blocks
+
+
+def to_markdown(blocks: list[tuple], base: Path) -> str:
+    """Render blocks as Markdown (figures linked relative to *base*)."""
+    out = []
+    for b in blocks:
+        if b[0] == "h":
+            out.append(("# " if not out else "## ") + b[1])
+        elif b[0] == "p":
+            out.append(b[1])
+        elif b[0] == "table":
+            out.append("| " + " | ".join(b[1]) + " |")
+            out.append("|" + "---|" * len(b[1]))
+            out += ["| " + " | ".join(r) + " |" for r in b[2]]
+        else:
+            out.append(f"![{b[2]}]({os.path.relpath(b[1], base)})\n\n*{b[2]}*")
+        out.append("")
+    return "\n".join(out)
+
+
+def to_html(blocks: list[tuple]) -> str:
+    """Render blocks as one self-contained HTML page (PNG figures inlined as base64)."""
+    esc = html.escape
+    body = []
+    for b in blocks:
+        if b[0] == "h":
+            body.append(f"<h{1 if not body else 2}>{esc(b[1])}</h{1 if not body else 2}>")
+        elif b[0] == "p":
+            body.append(f"<p>{esc(b[1])}</p>")
+        elif b[0] == "table":
+            head = "".join(f"<th>{esc(h)}</th>" for h in b[1])
+            rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>"
+                           for r in b[2])
+            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+        else:
+            data = base64.b64encode(Path(b[1]).read_bytes()).decode()
+            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(b[2])}">'
+                        f"<figcaption>{esc(b[2])}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+             "padding:3px 8px;font-size:90%}img{max-width:100%}figcaption{font-style:italic}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>scaledetect report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def write(out_dir: Path, blocks: list[tuple]) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into *out_dir* atomically."""
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    with atomic_path(md) as tmp:
+        tmp.write_text(to_markdown(blocks, out_dir))
+    with atomic_path(page) as tmp:
+        tmp.write_text(to_html(blocks))
+    return md, page
