@@ -1,1 +1,37 @@
-"""perturb."""
+"""Perturbations: the ``shift`` and max-entropy diffeomorphisms, and norm-matched Gaussian noise.
+
+See SPEC section 3 and ``Perturbation``.
+"""
+
+from .diffeo import diffeo, temperature
+from .maxent import (
+    GAUSSIAN_SIGMA,
+    default_temperature,
+    deform,
+    displacement_rms,
+    maxent_field,
+    temperature_range,
+    typical_displacement,
+)
+from .noise import matched_noise, noise_sigma
+from .shift import shift, shift_acceptance, shift_outcomes, steps
+from .spec import Perturbation
+
+__all__ = [
+    "GAUSSIAN_SIGMA",
+    "Perturbation",
+    "default_temperature",
+    "deform",
+    "diffeo",
+    "displacement_rms",
+    "matched_noise",
+    "maxent_field",
+    "noise_sigma",
+    "shift",
+    "shift_acceptance",
+    "shift_outcomes",
+    "steps",
+    "temperature",
+    "temperature_range",
+    "typical_displacement",
+]

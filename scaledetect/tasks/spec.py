@@ -41,8 +41,8 @@ class TaskSpec:
     ---------
     A feature's position has ``p`` coordinates: ``p = dim`` for points and blobs, ``p = 1`` for
     stripes (the column, i.e. the last image axis). Coordinate ``c`` indexes image axis ``2 + c``
-    (for stripes, the last axis). Positions of a batch have shape ``(n, 2, p)``; the two features are
-    stored in canonical order (first feature lexicographically smaller).
+    (for stripes, the last axis). Positions of a batch have shape ``(n, 2, p)``; sampled and
+    enumerated pairs are stored in canonical order (first feature lexicographically smaller).
     """
 
     dim: int = 1

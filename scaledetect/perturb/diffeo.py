@@ -1,0 +1,51 @@
+"""``diffeo``: apply the perturbation's diffeomorphism to a batch of task images."""
+
+import numpy as np
+
+from .._random import as_rng
+from ..errors import require
+from ..tasks.render import render
+from ..tasks.spec import TaskSpec
+from .maxent import default_temperature, deform, maxent_field
+from .shift import shift
+from .spec import Perturbation
+
+
+def temperature(pert: Perturbation, size: int) -> float:
+    """Return the maxent T: ``pert.temperature``, else ``default_temperature(size, cutoff)``."""
+    return pert.temperature if pert.temperature is not None else default_temperature(
+        size, pert.cutoff)
+
+
+def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np.ndarray,
+           rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Deformed images ``tau x``.
+
+    Parameters
+    ----------
+    task : TaskSpec
+    pert : Perturbation
+    images : ``(n, 1, N[, N])``
+        The rendered images of *positions*.
+    positions : ``(n, 2, p)``
+    rng : Generator, int or None
+
+    Returns
+    -------
+    float32 ``(n, 1, N[, N])``
+        ``shift``: the features moved by ``shift(task, positions, rng, pert.delta)`` and
+        re-rendered (exact, no interpolation; *images* only fixes the shape). ``maxent``: *images*
+        deformed by ``maxent_field`` at ``temperature(pert, N)`` with ``pert.cutoff`` and
+        ``pert.interp``.
+    """
+    x = np.asarray(images)
+    require(x.shape[1:] == task.image_shape, "images.shape", f"be (n,) + {task.image_shape}",
+            x.shape)
+    require(len(positions) == len(x), "positions", f"have one row per image ({len(x)})",
+            len(positions))
+    rng = as_rng(rng)
+    if pert.diffeo == "shift":
+        return render(task, shift(task, positions, rng, pert.delta)[0])
+    field = maxent_field(task.dim, task.size, len(x), temperature(pert, task.size), pert.cutoff,
+                         rng)
+    return deform(x, field, pert.interp).astype(np.float32)

@@ -1,0 +1,93 @@
+"""Rendering feature positions to images, and the ``sample`` convenience (SPEC section 2)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._random import as_rng
+from ..errors import require
+from .configs import sample_positions
+from .labels import check_positions
+from .spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A sample of a task.
+
+    Attributes
+    ----------
+    images : float32 ``(n, 1, N)`` or ``(n, 1, N, N)``
+    labels : int8 ``(n,)`` in {+1, -1}
+    positions : float64 ``(n, 2, p)``, canonical order (see ``TaskSpec``)
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    positions: np.ndarray
+
+
+def _blob_profiles(task: TaskSpec, pos: np.ndarray) -> np.ndarray:
+    """Periodic Gaussian profiles ``(n, 2, p, N)``, each of unit sum of squares.
+
+    Notes
+    -----
+    ``g(x) = sum_m exp(-(x - c + m N)^2 / (2 w^2))`` over the periodic images m with
+    ``|m| <= ceil(6 w / N) + 1`` (w = ``blob_width``), computed relative to the largest term so
+    that narrow blobs between pixels do not underflow.
+    """
+    N, w = task.size, task.blob_width
+    K = int(np.ceil(6 * w / N)) + 1
+    shifts = N * np.arange(-K, K + 1)
+    x = np.arange(N)
+    e = -((x[:, None] - pos[..., None, None] + shifts) ** 2) / (2 * w**2)  # (n,2,p,N,images)
+    e -= e.max(axis=(-2, -1), keepdims=True)
+    g = np.exp(e).sum(-1)
+    return g / np.sqrt((g**2).sum(-1, keepdims=True))
+
+
+def render(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
+    """Images of the configurations.
+
+    Parameters
+    ----------
+    task : TaskSpec
+    positions : ``(n, 2, p)``
+        Integer-valued positions inside the image for points and stripes; real centres for blobs.
+
+    Returns
+    -------
+    float32 ``(n, 1, N)`` (dim 1) or ``(n, 1, N, N)`` (dim 2)
+
+    Notes
+    -----
+    Amplitudes make the mean of x^2 over pixels equal to 1 when the features do not overlap:
+    points ``a = sqrt(N^dim / 2)`` at their pixel; stripes ``a = sqrt(N / 2)`` on the N pixels
+    of their column (last image axis); blobs a periodic Gaussian bump (wrapping around the
+    edges), separable in 2D, scaled so that each bump's sum of squares is ``N^dim / 2``.
+    Overlapping features add.
+    """
+    pos = check_positions(task, positions)
+    n, N, d = len(pos), task.size, task.dim
+    if task.shape == "blobs":
+        g = _blob_profiles(task, pos)
+        img = g[:, :, 0] if d == 1 else g[:, :, 0, :, None] * g[:, :, 1, None, :]
+        return (np.sqrt(N**d / 2) * img.sum(1))[:, None].astype(np.float32)
+    require(np.all(pos == np.round(pos)) and np.all((pos >= 0) & (pos < N)), "positions",
+            f"be integers in [0, size) for shape={task.shape}", "non-integer or outside",
+            f"size={N}")
+    idx = pos.astype(np.int64)
+    rows = np.arange(n)[:, None]
+    if task.shape == "stripes":
+        prof = np.zeros((n, N), np.float32)
+        np.add.at(prof, (rows, idx[:, :, 0]), np.sqrt(N / 2))
+        return np.ascontiguousarray(np.broadcast_to(prof[:, None, None, :], (n, 1, N, N)))
+    img = np.zeros((n,) + (N,) * d, np.float32)
+    np.add.at(img, (rows,) + tuple(idx[:, :, c] for c in range(d)), np.sqrt(N**d / 2))
+    return img[:, None]
+
+
+def sample(task: TaskSpec, n: int, rng: np.random.Generator | int | None = None) -> Batch:
+    """Draw ``n`` rendered samples of the class-balanced distribution (see ``sample_positions``)."""
+    pos, y = sample_positions(task, n, as_rng(rng))
+    return Batch(render(task, pos), y, pos)
