@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args._run(args) or 0
+    except BrokenPipeError:  # e.g. `scaledetect theory --json | head`: the reader left
+        sys.stderr.close()
+        return 0
     except (ScaleDetectError, OSError) as err:
         print(f"scaledetect {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -1,1 +1,14 @@
-"""sensitivity."""
+"""Layer-wise relative sensitivities D_k, G_k, R_k to diffeomorphisms and noise (SPEC section 5).
+
+``measure`` streams a probe set through any network and returns a ``Sensitivities``; the
+``mean`` estimator carries delta-method standard errors, the ``median`` one follows Petrini et
+al. (2021).
+"""
+
+from .measure import ESTIMATORS, measure
+from .median import median_numerator, median_pairwise_sq
+from .probe import BLOCK
+from .result import Sensitivities
+
+__all__ = ["BLOCK", "ESTIMATORS", "Sensitivities", "measure", "median_numerator",
+           "median_pairwise_sq"]

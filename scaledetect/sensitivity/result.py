@@ -31,7 +31,7 @@ class Sensitivities:
     config: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """``{"config": ..., "layers": [{"k": 0, "D": ..., "G": ..., "R": ...[, "D_se", ...]}]}``."""
+        """Return ``{"config": ..., "layers": [{"k": 0, "D", "G", "R"[, "D_se", ...]}, ...]}``."""
         rows = []
         for i, k in enumerate(self.layers):
             row = {"k": k}
