@@ -29,7 +29,8 @@ def run(a: argparse.Namespace) -> int:
     require(a.workers >= 1, "workers", "be >= 1", a.workers)
     require(a.scheduler is None or a.executor == "dask", "scheduler",
             "be given only with --executor dask", a.scheduler)
-    from ..plots import FIGURES  # noqa: PLC0415 - matplotlib only when needed
+    from ..experiments import preset
+    from ..plots import figures_index  # matplotlib only when needed
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,9 +43,12 @@ def run(a: argparse.Namespace) -> int:
                       scheduler=a.scheduler, progress=not a.no_progress)
     write_csv(out / "results.csv", results)
     figures = []
-    for fig_id, fig in FIGURES.items():
-        paths = fig.render(out, a.preset, cache)
-        figures += [(p, fig.caption) for p in paths if p.suffix == ".png"]
+    per_figure = preset(a.preset)
+    for fig_id, fig in figures_index().items():
+        fig_runs = per_figure.get(fig_id, [])
+        paths = fig.render(out, fig_runs, {r.key: results[r.key] for r in fig_runs},
+                           lambda k: cache.get(k)[1])
+        figures += [(Path(p), fig.caption) for p in paths if Path(p).suffix == ".png"]
     meta = {"preset": a.preset, "runs": len(runs), "cached before": done_before,
             "wall time (s)": f"{time.perf_counter() - start:.0f}", "executor": a.executor,
             "workers": a.workers, "python": platform.python_version(),

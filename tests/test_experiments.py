@@ -1,0 +1,106 @@
+"""Experiments: identity of runs, the resumable cache, local vs Dask executors, bad configs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec
+from scaledetect.cli import main
+from scaledetect.experiments import Cache, Run, all_runs, preset, run_all
+from scaledetect.experiments import runner as runner_mod
+from scaledetect.experiments.report import fit_slope
+
+TASK = TaskSpec(dim=1, size=16, xi=8)
+NET = NetSpec(dim=1, size=16, depth=3, filter=2, stride=2, width=1, bias=False)
+
+
+def _runs():
+    return [Run("pooling", TASK, NET, probe=400, seed=s) for s in range(3)]
+
+
+def test_key_is_the_configuration_and_survives_json():
+    r = Run("pooling", TASK, NET, probe=400, seed=0, tag="a")
+    again = Run.from_dict(json.loads(json.dumps(r.to_dict())), tag="b")
+    assert again.key == r.key  # the tag is a label, not identity
+    assert Run("pooling", TASK, NET, probe=400, seed=1).key != r.key
+    assert Run("pooling", TASK, NET, Perturbation(noise_match="sample"), probe=400).key != r.key
+
+
+def test_cache_resumes_after_interruption(tmp_path, monkeypatch):
+    cache = Cache(tmp_path)
+    calls = []
+    real = runner_mod.execute
+    interrupt = [True]
+
+    def flaky(run_dict):
+        calls.append(run_dict["seed"])
+        if len(calls) == 2 and interrupt[0]:
+            interrupt[0] = False
+            raise KeyboardInterrupt  # simulated interruption while the 2nd run is in flight
+        return real(run_dict)
+
+    monkeypatch.setattr(runner_mod, "execute", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(_runs(), cache, progress=False)
+    finished = [r for r in _runs() if r.key in cache]
+    assert len(finished) == 1  # the first run was stored the moment it ended
+    calls.clear()
+    results = run_all(_runs(), cache, progress=False)
+    assert sorted(calls) == sorted(r.seed for r in _runs() if r not in finished)  # nothing redone
+    assert set(results) == {r.key for r in _runs()}
+
+
+def test_dask_local_cluster_gives_identical_results(tmp_path):
+    pytest.importorskip("dask.distributed")
+    runs = _runs()[:2]
+    local = run_all(runs, Cache(tmp_path / "local"), progress=False)
+    dask = run_all(runs, Cache(tmp_path / "dask"), workers=2, executor="dask", progress=False)
+    for k in local:
+        assert local[k]["init"] == dask[k]["init"]  # same seeds -> bit-identical numbers
+
+
+def test_process_pool_gives_identical_results(tmp_path):
+    runs = _runs()[:2]
+    serial = run_all(runs, Cache(tmp_path / "a"), progress=False)
+    pooled = run_all(runs, Cache(tmp_path / "b"), workers=2, progress=False)
+    assert all(serial[k]["init"] == pooled[k]["init"] for k in serial)
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["--preset", "bogus"], "preset"),
+    (["--executor", "spark"], "executor"),
+    (["--workers", "0"], "workers"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "scheduler"),
+])
+def test_bad_reproduce_config_fails_before_any_work(tmp_path, capsys, argv, name):
+    out = tmp_path / "out"
+    assert main(["reproduce", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert name in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing written
+
+
+def test_run_all_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ScaleDetectError, match="workers"):
+        run_all(_runs(), Cache(tmp_path), workers=0)
+    with pytest.raises(ScaleDetectError, match="kind"):
+        Run("magic", TASK, NET)
+
+
+def test_presets_build_valid_runs():
+    for name in ("tiny", "quick", "paper"):
+        figs = preset(name)
+        assert {"fig2_init_vs_trained", "fig3_strided", "fig4_unstrided"} <= set(figs)
+        assert len(all_runs(name)) == len({r.key for f in figs.values() for r in f})
+    quick_train = [r for r in all_runs("quick") if r.kind == "train" and r.net.act == "relu"]
+    assert len(quick_train) >= 5  # the issue asks >= 5 seeds in quick
+
+
+def test_fit_slope_recovers_exact_exponent_and_its_error():
+    x = np.arange(1.0, 7.0)
+    y = 3.0 * np.exp(-0.7 * x)
+    slope, se = fit_slope(x, y, 0.01 * y)
+    assert slope == pytest.approx(-0.7, abs=1e-12)
+    # var(log y) = 1e-4 per point -> se = 1e-2 / sqrt(sum (x - mean)^2)
+    assert se == pytest.approx(0.01 / np.sqrt(np.sum((x - x.mean()) ** 2)), rel=1e-12)
