@@ -1,0 +1,656 @@
+"""Private numba kernels of the circular, strided convolution (1D and 2D) and its backward pass.
+
+Layout. A representation is stored *channel-major across the batch*: ``f[c, q]`` with
+``q = (i * H + h) * W + w`` for sample ``i`` and position ``(h, w)``; 1D is the case ``H = 1``,
+``F_h = 1``, ``s_h = 1``. With this layout a layer is one matrix product over
+``q = n * H_out * W_out`` columns, whose inner loop is long and contiguous even for small batches.
+
+The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
+
+    cols[(ci, jh, jw), (i, ph, pw)] = f[ci, i, (s_h ph + jh) mod H_in, (s_w pw + jw) mod W_in]
+    z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
+
+Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every ``_*_rows``
+helper computes a range of output rows (channels) and/or of samples; a value is always produced by
+the same sequence of floating-point operations whatever the range split, so the parallel drivers
+(``prange`` over channel blocks or sample chunks, never over a reduction) give the same bits with
+1 or N threads. Scalars (``scale``, ``gain``) come with the dtype of the arrays, so the same
+kernels serve float32 and float64 without promotion. Inner loops index 1D row views from 0 (numba
+then emits no negative-index wraparound and LLVM vectorizes them).
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit, pjit
+
+RELU, TANH, LINEAR = 0, 1, 2
+# dW with fewer columns than this (first layer: C_in F^dim = F^dim) uses dot products over q
+SMALL_KK = 16
+ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
+
+
+@jit
+def _gemm_rows(a, b, c, r0, r1, q0, q1):
+    """``c[r, q0:q1] = sum_k a[r, k] * b[k, q0:q1]`` for r in [r0, r1), k in increasing order.
+
+    Register blocking: 4 rows of c at a time (each b element loaded serves 4 outputs) and k
+    unrolled by 4 (each c element loaded and stored once per 4 products). Every output still
+    accumulates ``c += a[r, k] * b[k, q]`` one k after the other, so the result is the same as
+    the plain triple loop, bit for bit. The inner loop over q is contiguous (row views indexed
+    from 0: no wraparound checks) and LLVM vectorizes it without reassociation.
+    """
+    _gemm_core(a, b, c, r0, r1, q0, q1, False)
+
+
+@jit
+def _gemm_t_rows(a, b, c, r0, r1, q0, q1):
+    """``c[r, q0:q1] = sum_m a[m, r] * b[m, q0:q1]`` (``a`` transposed), m in increasing order."""
+    _gemm_core(a, b, c, r0, r1, q0, q1, True)
+
+
+@jit
+def _gemm_core(a, b, c, r0, r1, q0, q1, trans):
+    nk = a.shape[0] if trans else a.shape[1]
+    nq = q1 - q0
+    nk4 = nk // 4 * 4
+    r = r0
+    while r < r1:
+        nr = min(4, r1 - r)
+        c0 = c[r, q0:q1]
+        c1 = c[r + min(1, nr - 1), q0:q1]
+        c2 = c[r + min(2, nr - 1), q0:q1]
+        c3 = c[r + min(3, nr - 1), q0:q1]
+        c0[:] = 0
+        c1[:] = 0
+        c2[:] = 0
+        c3[:] = 0
+        if nr == 4:
+            for k in range(0, nk4, 4):
+                b0 = b[k, q0:q1]
+                b1 = b[k + 1, q0:q1]
+                b2 = b[k + 2, q0:q1]
+                b3 = b[k + 3, q0:q1]
+                if trans:
+                    w00, w01, w02, w03 = a[k, r], a[k + 1, r], a[k + 2, r], a[k + 3, r]
+                    w10, w11, w12, w13 = a[k, r + 1], a[k + 1, r + 1], a[k + 2, r + 1], \
+                        a[k + 3, r + 1]
+                    w20, w21, w22, w23 = a[k, r + 2], a[k + 1, r + 2], a[k + 2, r + 2], \
+                        a[k + 3, r + 2]
+                    w30, w31, w32, w33 = a[k, r + 3], a[k + 1, r + 3], a[k + 2, r + 3], \
+                        a[k + 3, r + 3]
+                else:
+                    w00, w01, w02, w03 = a[r, k], a[r, k + 1], a[r, k + 2], a[r, k + 3]
+                    w10, w11, w12, w13 = a[r + 1, k], a[r + 1, k + 1], a[r + 1, k + 2], \
+                        a[r + 1, k + 3]
+                    w20, w21, w22, w23 = a[r + 2, k], a[r + 2, k + 1], a[r + 2, k + 2], \
+                        a[r + 2, k + 3]
+                    w30, w31, w32, w33 = a[r + 3, k], a[r + 3, k + 1], a[r + 3, k + 2], \
+                        a[r + 3, k + 3]
+                for t in range(nq):
+                    v0 = b0[t]
+                    v1 = b1[t]
+                    v2 = b2[t]
+                    v3 = b3[t]
+                    c0[t] = (((c0[t] + w00 * v0) + w01 * v1) + w02 * v2) + w03 * v3
+                    c1[t] = (((c1[t] + w10 * v0) + w11 * v1) + w12 * v2) + w13 * v3
+                    c2[t] = (((c2[t] + w20 * v0) + w21 * v1) + w22 * v2) + w23 * v3
+                    c3[t] = (((c3[t] + w30 * v0) + w31 * v1) + w32 * v2) + w33 * v3
+            for k in range(nk4, nk):
+                bk = b[k, q0:q1]
+                if trans:
+                    w0, w1, w2, w3 = a[k, r], a[k, r + 1], a[k, r + 2], a[k, r + 3]
+                else:
+                    w0, w1, w2, w3 = a[r, k], a[r + 1, k], a[r + 2, k], a[r + 3, k]
+                for t in range(nq):
+                    v = bk[t]
+                    c0[t] += w0 * v
+                    c1[t] += w1 * v
+                    c2[t] += w2 * v
+                    c3[t] += w3 * v
+        else:
+            for j in range(nr):
+                cj = c[r + j, q0:q1]
+                for k in range(0, nk4, 4):
+                    b0 = b[k, q0:q1]
+                    b1 = b[k + 1, q0:q1]
+                    b2 = b[k + 2, q0:q1]
+                    b3 = b[k + 3, q0:q1]
+                    if trans:
+                        w0, w1, w2, w3 = a[k, r + j], a[k + 1, r + j], a[k + 2, r + j], \
+                            a[k + 3, r + j]
+                    else:
+                        w0, w1, w2, w3 = a[r + j, k], a[r + j, k + 1], a[r + j, k + 2], \
+                            a[r + j, k + 3]
+                    for t in range(nq):
+                        cj[t] = (((cj[t] + w0 * b0[t]) + w1 * b1[t]) + w2 * b2[t]) + w3 * b3[t]
+                for k in range(nk4, nk):
+                    bk = b[k, q0:q1]
+                    w0 = a[k, r + j] if trans else a[r + j, k]
+                    for t in range(nq):
+                        cj[t] += w0 * bk[t]
+        r += nr
+
+
+@jit
+def _dot_rows(a, b, c, r0, r1):
+    """``c[r, k] = sum_q a[r, q] * b[k, q]`` for r in [r0, r1), by ``_dot8`` (for few k)."""
+    zero = a[r0, 0] - a[r0, 0]
+    for r in range(r0, r1):
+        ar = a[r]
+        for k in range(b.shape[0]):
+            c[r, k] = _dot8(ar, b[k], zero)
+
+
+@jit
+def _dot8(u, v, zero):
+    """``sum_q u[q] v[q]`` by 8 interleaved partial sums combined in a fixed order."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
+    n8 = u.shape[0] // 8 * 8
+    for q in range(0, n8, 8):
+        s0 += u[q] * v[q]
+        s1 += u[q + 1] * v[q + 1]
+        s2 += u[q + 2] * v[q + 2]
+        s3 += u[q + 3] * v[q + 3]
+        s4 += u[q + 4] * v[q + 4]
+        s5 += u[q + 5] * v[q + 5]
+        s6 += u[q + 6] * v[q + 6]
+        s7 += u[q + 7] * v[q + 7]
+    for q in range(n8, u.shape[0]):
+        s0 += u[q] * v[q]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@jit
+def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1):
+    """im2col for channels [ci0, ci1) and samples [i0, i1): ``cols[(ci,jh,jw), (i,ph,pw)]``.
+
+    ``f`` is ``(C_in, n * hin * win)``, ``cols`` is ``(C_in * fh * fw, n * hout * wout)``.
+    """
+    pin = hin * win
+    pout = hout * wout
+    for ci in range(ci0, ci1):
+        fr = f[ci]
+        for jh in range(fh):
+            for jw in range(fw):
+                cr = cols[(ci * fh + jh) * fw + jw]
+                # pw < nw reads column sw*pw + jw without wrapping
+                nw = min(wout, (win - jw + sw - 1) // sw)
+                for i in range(i0, i1):
+                    for ph in range(hout):
+                        src = i * pin + ((sh * ph + jh) % hin) * win + jw
+                        dst = i * pout + ph * wout
+                        if wout < 16:  # short rows: plain indexing beats making views
+                            for pw in range(wout):
+                                cr[dst + pw] = fr[src + sw * pw - (win if pw >= nw else 0)]
+                            continue
+                        seg = cr[dst:dst + wout]
+                        fs = fr[src:src + sw * (nw - 1) + 1:sw]
+                        for pw in range(nw):
+                            seg[pw] = fs[pw]
+                        for pw in range(nw, wout):
+                            seg[pw] = fr[src + sw * pw - win]
+
+
+@jit
+def _transpose_rows(a, at, q0, q1):
+    """``at[q, :] = a[:, q]`` for q in [q0, q1), by 16 x 16 tiles."""
+    nr = a.shape[0]
+    for qb in range(q0, q1, 16):
+        qe = min(q1, qb + 16)
+        for rb in range(0, nr, 16):
+            re = min(nr, rb + 16)
+            for q in range(qb, qe):
+                row = at[q, rb:re]
+                for r in range(re - rb):
+                    row[r] = a[rb + r, q]
+
+
+@jit
+def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1):
+    """col2im: ``g[ci, i, pos] = scale * sum over (jh, jw, ph, pw) landing on pos of dcols``.
+
+    Channels [ci0, ci1), samples [i0, i1); the sum runs over jh, jw, ph, pw in increasing order.
+    """
+    pin = hin * win
+    pout = hout * wout
+    for ci in range(ci0, ci1):
+        gr = g[ci, i0 * pin:i1 * pin]
+        gr[:] = 0
+        for jh in range(fh):
+            for jw in range(fw):
+                dr = dcols[(ci * fh + jh) * fw + jw, i0 * pout:i1 * pout]
+                nw = min(wout, (win - jw + sw - 1) // sw)
+                for i in range(i1 - i0):
+                    for ph in range(hout):
+                        dst = i * pin + ((sh * ph + jh) % hin) * win + jw
+                        src = i * pout + ph * wout
+                        if wout < 16:  # short rows: plain indexing beats making views
+                            for pw in range(wout):
+                                gr[dst + sw * pw - (win if pw >= nw else 0)] += scale * dr[src + pw]
+                            continue
+                        ds = dr[src:src + wout]
+                        gs = gr[dst:dst + sw * (nw - 1) + 1:sw]
+                        for pw in range(nw):
+                            gs[pw] += scale * ds[pw]
+                        for pw in range(nw, wout):
+                            gr[dst + sw * pw - win] += scale * ds[pw]
+
+
+@jit
+def _epilogue_rows(z, b, has_bias, scale, gain, act, r0, r1, q0, q1):
+    """In place ``z = gain * phi(scale * z + b)`` on rows [r0, r1), columns [q0, q1)."""
+    zero = scale - scale
+    nq = q1 - q0
+    for r in range(r0, r1):
+        bb = b[r] if has_bias else zero
+        zr = z[r, q0:q1]
+        if act == RELU:
+            for t in range(nq):
+                v = scale * zr[t] + bb
+                zr[t] = gain * v if v > zero else zero
+        elif act == TANH:
+            for t in range(nq):
+                zr[t] = gain * np.tanh(scale * zr[t] + bb)
+        else:
+            for t in range(nq):
+                zr[t] = gain * (scale * zr[t] + bb)
+
+
+@jit
+def _sum8(v, zero):
+    """``sum(v)`` by 8 interleaved partial sums combined in a fixed order (deterministic)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
+    n8 = v.shape[0] // 8 * 8
+    for q in range(0, n8, 8):
+        s0 += v[q]
+        s1 += v[q + 1]
+        s2 += v[q + 2]
+        s3 += v[q + 3]
+        s4 += v[q + 4]
+        s5 += v[q + 5]
+        s6 += v[q + 6]
+        s7 += v[q + 7]
+    for q in range(n8, v.shape[0]):
+        s0 += v[q]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@jit
+def _dz_rows(g, f, db, has_bias, gain, act, r0, r1):
+    """In place ``g = g * gain * phi'(z)`` (phi' read from the output ``f = gain * phi(z)``).
+
+    Also ``db[r] = sum_q g[r, q]`` in increasing q (if has_bias). relu: phi' = 1[f > 0];
+    tanh: phi' = 1 - (f / gain)^2; linear: 1.
+    """
+    zero = gain - gain
+    one = gain / gain
+    nq = g.shape[1]
+    for r in range(r0, r1):
+        gr = g[r]
+        fr = f[r]
+        if act == RELU:
+            for q in range(nq):
+                gr[q] = gain * gr[q] if fr[q] > zero else zero
+        elif act == TANH:
+            for q in range(nq):
+                t = fr[q] / gain
+                gr[q] = gr[q] * (gain * (one - t * t))
+        else:
+            for q in range(nq):
+                gr[q] = gain * gr[q]
+        if has_bias:
+            db[r] = _sum8(gr, zero)
+
+
+@jit
+def _scale_rows(a, scale, r0, r1):
+    """In place ``a[r0:r1] *= scale``."""
+    for r in range(r0, r1):
+        ar = a[r]
+        for k in range(ar.shape[0]):
+            ar[k] = scale * ar[k]
+
+
+# ------------------------------------------------------------------ one layer
+
+@jit
+def _small_q(nq, cout):
+    """Whether a layer runs transposed: few columns q (deep layers) and more output channels.
+
+    Then the products are formed as ``z^T = cols^T W^T`` (inner loop over channels, long)
+    instead of ``z = W cols`` (inner loop over q, short). Every output is the same sum in the
+    same order either way, so the choice does not change any bit.
+    """
+    return nq < cout and nq <= 64
+
+
+@jit
+def _fwd_item(t, nchunk, w, b, has_bias, out, cols, n, pout, scale, gain, act):
+    """Forward work item t: row block ``t // nchunk``, sample chunk ``t % nchunk``."""
+    rb = t // nchunk
+    c = t - rb * nchunk
+    q0 = (c * n // nchunk) * pout
+    q1 = ((c + 1) * n // nchunk) * pout
+    r0 = 4 * rb
+    r1 = min(w.shape[0], r0 + 4)
+    _gemm_rows(w, cols, out, r0, r1, q0, q1)
+    _epilogue_rows(out, b, has_bias, scale, gain, act, r0, r1, q0, q1)
+
+
+@pjit
+def _conv_forward(f, w, b, has_bias, out, cols, tmp, n, hin, win, hout, wout, fh, fw, sh, sw,
+                  scale, gain, act, nchunk, parallel):
+    """One layer forward: ``out = gain * phi(scale * W @ im2col(f) + b)``.
+
+    Parameters
+    ----------
+    f : (C_in, n * hin * win)
+    w : (C_out, C_in * fh * fw)
+    b : (C_out,) (ignored unless has_bias)
+    out : (C_out, n * hout * wout), written
+    cols : (C_in * fh * fw, n * hout * wout), written: im2col(f), kept for the backward pass
+    tmp : 1D scratch of at least ``(C_in fh fw + n hout wout) * C_out`` (transposed layers)
+    nchunk : int
+        Sample chunks (1 <= nchunk <= n) of the work split; does not change the result.
+    parallel : bool
+        One ``prange`` over (row block, sample chunk) items if True, plain loops otherwise.
+
+    Notes
+    -----
+    The im2col gather (``C_in F^dim n N_out^dim`` copies, 1/C_out of the product) runs
+    serially, so a layer costs one parallel region.
+    """
+    _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
+    cout, kk = w.shape
+    nq = cols.shape[1]
+    if _small_q(nq, cout):
+        wt = tmp[:kk * cout].reshape((kk, cout))
+        zt = tmp[kk * cout:(kk + nq) * cout].reshape((nq, cout))
+        _transpose_rows(w, wt, 0, kk)
+        nitems = (nq + 3) // 4
+        if parallel:
+            for t in prange(nitems):
+                _gemm_t_rows(cols, wt, zt, 4 * t, min(nq, 4 * t + 4), 0, cout)
+        else:
+            for t in range(nitems):
+                _gemm_t_rows(cols, wt, zt, 4 * t, min(nq, 4 * t + 4), 0, cout)
+        _transpose_rows(zt, out, 0, cout)
+        _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, nq)
+        return
+    nitems = ((cout + 3) // 4) * nchunk
+    pout = hout * wout
+    if parallel:
+        for t in prange(nitems):
+            _fwd_item(t, nchunk, w, b, has_bias, out, cols, n, pout, scale, gain, act)
+    else:
+        for t in range(nitems):
+            _fwd_item(t, nchunk, w, b, has_bias, out, cols, n, pout, scale, gain, act)
+
+
+@jit
+def _bwd_item(t, nb, nchunk, gz, cols, colst, w, dw, dcols, gin, scale, n, hin, win, hout,
+              wout, fh, fw, sh, sw, dcolst):
+    """Backward work item t (after dz): rows ``4t..4t+3`` of dW if ``t < nb``.
+
+    Otherwise, if ``dcolst`` is empty: the input-channel block ``(t - nb) // nchunk`` (>= 4 rows
+    of dcols when F^dim <= 4) and sample chunk ``(t - nb) % nchunk`` of dL/df; else (transposed
+    layer) rows ``4(t - nb) .. 4(t - nb) + 3`` of ``dcols^T = dz^T W``.
+    """
+    if t < nb:
+        r0 = 4 * t
+        r1 = min(dw.shape[0], r0 + 4)
+        if dw.shape[1] < SMALL_KK:
+            _dot_rows(gz, cols, dw, r0, r1)
+        else:
+            _gemm_rows(gz, colst, dw, r0, r1, 0, colst.shape[1])
+        _scale_rows(dw, scale, r0, r1)
+        return
+    t -= nb
+    if dcolst.shape[0] > 0:
+        _gemm_t_rows(gz, w, dcolst, 4 * t, min(dcolst.shape[0], 4 * t + 4), 0, w.shape[1])
+        return
+    ff = fh * fw
+    cib = max(1, 4 // ff)
+    cb = t // nchunk
+    c = t - cb * nchunk
+    ci0 = cb * cib
+    ci1 = min(gin.shape[0], ci0 + cib)
+    i0 = c * n // nchunk
+    i1 = (c + 1) * n // nchunk
+    pout = hout * wout
+    _gemm_t_rows(w, gz, dcols, ci0 * ff, ci1 * ff, i0 * pout, i1 * pout)
+    _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1)
+
+
+@pjit
+def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, colst, dcols, tmp, n,
+                   hin, win, hout, wout, fh, fw, sh, sw, scale, gain, act, nchunk, parallel):
+    """One layer backward.
+
+    Parameters
+    ----------
+    gout : (C_out, n * hout * wout)
+        dL/d out on entry; overwritten by dL/dz.
+    out : (C_out, n * hout * wout)
+        The layer's forward output (phi' is read from it).
+    cols : (C_in * fh * fw, n * hout * wout)
+        im2col of the layer's input (as left by ``_conv_forward``).
+    dw : (C_out, C_in * fh * fw), db : (C_out,)
+        Written: ``dW = scale * dz @ im2col(f)^T``, ``db = dz summed over q`` (if has_bias).
+    gin : (C_in, n * hin * win)
+        Written if want_gin: ``dL/df = scale * col2im(W^T @ dz)``.
+    colst : (n * hout * wout, C_in * fh * fw), dcols : (C_in * fh * fw, n * hout * wout)
+        Scratch.
+    tmp : 1D scratch of at least ``n hout wout C_in fh fw`` (transposed layers)
+    nchunk, parallel
+        As in ``_conv_forward``.
+
+    Notes
+    -----
+    dz, db and the transpose of cols (elementwise work) run serially; dW (by row blocks) and
+    dL/df (by input-channel block and sample chunk) only read them and share one parallel region.
+    """
+    cout, kk = w.shape
+    nq = cols.shape[1]
+    _dz_rows(gout, out, db, has_bias, gain, act, 0, cout)
+    if kk >= SMALL_KK:
+        _transpose_rows(cols, colst, 0, nq)
+    nb = (cout + 3) // 4
+    small = _small_q(nq, cout)
+    dcolst = tmp[:nq * kk].reshape((nq, kk)) if small and want_gin else tmp[:0].reshape((0, kk))
+    if not want_gin:
+        nitems = nb
+    elif small:
+        nitems = nb + (nq + 3) // 4
+    else:
+        cib = max(1, 4 // (fh * fw))
+        nitems = nb + ((gin.shape[0] + cib - 1) // cib) * nchunk
+    if parallel:
+        for t in prange(nitems):
+            _bwd_item(t, nb, nchunk, gout, cols, colst, w, dw, dcols, gin, scale, n, hin, win,
+                      hout, wout, fh, fw, sh, sw, dcolst)
+    else:
+        for t in range(nitems):
+            _bwd_item(t, nb, nchunk, gout, cols, colst, w, dw, dcols, gin, scale, n, hin, win,
+                      hout, wout, fh, fw, sh, sw, dcolst)
+    if small and want_gin:
+        _transpose_rows(dcolst, dcols, 0, kk)
+        _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
+                      0, n)
+
+
+# ------------------------------------------------------------------ whole network
+# (kept in this file: numba's on-disk cache is keyed on the source file of the function only, so
+# a kernel calling kernels from another file could run stale cached code after an edit)
+#
+# One call per forward and one per backward keeps the Python overhead of an SGD step at two
+# dispatches, whatever the depth. Parameters, representations and gradients live in flat buffers
+# described by an integer table ``geo`` (one row per layer, columns ``G_*``) and a float table
+# ``fgeo`` (``scale``, ``gain`` per layer) of the model dtype.
+
+# columns of geo
+(G_CIN, G_COUT, G_HIN, G_WIN, G_HOUT, G_WOUT, G_FH, G_FW, G_SH, G_SW, G_WOFF, G_BOFF, G_INOFF,
+ G_OUTOFF, G_NCHUNK, G_PAR, G_COFF) = range(17)
+N_GEO = 17
+
+
+@jit
+def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, out):
+    """Forward pass of the whole network.
+
+    Parameters
+    ----------
+    x : (n * N_0^dim,)
+        Input (one channel), sample-major.
+    theta : (n_params,)
+        Flat parameters; layer k weight at ``geo[k, G_WOFF]`` (C_out, C_in F^dim), bias at
+        ``geo[k, G_BOFF]`` (-1: no bias); readout weight at ``ro_off[0]``, bias at ``ro_off[1]``.
+    geo : (K, N_GEO) int64 ; fgeo : (K, 2) (scale = 1/sqrt(C_in F^dim), gain)
+    ro : (3,)
+        ``alpha``, readout coefficient c (1/sqrt(C) or 1/C), ``1 / N_K^dim``.
+    act : int
+        Activation code (conv.RELU, TANH, LINEAR).
+    acts : flat buffer, written
+        Layer k output at ``geo[k, G_OUTOFF]``, shape (C_k, n * N_k^dim).
+    cols : flat buffer, written
+        im2col of layer k's input at ``geo[k, G_COFF]``, shape (C_{k-1} F^dim, n N_k^dim).
+    tmp : flat scratch of at least max_k (C_{k-1} F^dim + n N_k^dim) C_k.
+    pooled : (n, C_K), written
+        Global average of f_K over positions.
+    out : (n,), written
+        ``alpha * (b + c * pooled @ beta)``.
+    """
+    n = out.shape[0]
+    nl = geo.shape[0]
+    for k in range(nl):
+        cin = geo[k, G_CIN]
+        cout = geo[k, G_COUT]
+        hin = geo[k, G_HIN]
+        win = geo[k, G_WIN]
+        hout = geo[k, G_HOUT]
+        wout = geo[k, G_WOUT]
+        fh = geo[k, G_FH]
+        fw = geo[k, G_FW]
+        kk = cin * fh * fw
+        qin = n * hin * win
+        qout = n * hout * wout
+        woff = geo[k, G_WOFF]
+        boff = geo[k, G_BOFF]
+        w = theta[woff:woff + cout * kk].reshape((cout, kk))
+        has_bias = boff >= 0
+        b = theta[boff:boff + cout] if has_bias else theta[0:1]
+        inoff = geo[k, G_INOFF]
+        if inoff < 0:
+            f = x[:qin].reshape((1, qin))
+        else:
+            f = acts[inoff:inoff + cin * qin].reshape((cin, qin))
+        outoff = geo[k, G_OUTOFF]
+        o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
+        coff = geo[k, G_COFF]
+        c = cols[coff:coff + kk * qout].reshape((kk, qout))
+        _conv_forward(f, w, b, has_bias, o, c, tmp, n, hin, win, hout, wout, fh, fw,
+                      geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act,
+                      geo[k, G_NCHUNK], geo[k, G_PAR] == 1)
+    _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
+
+
+@jit
+def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
+    """``pooled[i, c] = mean_p f_K[c, i, p]``; ``out[i] = alpha (b + c beta . pooled[i])``."""
+    n = out.shape[0]
+    k = geo.shape[0] - 1
+    cl = geo[k, G_COUT]
+    pk = geo[k, G_HOUT] * geo[k, G_WOUT]
+    fk = acts[geo[k, G_OUTOFF]:geo[k, G_OUTOFF] + cl * n * pk].reshape((cl, n * pk))
+    alpha = ro[0]
+    cro = ro[1]
+    invp = ro[2]
+    zero = alpha - alpha
+    for i in range(n):
+        s = zero
+        for c in range(cl):
+            t = zero
+            for p in range(i * pk, (i + 1) * pk):
+                t += fk[c, p]
+            t = t * invp
+            pooled[i, c] = t
+            s += theta[ro_off[0] + c] * t
+        out[i] = alpha * (theta[ro_off[1]] + cro * s)
+
+
+@jit
+def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, dout, grad, colst,
+                  dcols, ga, gb):
+    """Backward pass of the whole network (after ``_net_forward`` on the same x).
+
+    Parameters
+    ----------
+    dout : (n,)
+        d loss / d out for every sample (already divided by n for a mean loss).
+    grad : (n_params,), written
+        Gradient in the layout of theta.
+    cols : flat buffer as left by ``_net_forward``.
+    tmp : flat scratch as in ``_net_forward``.
+    colst, dcols, ga, gb : flat scratch buffers
+        ``colst`` and ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
+        of at least max_k C_k n N_k^dim.
+    Other parameters as in ``_net_forward``.
+    """
+    n = dout.shape[0]
+    nl = geo.shape[0]
+    alpha = ro[0]
+    cro = ro[1]
+    invp = ro[2]
+    zero = alpha - alpha
+    cl = geo[nl - 1, G_COUT]
+    pk = geo[nl - 1, G_HOUT] * geo[nl - 1, G_WOUT]
+    # readout
+    s = zero
+    for i in range(n):
+        s += dout[i]
+    grad[ro_off[1]] = alpha * s
+    for c in range(cl):
+        s = zero
+        for i in range(n):
+            s += dout[i] * pooled[i, c]
+        grad[ro_off[0] + c] = (alpha * cro) * s
+    g = ga[:cl * n * pk].reshape((cl, n * pk))
+    for c in range(cl):
+        beta = (alpha * cro) * theta[ro_off[0] + c] * invp
+        for i in range(n):
+            v = beta * dout[i]
+            for p in range(i * pk, (i + 1) * pk):
+                g[c, p] = v
+    cur = ga
+    other = gb
+    for k in range(nl - 1, -1, -1):
+        cin = geo[k, G_CIN]
+        cout = geo[k, G_COUT]
+        hin = geo[k, G_HIN]
+        win = geo[k, G_WIN]
+        hout = geo[k, G_HOUT]
+        wout = geo[k, G_WOUT]
+        fh = geo[k, G_FH]
+        fw = geo[k, G_FW]
+        kk = cin * fh * fw
+        qin = n * hin * win
+        qout = n * hout * wout
+        woff = geo[k, G_WOFF]
+        boff = geo[k, G_BOFF]
+        w = theta[woff:woff + cout * kk].reshape((cout, kk))
+        dw = grad[woff:woff + cout * kk].reshape((cout, kk))
+        has_bias = boff >= 0
+        db = grad[boff:boff + cout] if has_bias else grad[0:1]
+        coff = geo[k, G_COFF]
+        c = cols[coff:coff + kk * qout].reshape((kk, qout))
+        outoff = geo[k, G_OUTOFF]
+        o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
+        gout = cur[:cout * qout].reshape((cout, qout))
+        gin = other[:cin * qin].reshape((cin, qin))
+        ct = colst[:kk * qout].reshape((qout, kk))
+        dc = dcols[:kk * qout].reshape((kk, qout))
+        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, ct, dc, tmp, n, hin, win, hout,
+                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act,
+                       geo[k, G_NCHUNK], geo[k, G_PAR] == 1)
+        cur, other = other, cur

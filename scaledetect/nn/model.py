@@ -1,0 +1,378 @@
+"""``CNN``: circular strided convolutions, global average pooling and a linear readout (numba).
+
+The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
+``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
+layer (``scaledetect._kernels.net``), with buffers preallocated per batch size.
+"""
+
+from collections import OrderedDict
+
+import numba
+import numpy as np
+
+from .._kernels.conv import ACT_CODES, N_GEO, _net_backward, _net_forward
+from .._kernels.threads import start_threads
+from .._random import as_rng
+from ..errors import ScaleDetectError, require
+from .spec import NetSpec
+
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# layers with fewer multiply-adds than this run single-threaded: a parallel region costs 10-30 us
+# (passive OpenMP workers, shared machine) and 4M multiply-adds take ~100 us on one core
+PARALLEL_MIN_WORK = 1 << 22
+# buffers kept between calls (per model): at most 4 batch shapes and this many bytes (the most
+# recent one is always kept, so repeated passes over a large probe set do not reallocate)
+CACHE_MAX_BYTES = 1 << 28
+
+
+def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter of a CNN described by *spec*, in storage order."""
+    shapes = {}
+    cin = 1
+    for k in range(1, spec.depth + 1):
+        shapes[f"conv{k}.weight"] = (spec.width, cin) + (spec.filter,) * spec.dim
+        if spec.bias:
+            shapes[f"conv{k}.bias"] = (spec.width,)
+        cin = spec.width
+    shapes["readout.weight"] = (spec.width,)
+    shapes["readout.bias"] = (1,)
+    return shapes
+
+
+class _Workspace:
+    """Buffers and layer table of one batch size n (see ``scaledetect._kernels.conv``).
+
+    ``train=False`` (forward only) keeps one im2col buffer for all layers instead of one per
+    layer (the backward pass needs them all).
+    """
+
+    def __init__(self, spec: NetSpec, offsets: dict, n: int, dtype: np.dtype, train: bool = True):
+        d, f, s = spec.dim, spec.filter, spec.stride
+        sizes = spec.sizes
+        fh, sh = (f, s) if d == 2 else (1, 1)
+        geo = np.zeros((spec.depth, N_GEO), dtype=np.int64)
+        a_off = c_off = 0
+        cols = reps = tmp = 0
+        start_threads()
+        threads = numba.get_num_threads()
+        for k in range(1, spec.depth + 1):
+            cin = 1 if k == 1 else spec.width
+            nin, nout = sizes[k - 1], sizes[k]
+            hin, hout = (nin, nout) if d == 2 else (1, 1)
+            qout = n * hout * nout
+            kk = cin * fh * f
+            nb = (spec.width + 3) // 4
+            work = spec.width * kk * qout
+            par = work >= PARALLEL_MIN_WORK and threads > 1
+            # enough (row block, sample chunk) items for the threads, chunks >= 256 columns
+            nchunk = max(1, min(n, -(-4 * threads // nb), qout // 256)) if par else 1
+            in_off = -1 if k == 1 else geo[k - 2, 13]
+            size_out = spec.width * qout
+            geo[k - 1] = (cin, spec.width, hin, nin, hout, nout, fh, f, sh, s,
+                          offsets[f"conv{k}.weight"][0],
+                          offsets[f"conv{k}.bias"][0] if spec.bias else -1,
+                          in_off, a_off, nchunk, int(par), c_off)
+            a_off += size_out
+            c_off += kk * qout if train else 0
+            cols = max(cols, kk * qout)
+            tmp = max(tmp, (kk + qout) * spec.width)
+            reps = max(reps, size_out, cin * n * hin * nin)
+        self.n = n
+        self.geo = geo
+        self.acts = np.empty(a_off, dtype)
+        self.cols = np.empty(c_off if train else cols, dtype)
+        self.tmp = np.empty(tmp, dtype)
+        self.pooled = np.empty((n, spec.width), dtype)
+        self.out = np.empty(n, dtype)
+        self._bwd_sizes = (cols, reps)
+        self._bwd = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (forward buffers, and backward ones once allocated)."""
+        extra = sum(a.nbytes for a in self._bwd) if self._bwd is not None else 0
+        return self.acts.nbytes + self.cols.nbytes + self.tmp.nbytes + extra
+
+    def backward_buffers(self):
+        """``(colst, dcols, ga, gb)``, allocated on first use."""
+        if self._bwd is None:
+            cols, reps = self._bwd_sizes
+            dt = self.acts.dtype
+            self._bwd = (np.empty(cols, dt), np.empty(cols, dt), np.empty(reps, dt),
+                         np.empty(reps, dt))
+        return self._bwd
+
+
+class CNN:
+    """A CNN: ``spec.depth`` circular strided convolutions, global average pooling, linear readout.
+
+    Parameters
+    ----------
+    spec : NetSpec
+        Architecture.
+    params : dict of str -> array_like
+        Every parameter of ``param_shapes(spec)`` with exactly that shape (copied).
+    dtype : numpy dtype, optional
+        float32 or float64; default the dtype of ``params["readout.weight"]`` if floating,
+        else float32.
+
+    Attributes
+    ----------
+    spec : NetSpec
+    params : dict of str -> ndarray
+        ``conv{k}.weight`` (C_out, C_in, F[, F]), ``conv{k}.bias`` (C_out,) if ``spec.bias``,
+        ``readout.weight`` (C,), ``readout.bias`` (1,). Stored weights are raw; update them in
+        place (``params[k] -= lr * g``) or assign arrays of the same shape.
+    theta : ndarray (n_params,)
+        Every parameter, flat; ``params`` values are views into it.
+    dtype : numpy.dtype
+
+    Notes
+    -----
+    Layer k = 1..K (NTK-style parametrization, as the authors' code)::
+
+        f_k = gain * phi(conv(f_{k-1}, W_k) / sqrt(C_{k-1} F^dim) + b_k),   f_0 = x
+
+    with circular padding aligned at 0 (unit u sees inputs s u .. s u + F - 1 mod N_{k-1} along
+    every axis). The output is ``alpha * (b + c * beta . g)``, g the average of f_K over positions
+    (shape (n, C)), c = 1/sqrt(C) (``param="ntk"``) or 1/C (``"mf"``).
+
+    The buffers are per model and per batch size: a model is not safe to use from several threads
+    at once (``copy()`` gives each thread its own).
+    """
+
+    def __init__(self, spec: NetSpec, params: dict, dtype=None):
+        if not isinstance(spec, NetSpec):
+            raise ScaleDetectError(f"spec must be a NetSpec; got spec={spec!r}")
+        shapes = param_shapes(spec)
+        require(isinstance(params, dict), "params", "be a dict of arrays", type(params).__name__)
+        missing = [k for k in shapes if k not in params]
+        extra = [k for k in params if k not in shapes]
+        require(not missing and not extra, "params", "have exactly the keys " + ", ".join(shapes),
+                sorted(params), f"missing {missing}, unexpected {extra}")
+        if dtype is None:
+            dt = np.asarray(params["readout.weight"]).dtype
+            dtype = dt if dt in DTYPES else np.float32
+        dtype = np.dtype(dtype)
+        require(dtype in DTYPES, "dtype", "be float32 or float64", dtype.name)
+        self.spec = spec
+        self.dtype = dtype
+        self._offsets = {}
+        o = 0
+        for name, shape in shapes.items():
+            size = int(np.prod(shape))
+            self._offsets[name] = (o, shape)
+            o += size
+        self.theta = np.empty(o, dtype)
+        self._views = {name: self.theta[a:a + int(np.prod(sh))].reshape(sh)
+                       for name, (a, sh) in self._offsets.items()}
+        for name, shape in shapes.items():
+            a = np.asarray(params[name])
+            require(a.shape == shape, f"params[{name!r}].shape", f"be {shape}", a.shape)
+            require(np.all(np.isfinite(a)), f"params[{name!r}]", "be finite", "non-finite values")
+            self._views[name][...] = a
+        self.params = dict(self._views)
+        self._act = ACT_CODES[spec.act]
+        c = spec.width
+        self._fgeo = np.empty((spec.depth, 2), dtype)
+        for k in range(1, spec.depth + 1):
+            cin = 1 if k == 1 else c
+            self._fgeo[k - 1] = (1.0 / np.sqrt(cin * spec.filter ** spec.dim), spec.gain)
+        cro = 1.0 / np.sqrt(c) if spec.param == "ntk" else 1.0 / c
+        self._ro = np.array([spec.alpha, cro, 1.0 / spec.sizes[-1] ** spec.dim], dtype)
+        self._ro_off = np.array([self._offsets["readout.weight"][0],
+                                 self._offsets["readout.bias"][0]], np.int64)
+        self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        return int(self.theta.size)
+
+    def copy(self) -> "CNN":
+        """An independent model with the same spec, dtype and parameter values."""
+        self._sync()
+        return CNN(self.spec, self.params, dtype=self.dtype)
+
+    def _sync(self) -> None:
+        """Bring ``theta`` up to date if ``params`` entries were replaced by new arrays."""
+        params = self.params
+        views = self._views
+        for name, v in views.items():
+            a = params.get(name, None)
+            if a is not v:
+                require(a is not None, "params", f"keep the key {name!r}", sorted(params))
+                a = np.asarray(a)
+                require(a.shape == v.shape, f"params[{name!r}].shape", f"be {v.shape}", a.shape)
+                v[...] = a
+                params[name] = v
+
+    def _workspace(self, n: int, train: bool = True) -> _Workspace:
+        key = (n, train)
+        ws = self._cache.get(key)
+        if ws is None:
+            ws = _Workspace(self.spec, self._offsets, n, self.dtype, train)
+            self._cache[key] = ws
+            while len(self._cache) > 1 and (len(self._cache) > 4 or sum(
+                    w.nbytes for w in self._cache.values()) > CACHE_MAX_BYTES):
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return ws
+
+    def _input(self, x) -> np.ndarray:
+        spec = self.spec
+        x = np.asarray(x)
+        shape = (1,) + (spec.size,) * spec.dim
+        if x.ndim != 2 + spec.dim or x.shape[1:] != shape or x.shape[0] < 1:
+            raise ScaleDetectError(f"x must have shape (n, {', '.join(map(str, shape))}) with "
+                                   f"n >= 1 (dim={spec.dim}, size={spec.size}); got "
+                                   f"x.shape={x.shape}")
+        require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
+        return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
+
+    def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
+        self._sync()
+        _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                     ws.acts if acts is None else acts, ws.cols, ws.tmp, ws.pooled,
+                     ws.out if out is None else out)
+
+    # ------------------------------------------------------------------ public API
+    def forward(self, x, layers: bool = False):
+        """Network output, optionally with every layer's representation.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, 1, N) or (n, 1, N, N)
+            Input images (any numeric dtype; converted to the model dtype).
+        layers : bool
+            If True return ``[f_0, f_1, ..., f_K, out]``.
+
+        Returns
+        -------
+        out : ndarray (n,)
+            Or the list ``[f_0 (n, 1, N[, N]), f_k (n, C, N_k[, N_k]) ..., out (n,)]``
+            (model dtype, fresh arrays).
+        """
+        xf = self._input(x)
+        n = xf.size // self.spec.size ** self.spec.dim
+        ws = self._workspace(n, train=False)
+        out = np.empty(n, self.dtype)
+        if not layers:
+            self._run_forward(xf, ws, out=out)
+            return out
+        acts = np.empty_like(ws.acts)  # returned to the caller: not the cached buffer
+        self._run_forward(xf, ws, acts, out)
+        spec = self.spec
+        reps = [xf.reshape((n, 1) + (spec.size,) * spec.dim)]
+        for k in range(1, spec.depth + 1):
+            a = ws.geo[k - 1, 13]
+            side = (spec.sizes[k],) * spec.dim
+            rep = acts[a:a + spec.width * n * spec.sizes[k] ** spec.dim]
+            rep = rep.reshape((spec.width, n) + side)
+            reps.append(rep[0][:, None] if spec.width == 1 else
+                        np.ascontiguousarray(np.swapaxes(rep, 0, 1)))
+        reps.append(out)
+        return reps
+
+    def value_and_grad(self, x, y, loss, flat: bool = False):
+        """Per-sample loss values, outputs, and the gradient of the mean loss.
+
+        Parameters
+        ----------
+        x : array_like (n, 1, N[, N])
+        y : array_like (n,)
+            Labels, passed to *loss* unchanged.
+        loss : callable
+            ``loss(out, y) -> (values (n,), d values / d out (n,))``.
+        flat : bool
+            If True the gradient is one flat array laid out like ``theta``.
+
+        Returns
+        -------
+        values : ndarray (n,)
+        out : ndarray (n,)
+        grads : dict like ``params`` (fresh arrays; views of one flat array) or ndarray (n_params,)
+            Gradient of ``mean(values)`` with respect to every parameter, readout included.
+        """
+        xf = self._input(x)
+        n = xf.size // self.spec.size ** self.spec.dim
+        ws = self._workspace(n)
+        self._run_forward(xf, ws)
+        out = ws.out.copy()
+        values, dvalues = loss(out, y)
+        dvalues = np.asarray(dvalues)
+        require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)", dvalues.shape)
+        dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
+        grad = np.empty_like(self.theta)
+        colst, dcols, ga, gb = ws.backward_buffers()
+        _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                      ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, colst, dcols, ga, gb)
+        if flat:
+            return values, out, grad
+        grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
+                 for name, (a, sh) in self._offsets.items()}
+        return values, out, grads
+
+    def __repr__(self) -> str:
+        return f"CNN({self.spec!r}, dtype={self.dtype.name}, n_params={self.n_params})"
+
+
+def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -> CNN:
+    """A CNN at initialization: weights and biases i.i.d. Gaussian, readout bias 0.
+
+    Parameters
+    ----------
+    spec : NetSpec
+    rng : numpy.random.Generator, int or None
+    dtype : float32 or float64
+    bias_std : float
+        Standard deviation of the conv biases (if ``spec.bias``).
+
+    Notes
+    -----
+    Raw weights ``W_k ~ N(0, 1)`` (the forward divides by sqrt(C_in F^dim)), ``b_k ~ N(0,
+    bias_std^2)``, ``beta ~ N(0, 1)``, readout bias 0. Draws in storage order (layer by layer,
+    weight then bias, then the readout), in float64, then cast.
+    """
+    require(bias_std >= 0, "bias_std", "be >= 0", bias_std)
+    gen = as_rng(rng)
+    params = {}
+    for name, shape in param_shapes(spec).items():
+        if name == "readout.bias":
+            params[name] = np.zeros(shape)
+        elif name.endswith(".bias"):
+            params[name] = bias_std * gen.standard_normal(shape)
+        else:
+            params[name] = gen.standard_normal(shape)
+    return CNN(spec, params, dtype=dtype)
+
+
+def pooling_net(spec: NetSpec, dtype=np.float64) -> CNN:
+    """The idealized pooling net of *spec*: every effective filter weight 1/F^dim, no bias.
+
+    Parameters
+    ----------
+    spec : NetSpec
+        Must have ``width == 1`` and ``bias == False`` (``net_from_args(..., pooling=True)``).
+    dtype : float32 or float64
+
+    Notes
+    -----
+    Stored weights are ``F^(-dim/2)``, so the forward's ``W / sqrt(1 * F^dim)`` is ``1/F^dim``
+    (average pooling); readout weight 1 and bias 0, so ``out = alpha * c * mean(f_K)`` with c = 1.
+    """
+    require(isinstance(spec, NetSpec), "spec", "be a NetSpec", spec)
+    require(spec.width == 1, "width", "be 1 for the pooling net", spec.width)
+    require(not spec.bias, "bias", "be False for the pooling net", spec.bias)
+    w = float(spec.filter) ** (-spec.dim / 2)
+    params = {}
+    for name, shape in param_shapes(spec).items():
+        if name == "readout.bias":
+            params[name] = np.zeros(shape)
+        elif name == "readout.weight":
+            params[name] = np.ones(shape)
+        else:
+            params[name] = np.full(shape, w)
+    return CNN(spec, params, dtype=dtype)

@@ -1,0 +1,173 @@
+"""numba conv kernels (``scaledetect._kernels.conv``) against the plain-numpy reference (naive.py).
+
+Tolerances: float64 kernels agree with the reference to 1e-10 relative to the largest entry
+(both sum at most C_in F^dim + C_out n N products in a different order: error ~ 1e-15 x that);
+float32 to 1e-5 relative (float32 eps 6e-8 times the same sums of <= ~100 terms). Parallel and
+serial runs, any thread count and any work split must agree bit for bit (no reduction is split).
+"""
+
+import naive
+import numba
+import numpy as np
+import pytest
+
+from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward
+
+# (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
+GEOMETRIES = [(1, 2, 1, 6), (1, 2, 2, 8), (1, 3, 1, 5), (1, 3, 3, 9), (1, 3, 2, 8), (1, 1, 1, 4),
+              (2, 2, 1, 4), (2, 2, 2, 4), (2, 3, 1, 4), (2, 3, 3, 6), (2, 3, 2, 4)]
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def _internal(a):
+    """(n, C, spatial...) -> (C, n * prod(spatial)) contiguous (kernel layout)."""
+    return np.ascontiguousarray(np.swapaxes(a, 0, 1)).reshape(a.shape[1], -1)
+
+
+def _external(a, n, spatial):
+    return np.ascontiguousarray(np.swapaxes(a.reshape((a.shape[0], n) + spatial), 0, 1))
+
+
+def _setup(dim, f, s, size, dtype, cin=3, cout=5, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin) + (size,) * dim)
+    w = rng.standard_normal((cout, cin) + (f,) * dim)
+    b = rng.standard_normal(cout)
+    return x, w, b
+
+
+def _geom(dim, f, s, size):
+    nout = size // s
+    if dim == 1:
+        return dict(hin=1, win=size, hout=1, wout=nout, fh=1, fw=f, sh=1, sw=s)
+    return dict(hin=size, win=size, hout=nout, wout=nout, fh=f, fw=f, sh=s, sw=s)
+
+
+def _geo_args(g):
+    return tuple(g[k] for k in ("hin", "win", "hout", "wout", "fh", "fw", "sh", "sw"))
+
+
+def run_forward(x, w, b, s, act, gain, dtype, nchunk=1, parallel=False):
+    dim = x.ndim - 2
+    n, cin, size = x.shape[0], x.shape[1], x.shape[2]
+    cout, f = w.shape[0], w.shape[-1]
+    g = _geom(dim, f, s, size)
+    kk = cin * f ** dim
+    qout = n * (size // s) ** dim
+    out = np.empty((cout, qout), dtype)
+    cols = np.empty((kk, qout), dtype)
+    scale = dtype(1 / np.sqrt(kk))
+    has_bias = b is not None
+    bb = (b if has_bias else np.zeros(1)).astype(dtype)
+    tmp = np.empty((kk + qout) * cout, dtype)
+    _conv_forward(_internal(x.astype(dtype)), np.ascontiguousarray(w.reshape(cout, kk), dtype),
+                  bb, has_bias, out, cols, tmp, n, *_geo_args(g), scale, dtype(gain),
+                  ACT_CODES[act], nchunk, parallel)
+    return out, cols
+
+
+def run_backward(x, w, b, s, act, gain, gout, dtype, nchunk=1, parallel=False):
+    dim = x.ndim - 2
+    n, cin, size = x.shape[0], x.shape[1], x.shape[2]
+    cout, f = w.shape[0], w.shape[-1]
+    g = _geom(dim, f, s, size)
+    kk = cin * f ** dim
+    out, cols = run_forward(x, w, b, s, act, gain, dtype)
+    qout = out.shape[1]
+    gz = _internal(gout.astype(dtype))
+    dw = np.empty((cout, kk), dtype)
+    db = np.empty(cout, dtype)
+    gin = np.empty((cin, x[:, 0].size), dtype)
+    has_bias = b is not None
+    _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
+                   has_bias, gin, True, np.empty((qout, kk), dtype), np.empty((kk, qout), dtype),
+                   np.empty(qout * kk, dtype), n, *_geo_args(g), dtype(1 / np.sqrt(kk)),
+                   dtype(gain), ACT_CODES[act], nchunk, parallel)
+    return gin, dw.reshape(w.shape), (db if has_bias else None)
+
+
+def _close(a, ref, tol):
+    scale = max(np.abs(ref).max(), 1.0)
+    assert np.abs(np.asarray(a, np.float64) - ref).max() <= tol * scale
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim,f,s,size", GEOMETRIES)
+def test_forward_matches_reference(dim, f, s, size, dtype):
+    x, w, b = _setup(dim, f, s, size, dtype)
+    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, False), ("linear", 0.5, True)):
+        out, cols = run_forward(x, w, b if bias else None, s, act, gain, dtype)
+        ref = naive.conv_forward(x, w, b if bias else None, s, act, gain)
+        n = x.shape[0]
+        _close(_external(out, n, ref.shape[2:]), ref, TOL[dtype])
+    # cols is the im2col of x: the first row is x[:, 0] read at (s u) mod N, the origin of windows
+    first = np.take(x[:, 0], s * np.arange(size // s), axis=-1)
+    if dim == 2:
+        first = np.take(first, s * np.arange(size // s), axis=1)
+    np.testing.assert_array_equal(cols[0], first.astype(dtype).reshape(-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim,f,s,size", GEOMETRIES)
+def test_backward_matches_reference(dim, f, s, size, dtype):
+    x, w, b = _setup(dim, f, s, size, dtype)
+    rng = np.random.default_rng(1)
+    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, True), ("linear", 0.5, False)):
+        bb = b if bias else None
+        gout = rng.standard_normal(naive.conv_forward(x, w, bb, s, act, gain).shape)
+        gin, dw, db = run_backward(x, w, bb, s, act, gain, gout, dtype)
+        rgin, rdw, rdb = naive.conv_backward(x, w, bb, s, act, gain, gout)
+        _close(_external(gin, x.shape[0], x.shape[2:]), rgin, TOL[dtype])
+        _close(dw, rdw, TOL[dtype])
+        if bias:
+            _close(db, rdb, TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim,f,s,size", [(1, 2, 2, 8), (2, 3, 2, 4), (1, 3, 1, 5)])
+def test_transposed_layers_match_reference(dim, f, s, size, dtype):
+    # n q < C_out and q <= 64: the kernels form z^T = cols^T W^T (deep layers of wide nets)
+    x, w, b = _setup(dim, f, s, size, dtype, cin=7, cout=24, n=2, seed=5)
+    rng = np.random.default_rng(6)
+    for act, gain in (("relu", 1.0), ("tanh", 1.3)):
+        out, _ = run_forward(x, w, b, s, act, gain, dtype)
+        ref = naive.conv_forward(x, w, b, s, act, gain)
+        _close(_external(out, 2, ref.shape[2:]), ref, TOL[dtype])
+        gout = rng.standard_normal(ref.shape)
+        for parallel in (False, True):
+            gin, dw, db = run_backward(x, w, b, s, act, gain, gout, dtype, 1, parallel)
+            rgin, rdw, rdb = naive.conv_backward(x, w, b, s, act, gain, gout)
+            _close(_external(gin, 2, x.shape[2:]), rgin, TOL[dtype])
+            _close(dw, rdw, TOL[dtype])
+            _close(db, rdb, TOL[dtype])
+
+
+def test_parallel_split_and_threads_give_identical_bits():
+    # 2D, overlapping windows (F=3, s=2), wide enough for several row blocks and sample chunks
+    x, w, b = _setup(2, 3, 2, 8, np.float32, cin=6, cout=10, n=6, seed=3)
+    gout = np.random.default_rng(4).standard_normal((6, 10, 4, 4))
+    ref_f = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
+    ref_b = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
+    saved = numba.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            for nchunk in (1, 3, 6):
+                out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32, nchunk, True)[0]
+                np.testing.assert_array_equal(out, ref_f)
+                got = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32, nchunk, True)
+                for a, r in zip(got, ref_b, strict=True):
+                    np.testing.assert_array_equal(a, r)
+    finally:
+        numba.set_num_threads(saved)
+
+
+def test_circular_window_is_aligned_at_zero():
+    # 1D, F=3, s=2, N=8, one input channel, weights (1, 0, 0): unit u must read x[2u] exactly,
+    # and weights (0, 0, 1): unit 3 reads x[(6 + 2) mod 8] = x[0] (wrap on the right)
+    x = np.arange(8.0).reshape(1, 1, 8) + 1
+    for j, expect in ((0, [1, 3, 5, 7]), (2, [3, 5, 7, 1])):
+        w = np.zeros((1, 1, 3))
+        w[0, 0, j] = np.sqrt(3)  # undo the 1/sqrt(C_in F) scaling
+        out, _ = run_forward(x, w, None, 2, "linear", 1.0, np.float64)
+        np.testing.assert_allclose(out[0], expect, rtol=1e-14)
