@@ -1,0 +1,227 @@
+"""Infinite-width (NNGP) prediction of D_k, G_k, R_k for the trainable CNN at initialization.
+
+At initialization the conv weights are ``W ~ N(0, 1)`` used as ``W / sqrt(C_in F^dim)`` and the
+biases ``b ~ N(0, bias_std^2)``. As the width C -> infinity every channel of layer k is an
+independent Gaussian process over (input, position) with covariance (Neal 1996; Novak et al. 2019)
+
+    K_k(x, u; x', u') = (1 / F^dim) sum_j Q_{k-1}(x, s u + j; x', s u' + j) + bias_std^2 [bias]
+    Q_k(x, u; x', u') = gain^2 E[phi(h) phi(h')],  (h, h') ~ N(0, [[K(x,u;x,u), K(x,u;x',u')], ...])
+    Q_0(x, p; x', p') = x_p x'_p'
+
+(j runs over the F^dim window offsets, positions mod N_{k-1}); ``E[phi phi]`` is the arc-cosine
+kernel for ReLU (Cho & Saul 2009), ``gain^2`` times the covariance for linear, and a Gauss-Hermite
+product rule for tanh. Per channel, ``E ||f_k(x) - f_k(x')||^2 = sum_u (Q_k(x,u;x,u) +
+Q_k(x',u;x',u) - 2 Q_k(x,u;x',u))``; the output ``alpha (b + c beta . g)`` (g the position
+average of f_K, beta ~ N(0, 1)) gives ``E (out(x) - out(x'))^2`` proportional to
+``N_K^(-2 dim) sum_{u,u'} (...)``. Constant factors (C, alpha, c) cancel in D, G, R.
+
+Data and perturbation expectations: the data pairs and the diffeo outcomes are enumerated exactly
+when their number is at most ``max_pairs`` (else sampled with ``rng``, weights of the
+class-balanced distribution); the noise expectation over eta is a Monte Carlo average over
+``n_noise`` draws (config, outcome, eta), whose standard error is returned in ``G_se``.
+"""
+
+import numpy as np
+
+from .. import perturb, tasks
+from .._random import as_rng
+from ..errors import require
+from ..nn.spec import NetSpec
+from ..perturb.spec import Perturbation
+from ..sensitivity.result import Sensitivities
+from ..tasks.spec import TaskSpec
+from . import gaussian as gs
+from .exact import _ratio
+
+__all__ = ["nngp", "pair_distances"]
+
+#: Gauss-Hermite nodes per axis for E[tanh(h) tanh(h')] (relative error ~4e-5 at variance 2,
+#: 1e-6 at 1, 4e-9 at 0.5).
+TANH_NODES = 32
+
+
+def _window_index(net: NetSpec, k: int) -> np.ndarray:
+    """Flattened input index of every (output unit, window offset) of layer k, ``(N_k^d, F^d)``."""
+    n_out, n_in = net.sizes[k], net.sizes[k - 1]
+    idx1 = np.array([net.windows(k, u) for u in range(n_out)])  # (n_out, F)
+    if net.dim == 1:
+        return idx1
+    rows = idx1[:, None, :, None] * n_in + idx1[None, :, None, :]  # (u1, u2, j1, j2)
+    return rows.reshape(n_out * n_out, -1)
+
+
+def _expect_pair(act: str, gain: float, v1, v2, c):
+    """``gain^2 E[phi(h) phi(h')]`` for centred Gaussians with variances v1, v2, covariance c."""
+    if act == "linear":
+        return gain * gain * c
+    if act == "relu":
+        s = np.sqrt(v1 * v2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = np.where(s > 0, c / np.where(s > 0, s, 1.0), 0.0)
+        return gain * gain * gs.arccos_kernel(v1, v2, rho)
+    v1s = np.maximum(v1, 1e-300)
+    return gain * gain * gs.expect2(np.tanh, np.tanh, 0.0, 0.0, v1s, v2, c, n=TANH_NODES)
+
+
+def pair_distances(net: NetSpec, X: np.ndarray, Y: np.ndarray, bias_std: float = 1.0
+                   ) -> np.ndarray:
+    """Infinite-width expected squared distances between f(X) and f(Y), per channel.
+
+    Parameters
+    ----------
+    net : NetSpec
+    X, Y : ndarray ``(P, N^dim)``
+        Input images (flattened), paired row by row.
+    bias_std : float
+        Standard deviation of the conv biases (used if ``net.bias``).
+
+    Returns
+    -------
+    ndarray ``(P, K + 2)``
+        Layers 0..K: ``E ||f_k(x) - f_k(y)||^2`` per channel; last column: ``E (g(x) - g(y))^2``
+        per channel, g the position average of f_K (the output up to a constant factor).
+    """
+    K = net.depth
+    b2 = bias_std**2 if net.bias else 0.0
+    P = len(X)
+    out = np.empty((P, K + 2))
+    out[:, 0] = np.sum((X - Y) ** 2, -1)
+    Qxx = X[:, :, None] * X[:, None, :]
+    Qyy = Y[:, :, None] * Y[:, None, :]
+    Qxy = X[:, :, None] * Y[:, None, :]
+    for k in range(1, K + 1):
+        idx = _window_index(net, k)
+        nf = idx.shape[1]
+
+        def pool(Q, idx=idx, nf=nf):
+            return sum(Q[:, idx[:, j][:, None], idx[:, j][None, :]] for j in range(nf)) / nf + b2
+
+        Kxx, Kyy, Kxy = pool(Qxx), pool(Qyy), pool(Qxy)
+        vx = np.diagonal(Kxx, axis1=1, axis2=2)
+        vy = np.diagonal(Kyy, axis1=1, axis2=2)
+        Qxx = _expect_pair(net.act, net.gain, vx[:, :, None], vx[:, None, :], Kxx)
+        Qyy = _expect_pair(net.act, net.gain, vy[:, :, None], vy[:, None, :], Kyy)
+        Qxy = _expect_pair(net.act, net.gain, vx[:, :, None], vy[:, None, :], Kxy)
+        diag = (np.diagonal(Qxx, axis1=1, axis2=2) + np.diagonal(Qyy, axis1=1, axis2=2)
+                - 2 * np.diagonal(Qxy, axis1=1, axis2=2))
+        out[:, k] = np.sum(diag, -1)
+    n = Qxx.shape[1]
+    out[:, K + 1] = np.sum(Qxx + Qyy - Qxy - np.swapaxes(Qxy, 1, 2), (1, 2)) / n**2
+    return out
+
+
+def _batched(net, X, Y, bias_std, chunk):
+    return np.concatenate([pair_distances(net, X[i:i + chunk], Y[i:i + chunk], bias_std)
+                           for i in range(0, len(X), chunk)]) if len(X) else np.zeros((0,))
+
+
+def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
+         bias_std: float = 1.0, max_pairs: int = 4096, n_noise: int = 4096,
+         rng: np.random.Generator | int | None = 0) -> Sensitivities:
+    """D_k, G_k, R_k of the trainable CNN at initialization in the infinite-width limit.
+
+    Parameters
+    ----------
+    task : TaskSpec
+        Points or stripes (configurations are enumerated).
+    net : NetSpec
+        Any width (the limit does not depend on it), bias, gain, act relu/linear/tanh.
+    pert : Perturbation
+        ``diffeo = "shift"``; ``noise_match`` batch (sigma^2 = E||tau x - x||^2 / N^dim, exact)
+        or sample.
+    bias_std : float
+        Standard deviation of the conv biases at initialization (``nn.init_cnn``).
+    max_pairs : int
+        Largest number of data pairs (den) and of (config, outcome) pairs (diffeo numerator)
+        enumerated exactly; beyond, that many are sampled.
+    n_noise : int
+        Monte Carlo draws of (config, outcome, eta) for the noise numerator.
+    rng : Generator, int or None
+        Seed of the noise draws and of any data sampling.
+
+    Returns
+    -------
+    Sensitivities
+        ``D, G, R`` for layers 0..K and ``"out"``; ``G_se`` the standard error of the eta Monte
+        Carlo (propagated to ``R_se``); ``D_se`` zeros when the data were enumerated.
+
+    Notes
+    -----
+    See the module docstring for the kernel recursion. The cost is O(N^(2 dim)) per pair and
+    layer (full position covariance, needed by the output layer): meant for small images.
+    """
+    pert = Perturbation() if pert is None else pert
+    require(net.dim == task.dim and net.size == task.size, "net", "have the task's dim and size",
+            f"dim={net.dim}, size={net.size}", f"task dim={task.dim}, size={task.size}")
+    require(pert.diffeo == "shift", "diffeo", "be shift for nngp", pert.diffeo)
+    require(max_pairs >= 1 and n_noise >= 2, "max_pairs/n_noise", "be >= 1 and >= 2",
+            (max_pairs, n_noise))
+    gen = as_rng(rng)
+    pos, y = tasks.enumerate_configs(task)
+    keep = y != 0
+    pos, y = pos[keep], y[keep]
+    M = len(y)
+    w = np.where(y > 0, 0.5 / np.sum(y > 0), 0.5 / np.sum(y < 0))
+    nd = task.size**task.dim
+    chunk = max(1, (1 << 22) // (nd**2 * (TANH_NODES**2 if net.act == "tanh" else 1)))
+
+    def img(p):
+        return tasks.render(task, p.reshape(-1, 2, task.coords)).reshape(-1, nd).astype(float)
+
+    Xall = img(pos)
+    outc, q = perturb.shift_outcomes(task, pos)
+    m = q.shape[1]
+    Oall = img(outc).reshape(M, m, nd)
+    r2 = np.sum((Oall - Xall[:, None]) ** 2, -1)  # (M, m)
+    sigma2 = float(w @ np.sum(q * r2, -1)) / nd
+
+    # den: E over independent pairs
+    if M * M <= max_pairs:
+        i, j = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
+        i, j = i.ravel(), j.ravel()
+        wd = w[i] * w[j]
+        den_exact = True
+    else:
+        den_exact = False
+        i, j = gen.choice(M, max_pairs, p=w), gen.choice(M, max_pairs, p=w)
+        wd = np.full(max_pairs, 1.0 / max_pairs)
+    den = wd @ _batched(net, Xall[i], Xall[j], bias_std, chunk)
+
+    # diffeo numerator
+    if M * m <= max_pairs:
+        c, o = np.repeat(np.arange(M), m), np.tile(np.arange(m), M)
+        wdn = (w[:, None] * q).ravel()
+        dexact = True
+    else:
+        c = gen.choice(M, max_pairs, p=w)
+        o = np.array([gen.choice(m, p=q[ci]) for ci in c])
+        wdn = np.full(max_pairs, 1.0 / max_pairs)
+        dexact = False
+    dd = _batched(net, Xall[c], Oall[c, o], bias_std, chunk)
+    Dn = wdn @ dd
+
+    # noise numerator: Monte Carlo over (config, outcome, eta)
+    c = gen.choice(M, n_noise, p=w)
+    eta = gen.standard_normal((n_noise, nd))
+    if pert.noise_match == "batch":
+        eta *= np.sqrt(sigma2)
+    else:
+        o = np.array([gen.choice(m, p=q[ci]) for ci in c])
+        eta *= np.sqrt(r2[c, o] / np.sum(eta**2, -1))[:, None]
+    gd = _batched(net, Xall[c], Xall[c] + eta, bias_std, chunk)
+    Gn = gd.mean(0)
+    Gn_se = gd.std(0, ddof=1) / np.sqrt(n_noise)
+    Gn[0] = sigma2 * nd if pert.noise_match == "batch" else Gn[0]
+    Gn_se[0] = 0.0 if pert.noise_match == "batch" else Gn_se[0]
+
+    D, G, R = _ratio(Dn, den), _ratio(Gn, den), _ratio(Dn, Gn)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        G_se = np.abs(G) * Gn_se / Gn
+        R_se = np.abs(R) * Gn_se / Gn
+    D_se = np.zeros_like(D) if dexact and den_exact else np.full_like(D, np.nan)
+    config = {"source": "theory.nngp", "task": task.to_dict(), "net": net.to_dict(),
+              "perturbation": pert.to_dict(), "bias_std": bias_std, "sigma": np.sqrt(sigma2),
+              "max_pairs": max_pairs, "n_noise": n_noise, "configs": M}
+    layers = tuple(range(net.depth + 1)) + ("out",)
+    return Sensitivities(layers=layers, D=D, G=G, R=R, D_se=D_se, G_se=G_se, R_se=R_se,
+                         config=config)

@@ -1,0 +1,169 @@
+"""Exact pooling-net theory (``theory.predict``) against Monte Carlo (``sensitivity.measure``).
+
+Tolerance policy (tests/tolerances.py, "Monte Carlo vs theory: 3 standard errors"): at every
+layer ``|theory - MC| <= 3 se`` with the Monte Carlo precise to about 1% (asserted: relative
+se <= REL_SE wherever the value exceeds 1e-3), so the theory is pinned to a few percent.
+Exact zeros of the theory must be exact zeros (integer arithmetic), and the Monte Carlo must agree.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from scaledetect import NetSpec, Perturbation, TaskSpec
+from scaledetect.errors import ScaleDetectError
+from scaledetect.nn.model import pooling_net
+from scaledetect.sensitivity import measure
+from scaledetect.theory import predict
+
+PROBE = 1 << 15
+MAX_PROBE = 1 << 20
+REL_SE = 0.015  # MC relative precision required where the value exceeds 1e-3 (aim: 1%)
+NSIGMA = 3.0
+
+# (dim, size, depth, filter, stride): strided F = s = 2, unstrided F = 2 s = 1, F = s = 3
+NETS = {
+    1: [(32, 5, 2, 2), (32, 5, 2, 1), (27, 3, 3, 3)],
+    2: [(8, 3, 2, 2), (8, 3, 2, 1), (9, 2, 3, 3)],
+}
+TASKS = [("points", "block"), ("points", "distance"), ("stripes", "block")]
+
+
+def _cases():
+    for dim, nets in NETS.items():
+        for size, depth, F, s in nets:
+            for shape, rule in TASKS:
+                if shape == "stripes" and dim == 1:
+                    continue
+                for act in ("relu", "linear"):
+                    yield dim, size, depth, F, s, shape, rule, act
+
+
+def _task(dim, size, shape, rule):
+    if rule == "block":
+        xi = size // 2 if size % 2 == 0 else size // 3
+    else:
+        xi = size // 4 + 1
+    return TaskSpec(dim=dim, size=size, shape=shape, rule=rule, xi=xi)
+
+
+def _net(dim, size, depth, F, s, act):
+    return NetSpec(dim=dim, size=size, depth=depth, filter=F, stride=s, width=1, bias=False,
+                   act=act)
+
+
+def _compare(th, mc, precise=("D", "G")):
+    """Largest deviation (in standard errors, relative); asserts the policy.
+
+    ``precise``: the sensitivities compared (their Monte Carlo must reach REL_SE)."""
+    worst = (0.0, 0.0)
+    for name in precise:
+        t, m, se = getattr(th, name), getattr(mc, name), getattr(mc, name + "_se")
+        for i, k in enumerate(th.layers):
+            if not np.isfinite(t[i]):  # degenerate layer: den = 0 (e.g. translation-invariant out)
+                assert th.config["den"][i] == 0.0
+                continue
+            if t[i] == 0.0:  # exact zero: the simulation has no change at all either
+                assert abs(m[i]) <= 1e-12, (name, k, m[i])
+                continue
+            if abs(t[i]) > 1e-3:
+                assert se[i] <= REL_SE * abs(m[i]), (name, k, se[i], m[i])
+            z = abs(t[i] - m[i]) / se[i]
+            assert z <= NSIGMA, (name, k, t[i], m[i], se[i])
+            worst = max(worst, (z, abs(t[i] - m[i]) / abs(t[i])))
+    return worst
+
+
+@pytest.mark.parametrize("case", list(_cases()), ids=lambda c: "-".join(map(str, c)))
+def test_predict_matches_monte_carlo(case):
+    """Linear cases: D equals the ReLU net's D exactly (both nets are linear on x >= 0, checked
+    here), and the ReLU case compares that very number with a ~1% Monte Carlo; so the linear
+    case compares G only (a second comparison of the same D would only add chances of a
+    >3 s.e. fluctuation)."""
+    dim, size, depth, F, s, shape, rule, act = case
+    task, net = _task(dim, size, shape, rule), _net(dim, size, depth, F, s, act)
+    th = predict(task, net)
+    precise = ("D", "G")
+    if act == "linear":
+        th_relu = predict(task, _net(dim, size, depth, F, s, "relu"))
+        assert np.array_equal(th.D, th_relu.D, equal_nan=True)
+        precise = ("G",)
+    mc = _precise_mc(th, pooling_net(net), task, Perturbation(), precise)
+    _compare(th, mc, precise)
+
+
+def _precise_mc(th, model, task, pert, precise=("D", "G"), seed=12345):
+    """Monte Carlo with enough probes for ~1% relative s.e. on every value above 1e-3.
+
+    A pilot run of PROBE probes fixes the probe count (s.e. ~ 1/sqrt(P)); the final run is an
+    independent one (new seed) with that count, capped at MAX_PROBE."""
+    mc = measure(model, task, pert, probe=PROBE, rng=seed)
+    need = 1.0
+    for name in precise:
+        t, m, se = getattr(th, name), getattr(mc, name), getattr(mc, name + "_se")
+        big = np.isfinite(t) & (np.abs(t) > 1e-3) & np.isfinite(se)
+        if np.any(big):
+            need = max(need, float(np.max((se[big] / (0.01 * np.abs(m[big]))) ** 2)))
+    if need <= (REL_SE / 0.01) ** 2:
+        return mc
+    probe = min(MAX_PROBE, int(PROBE * need * 1.1))
+    return measure(model, task, pert, probe=probe, rng=seed + 1)
+
+
+def test_exact_zero_at_the_task_scale():
+    """F = s = 2, block xi = N/2 = 2^m: every accepted move stays in its half at layer m, whose
+    units are exactly the blocks, so D_m = 0 exactly (two blocks: leaving one would merge)."""
+    for act in ("relu", "linear"):
+        task = TaskSpec(dim=1, size=64, rule="block", xi=32)
+        th = predict(task, _net(1, 64, 6, 2, 2, act))
+        assert th.D[5] == 0.0 and th.R[5] == 0.0
+        assert np.all(th.D[:5] > 0)
+
+
+def test_linear_noise_is_exact_frobenius():
+    """Linear net, unstrided F = 2: f_k = B_k x with B_k binomial, so G_k den_k / sigma^2 equals
+    ||B_k||_F^2 = N C(2k, k) / 4^k (independent of the data)."""
+    task = TaskSpec(dim=1, size=32, xi=16)
+    th = predict(task, _net(1, 32, 4, 2, 1, "linear"))
+    sig2 = th.config["sigma"] ** 2
+    for k in range(1, 5):
+        expect = 32 * math.comb(2 * k, k) / 4**k
+        assert th.G[k] * th.config["den"][k] / sig2 == pytest.approx(expect, rel=1e-12)
+
+
+def test_batch_noise_g0_equals_d0():
+    th = predict(_task(1, 32, "points", "distance"), _net(1, 32, 3, 2, 2, "relu"))
+    assert th.G[0] == pytest.approx(th.D[0], rel=1e-12)
+
+
+def test_sample_matching_close_to_monte_carlo():
+    task, net = _task(1, 32, "points", "block"), _net(1, 32, 5, 2, 1, "relu")
+    pert = Perturbation(noise_match="sample")
+    th = predict(task, net, pert)
+    mc = measure(pooling_net(net), task, pert, probe=PROBE, rng=7)
+    ok = [i for i in range(len(th.layers)) if np.isfinite(th.G[i])]
+    assert np.all(np.abs(th.G[ok] - mc.G[ok]) <= NSIGMA * mc.G_se[ok])
+
+
+def test_tanh_layer_one_exact_deeper_layers_approximate():
+    """tanh: D and G_0, G_1 are exact (3 s.e.); deeper G use Gaussian moment propagation,
+    measured within 6% here (strided 1D; see the report for other nets), asserted 8%."""
+    task, net = _task(1, 32, "points", "block"), _net(1, 32, 5, 2, 2, "tanh")
+    th = predict(task, net)
+    mc = measure(pooling_net(net), task, Perturbation(), probe=PROBE, rng=3)
+    assert np.all(np.abs(th.D - mc.D) <= NSIGMA * mc.D_se)
+    assert np.all(np.abs(th.G[:2] - mc.G[:2]) <= NSIGMA * mc.G_se[:2])
+    assert np.all(np.abs(th.G[2:] / mc.G[2:] - 1) <= 0.08)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(task=TaskSpec(dim=1, size=32, shape="blobs"), net=_net(1, 32, 3, 2, 2, "relu")),
+    dict(task=TaskSpec(dim=1, size=32), net=NetSpec(dim=1, size=32, depth=3)),
+    dict(task=TaskSpec(dim=1, size=16, xi=4), net=_net(1, 32, 3, 2, 2, "relu")),
+    dict(task=TaskSpec(dim=1, size=32), net=_net(1, 32, 3, 2, 2, "relu"),
+         pert=Perturbation(diffeo="maxent")),
+])
+def test_bad_input_names_the_parameter(bad):
+    with pytest.raises(ScaleDetectError, match="must"):
+        predict(bad["task"], bad["net"], bad.get("pert"))
