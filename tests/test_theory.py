@@ -167,3 +167,21 @@ def test_tanh_layer_one_exact_deeper_layers_approximate():
 def test_bad_input_names_the_parameter(bad):
     with pytest.raises(ScaleDetectError, match="must"):
         predict(bad["task"], bad["net"], bad.get("pert"))
+
+
+@pytest.mark.parametrize("task, net", [
+    (TaskSpec(dim=1, size=81, xi=27, rule="distance"),
+     NetSpec(dim=1, size=81, depth=3, filter=3, stride=3, width=1, bias=False, act="tanh")),
+    (TaskSpec(dim=2, size=8, xi=4),
+     NetSpec(dim=2, size=8, depth=3, filter=2, stride=2, width=1, bias=False, act="tanh")),
+])
+def test_tanh_diagonal_fast_path_equals_general_propagation(monkeypatch, task, net):
+    # with s >= F no two units share an input, so the general O(n^2) covariance propagation
+    # keeps zero off-diagonals: the O(n) diagonal path must give the same numbers (to rounding)
+    from scaledetect.theory import exact
+
+    fast = exact.predict(task, net)
+    monkeypatch.setattr(exact._TanhNoise, "diagonal_fast_path", False)
+    general = exact.predict(task, net)
+    np.testing.assert_allclose(fast.G, general.G, rtol=1e-12)
+    np.testing.assert_array_equal(fast.D, general.D)
