@@ -1,1 +1,110 @@
-"""plots."""
+"""Figures: one module per figure, each with ``render(out_dir, runs, results, arrays_of)``.
+
+Every ``render`` draws theory as lines and simulation as markers with error bars and writes
+``<id>.png``, ``<id>.pdf`` and ``<id>.json`` (the plotted numbers) atomically into ``out_dir``,
+returning those three paths. Arguments:
+
+- ``runs``: the figure's ``Run`` list, ``experiments.preset(name)[id]`` (ignored by F1 and F7,
+  which compute what they show directly);
+- ``results``: ``{run.key: result}`` as returned by ``experiments.run_all``;
+- ``arrays_of``: ``key -> {name: ndarray}`` giving a run's cached arrays, e.g.
+  ``lambda key: cache.get(key)[1]`` (used by F6 only).
+
+``figures_index()`` maps each figure id to its render function and a one-sentence caption;
+``make(id, out_dir, preset=...)`` runs the figure's experiments through the cache and draws it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import require_choice
+from . import (
+    fig1_gallery,
+    fig2_init_vs_trained,
+    fig3_strided,
+    fig4_unstrided,
+    fig5_relu_vs_tanh,
+    fig6_filters,
+    fig7_pileup,
+    fig8_maxent,
+)
+
+
+@dataclass(frozen=True)
+class FigureInfo:
+    """One figure of the reproduction.
+
+    Attributes
+    ----------
+    id : str
+        File stem and key in ``experiments.preset(...)`` (when ``needs_runs``).
+    render : callable
+        ``render(out_dir, runs, results, arrays_of) -> [png, pdf, json]``.
+    caption : str
+        One sentence saying what the figure shows.
+    needs_runs : bool
+        False for figures computed directly (F1 gallery, F7 pile-up).
+    """
+
+    id: str
+    render: Callable
+    caption: str
+    needs_runs: bool
+
+
+_MODULES = (fig1_gallery, fig2_init_vs_trained, fig3_strided, fig4_unstrided, fig5_relu_vs_tanh,
+            fig6_filters, fig7_pileup, fig8_maxent)
+_NO_RUNS = (fig1_gallery.ID, fig7_pileup.ID)
+
+
+def figures_index() -> dict[str, FigureInfo]:
+    """Every figure, in order: ``{id: FigureInfo(id, render, caption, needs_runs)}``."""
+    return {m.ID: FigureInfo(m.ID, m.render, m.CAPTION, m.ID not in _NO_RUNS) for m in _MODULES}
+
+
+FIGURES = tuple(m.ID for m in _MODULES)
+
+
+def make(fig_id: str, out_dir="figures", preset: str = "quick", cache_dir=None,
+         workers: int = 1, executor: str = "local", scheduler: str | None = None,
+         progress: bool = True) -> list[Path]:
+    """Run one figure's experiments (cached, resumable) and draw it.
+
+    Parameters
+    ----------
+    fig_id : str
+        One of ``FIGURES``.
+    out_dir : path
+        Where ``<fig_id>.png/.pdf/.json`` go.
+    preset : str
+        ``tiny``, ``quick`` or ``paper`` (see ``experiments.preset``).
+    cache_dir : path, optional
+        Results cache; default ``out_dir/.cache`` (share one between figures to reuse runs).
+    workers, executor, scheduler, progress
+        Passed to ``experiments.run_all``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from ..experiments import Cache, run_all
+    from ..experiments import preset as get_preset
+
+    require_choice("fig_id", fig_id, FIGURES)
+    info = figures_index()[fig_id]
+    runs, results, arrays_of = [], {}, None
+    if info.needs_runs:
+        runs = get_preset(preset)[fig_id]
+        cache = Cache(Path(cache_dir) if cache_dir is not None else Path(out_dir) / ".cache")
+        results = run_all(runs, cache, workers=workers, executor=executor, scheduler=scheduler,
+                          progress=progress)
+
+        def arrays_of(key):
+            return cache.get(key)[1]
+
+    return info.render(out_dir, runs, results, arrays_of)
+
+
+__all__ = ["FIGURES", "FigureInfo", "figures_index", "make"]

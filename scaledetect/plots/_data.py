@@ -1,0 +1,219 @@
+"""Reading cached results for the figures: select runs, read a layer profile, average over seeds."""
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import ScaleDetectError, require
+from ..experiments.config import Run
+
+#: ``arrays_of(key) -> {name: ndarray}``, e.g. ``lambda key: cache.get(key)[1]``.
+ArraysOf = Callable[[str], dict]
+
+
+def select(runs: Iterable[Run], kind: str, tag: str | None = None, **where) -> list[Run]:
+    """Runs of *kind* (and *tag*, and NetSpec/TaskSpec fields given as ``net_act="tanh"``...).
+
+    ``where`` keys are ``net_<field>``, ``task_<field>`` or ``pert_<field>``.
+    """
+    out = []
+    for r in runs:
+        if r.kind != kind or (tag is not None and r.tag != tag):
+            continue
+        if all(getattr(getattr(r, k.split("_", 1)[0]), k.split("_", 1)[1]) == v
+               for k, v in where.items()):
+            out.append(r)
+    # one entry per key (presets list shared runs in several figures)
+    return list({r.key: r for r in out}.values())
+
+
+def result_of(results: dict, run: Run) -> dict:
+    """The cached result of *run*, or a ScaleDetectError saying the run is missing."""
+    require(run.key in results, "results", f"contain run {run.key} ({run.kind}, tag={run.tag!r})",
+            "missing", "run it with experiments.run_all first")
+    return results[run.key]
+
+
+def profile(sens: dict, quantity: str, with_out: bool = False):
+    """One quantity of a ``Sensitivities.to_dict()`` across layers.
+
+    Parameters
+    ----------
+    sens : dict
+        ``{"config": ..., "layers": [{"k": 0, "D": ..., ...}, ..., {"k": "out", ...}]}``.
+    quantity : str
+        ``D``, ``G`` or ``R``.
+    with_out : bool
+        Include the network output, placed at ``x = K + 1``.
+
+    Returns
+    -------
+    x : float ndarray (L,)
+        Layer index k (the output at K + 1).
+    y : float ndarray (L,)
+        Values (``None`` in the JSON becomes NaN).
+    se : float ndarray (L,) or None
+        Standard errors if the result has them.
+    """
+    rows = [r for r in sens["layers"] if with_out or r["k"] != "out"]
+    depth = max(r["k"] for r in sens["layers"] if r["k"] != "out")
+    x = np.array([depth + 1 if r["k"] == "out" else r["k"] for r in rows], dtype=float)
+    y = np.array([np.nan if r.get(quantity) is None else r[quantity] for r in rows], dtype=float)
+    se = None
+    if all(f"{quantity}_se" in r for r in rows):
+        se = np.array([np.nan if r[f"{quantity}_se"] is None else r[f"{quantity}_se"]
+                       for r in rows], dtype=float)
+    return x, y, se
+
+
+def seed_mean(results: dict, runs: Sequence[Run], which: str, quantity: str,
+              with_out: bool = False):
+    """Mean and standard error over seeds of one quantity's layer profile.
+
+    Parameters
+    ----------
+    results : dict
+        ``{key: result}``.
+    runs : sequence of Run
+        Runs differing only in their seed.
+    which : str
+        ``init`` or ``trained``.
+    quantity : str
+        ``D``, ``G`` or ``R``.
+
+    Returns
+    -------
+    x, mean, se : float ndarrays (L,)
+        With one seed, ``se`` is the run's own Monte Carlo standard error.
+    n : int
+        Number of seeds.
+
+    Notes
+    -----
+    ``se = std(values, ddof=1) / sqrt(n)``: the spread across seeds, which contains the
+    probe-set sampling noise of each run as well as the seed-to-seed variation.
+    """
+    require(len(runs) > 0, "runs", "be non-empty", len(runs))
+    profiles = [profile(result_of(results, r)[which], quantity, with_out) for r in runs]
+    x = profiles[0][0]
+    if any(len(p[0]) != len(x) for p in profiles):
+        raise ScaleDetectError("runs must share their depth to be averaged over seeds")
+    ys = np.stack([p[1] for p in profiles])
+    if len(runs) == 1:
+        se = profiles[0][2] if profiles[0][2] is not None else np.zeros_like(x)
+        return x, ys[0], se, 1
+    return x, ys.mean(0), ys.std(0, ddof=1) / np.sqrt(len(runs)), len(runs)
+
+
+def series(x, y, se=None, **meta) -> dict:
+    """A JSON-able record of one plotted series."""
+    out = {"x": np.asarray(x, float), "y": np.asarray(y, float)}
+    if se is not None:
+        out["se"] = np.asarray(se, float)
+    out.update(meta)
+    return out
+
+
+def describe_net(net) -> str:
+    """A short human description of a NetSpec, e.g. ``K=7, F=2, s=2, width 64, relu``."""
+    text = f"K={net.depth}, F={net.filter}, s={net.stride}"
+    if net.width > 1:
+        text += f", width {net.width}"
+    return text + f", {net.act}"
+
+
+def describe_task(task) -> str:
+    """A short human description of a TaskSpec, e.g. ``1D points, block, N=128, xi=32``."""
+    xi = int(task.xi) if float(task.xi).is_integer() else task.xi
+    return f"{task.dim}D {task.shape}, {task.rule} rule, N={task.size}, ξ={xi}"
+
+
+def layer_ticks(ax, depth: int, with_out: bool = False) -> None:
+    """Integer layer ticks 0..K (and ``out`` at K + 1)."""
+    ticks = list(range(depth + 1)) + ([depth + 1] if with_out else [])
+    labels = [str(k) for k in range(depth + 1)] + (["out"] if with_out else [])
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels)
+
+
+def _drawable(x, y, se, min_k: int, log: bool):
+    """Split a profile into drawn points and omitted ones (undefined, or <= 0 on a log axis)."""
+    ok = np.isfinite(y) & (x >= min_k)
+    if log:
+        ok &= y > 0
+    gone = (~ok) & (x >= min_k)
+    omitted = {"x": x[gone], "value": [float(v) if np.isfinite(v) else "undefined"
+                                       for v in y[gone]]}
+    return ok, omitted
+
+
+def draw_seeds(ax, results: dict, runs: Sequence[Run], which: str, quantity: str, *, label: str,
+               color, marker: str = "s", filled: bool = True, offset: float = 0.0,
+               with_out: bool = False, min_k: int = 0, log: bool = True) -> dict:
+    """Plot mean +- s.e. over seeds as markers with error bars; return the plotted series.
+
+    Layers whose value is undefined (NaN), or <= 0 when *log*, are not drawn; they are listed in
+    the series' ``omitted`` entry (``x`` and ``value``: a number or ``"undefined"``).
+    """
+    from .style import errorbars
+
+    x, y, se, n = seed_mean(results, runs, which, quantity, with_out)
+    keep, omitted = _drawable(x, y, se, min_k, log)
+    errorbars(ax, x[keep], y[keep], se[keep], label=f"{label} (n={n})", color=color,
+              marker=marker, filled=filled, offset=offset)
+    return series(x[keep], y[keep], se[keep], n_seeds=n, label=label, omitted=omitted)
+
+
+def draw_single(ax, result: dict, quantity: str, *, label: str, color, which: str = "init",
+                marker: str = "o", linestyle: str = "-", filled: bool = True,
+                offset: float = 0.0, with_out: bool = False, min_k: int = 0,
+                log: bool = True, line: bool | None = None) -> dict:
+    """One run's profile: a line for predictions, markers with error bars for simulations.
+
+    *line* None decides by the result: a line if it has no standard errors (exact theory).
+    ``line=True`` draws a prediction that carries a small Monte Carlo error of its own (the
+    NNGP's noise average) as a line; its standard errors are kept in the JSON when finite.
+    Undefined layers (and values <= 0 when *log*) are left out, as in ``draw_seeds``.
+    """
+    from .style import errorbars, theory_line
+
+    x, y, se = profile(result[which], quantity, with_out)
+    keep, omitted = _drawable(x, y, se, min_k, log)
+    if line or (line is None and se is None):
+        theory_line(ax, x[keep], y[keep], label=label, color=color, linestyle=linestyle)
+        if se is not None and not np.all(np.isfinite(se[keep])):
+            se = None
+        return series(x[keep], y[keep], None if se is None else se[keep], label=label,
+                      omitted=omitted)
+    errorbars(ax, x[keep], y[keep], se[keep], label=label, color=color, marker=marker,
+              filled=filled, offset=offset)
+    return series(x[keep], y[keep], se[keep], label=label, omitted=omitted)
+
+
+def note_omitted(ax, panel: dict, quantity: str, depth: int | None = None) -> str:
+    """Write, in a corner of *ax*, which layers of the drawn series were left out and why.
+
+    Returns the note (empty if nothing was omitted). Values that are exactly 0 (perfect
+    invariance, e.g. a pooling window covering a whole block) cannot sit on a log axis;
+    "undefined" (NaN or inf) means den_k = 0: the layer no longer tells probes apart (e.g. a
+    single unit left whose value is the same for every input).
+    """
+    zero, undefined = set(), set()
+    for s in panel.values():
+        om = s.get("omitted") if isinstance(s, dict) else None
+        if not om:
+            continue
+        for x, v in zip(om["x"], om["value"], strict=True):
+            label = "out" if depth is not None and x == depth + 1 else str(int(x))
+            (undefined if v == "undefined" else zero).add((x, label))
+    parts = []
+    if zero:
+        parts.append(f"{quantity} = 0 at k = " + ", ".join(lab for _, lab in sorted(zero)))
+    if undefined:
+        parts.append("undefined (den = 0) at k = " + ", ".join(lab for _, lab in
+                                                              sorted(undefined)))
+    note = "; ".join(parts)
+    if note:
+        ax.text(0.99, 0.01, "not drawn: " + note, transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=6.5, color="#666666")
+    return note

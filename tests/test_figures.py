@@ -1,0 +1,189 @@
+"""Figures: every ``analysis/fig_*.py`` main runs on the tiny preset and writes PNG, PDF and JSON.
+
+The scripts share one results cache (module fixture), so the trained nets used by F2, F3, F5
+and F6 are trained once. Checks: the three files exist and are what they claim (PNG/PDF magic
+bytes, parseable JSON); every plotted series holds only finite numbers; the figure index covers
+exactly the preset's figures plus the two that need no runs; and a few numbers in the saved
+data are checked against independent computations.
+"""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scaledetect import ScaleDetectError
+from scaledetect.experiments import Cache, preset
+from scaledetect.plots import FIGURES, fig6_filters, figures_index, style
+from scaledetect.plots._data import select
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "analysis").glob("fig*.py"))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"analysis_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """Run every script's main on the tiny preset into one folder with one shared cache."""
+    out = tmp_path_factory.mktemp("figures")
+    cache = out / ".cache"
+    written = {}
+    for path in SCRIPTS:
+        module = _load(path)
+        written[module.FIG_ID] = module.main(out_dir=out, preset="tiny", cache_dir=cache,
+                                             progress=False)
+    return out, cache, written
+
+
+def _series(obj, found=None):
+    """Every dict with plotted ``x`` and ``y`` lists, anywhere in the saved JSON."""
+    found = [] if found is None else found
+    if isinstance(obj, dict):
+        if "x" in obj and "y" in obj:
+            found.append(obj)
+        for v in obj.values():
+            _series(v, found)
+    elif isinstance(obj, list):
+        for v in obj:
+            _series(v, found)
+    return found
+
+
+def _numbers(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _numbers(v)
+    else:
+        yield obj
+
+
+def test_one_script_per_figure_and_index_matches_presets():
+    assert [p.stem for p in SCRIPTS] == sorted(FIGURES)
+    index = figures_index()
+    assert list(index) == list(FIGURES)
+    with_runs = {fid for fid, info in index.items() if info.needs_runs}
+    assert with_runs == set(preset("tiny")) == set(preset("paper"))  # every preset figure drawn
+    for info in index.values():
+        assert info.caption.endswith(".") and len(info.caption) > 40  # one readable sentence
+
+
+def test_every_figure_writes_png_pdf_json(drawn):
+    out, _, written = drawn
+    assert set(written) == set(FIGURES)
+    for fid, paths in written.items():
+        assert [p.name for p in paths] == [f"{fid}.png", f"{fid}.pdf", f"{fid}.json"]
+        png, pdf, js = (Path(p) for p in paths)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", fid
+        assert pdf.read_bytes()[:5] == b"%PDF-", fid
+        data = json.loads(js.read_text())
+        assert data["caption"] == figures_index()[fid].caption
+        if fid == "fig1_gallery":  # images, not curves: 4 finite images per task shown
+            for row in data["rows"]:
+                assert set(row["images"]) == {"clean", "shift", "maxent", "noise"}
+                pixels = [v for img in row["images"].values() for v in _numbers(img)]
+                assert len(pixels) == 4 * row["task"]["size"] ** row["task"]["dim"]
+                assert all(isinstance(v, float) and math.isfinite(v) for v in pixels)
+            continue
+        series = _series(data)
+        assert series, f"{fid}: no plotted series saved"
+        for s in series:
+            values = list(_numbers(s["x"])) + list(_numbers(s["y"])) + list(
+                _numbers(s.get("se", [])))
+            assert values, fid
+            # None would mean a NaN/inf was plotted (the writer turns non-finite into null)
+            assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in values), \
+                (fid, s.get("label"))
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".cache"]
+    assert leftovers == []  # atomic writes leave no temporary files behind
+
+
+def test_strided_figure_has_theory_mc_and_trained_in_both_dims(drawn):
+    out, _, _ = drawn
+    data = json.loads((out / "fig3_strided.json").read_text())
+    assert set(data["columns"]) == {"dim1", "dim2"}
+    panel = data["columns"]["dim1"]["panels"]["D"]
+    kinds = {name.split()[0] for name in panel}
+    assert {"theory", "pooling", "trained", "guide"} <= kinds
+    # tiny 1D pooling net: N = 64, xi = 32, K = 6. Layers 0..4 are drawn; at k = 5 the window
+    # 2^5 = 32 = xi covers a whole block, a label-preserving shift cannot change f_5, so D_5 = 0
+    # exactly (not drawable on a log axis); at k = 6 a single unit equals the image mean, the
+    # same for every input, so den_6 = 0 and D_6 is undefined. The output is not on this axis.
+    theory = next(v for k, v in panel.items() if k.startswith("theory"))
+    assert theory["x"] == [0, 1, 2, 3, 4]
+    assert theory["omitted"] == {"x": [5, 6], "value": [0.0, "undefined"]}
+
+
+def test_theory_and_monte_carlo_agree_in_saved_data(drawn):
+    """The pooling-net MC points lie within 4 s.e. of the exact line (tiny probes: P = 2000).
+
+    4 rather than 3 standard errors: 2 x (K + 1) x 3 quantities are checked at once.
+    """
+    out, _, _ = drawn
+    data = json.loads((out / "fig3_strided.json").read_text())
+    for col in data["columns"].values():
+        for q, panel in col["panels"].items():
+            th = next(v for k, v in panel.items() if k.startswith("theory"))
+            mc = next(v for k, v in panel.items() if k.startswith("pooling"))
+            z = np.abs(np.array(mc["y"]) - np.array(th["y"])) / np.array(mc["se"])
+            assert z.max() < 4, (q, z)
+
+
+def test_pileup_mean_matches_closed_form(drawn):
+    """F7: the ReLU pooling net's mean at k >= 1 is sqrt(v / 2 pi), v = sigma^2 / F = 1/2."""
+    out, _, _ = drawn
+    data = json.loads((out / "fig7_pileup.json").read_text())
+    relu, tanh = data["relu"], data["tanh"]
+    expected = math.sqrt(0.5 / (2 * math.pi))
+    for m, se in zip(relu["mean"][1:], relu["mean_se"][1:], strict=True):
+        assert abs(m - expected) < 3 * se
+    for m, se in zip(tanh["mean"], tanh["mean_se"], strict=True):
+        assert abs(m) < 3 * se  # odd activation: zero mean
+    # fluctuations halve in variance per layer (s = F = 2): ratio of std 1/sqrt(2) +- 10%
+    ratios = np.array(relu["std"][2:]) / np.array(relu["std"][1:-1])
+    assert np.allclose(ratios[:5], 1 / math.sqrt(2), rtol=0.1)
+
+
+def test_uniform_share_agrees_with_runner_arrays(drawn):
+    """F6's layer-1 share equals the runner's per-layer share (two implementations)."""
+    _, cache_dir, _ = drawn
+    cache = Cache(cache_dir)
+    run = select(preset("tiny")["fig6_filters"], "train", "relu")[0]
+    arrays = cache.get(run.key)[1]
+    for which in ("init", "trained"):
+        mine = fig6_filters.uniform_share(arrays[f"{which}.conv1.weight"]).mean()
+        assert mine == pytest.approx(arrays[f"{which}.uniform_share"][0], rel=1e-12)
+
+
+def test_uniform_share_of_known_filters():
+    w = np.array([[[1.0, 1.0]], [[1.0, -1.0]], [[3.0, 1.0]]])  # pooling, difference, mixed
+    assert fig6_filters.uniform_share(w).ravel() == pytest.approx([1.0, 0.0, 0.8])
+    with pytest.raises(ScaleDetectError, match="w.ndim"):
+        fig6_filters.uniform_share(np.ones(3))
+
+
+def test_missing_runs_and_arrays_are_named(tmp_path):
+    runs = preset("tiny")["fig2_init_vs_trained"]
+    with pytest.raises(ScaleDetectError, match="results"):
+        figures_index()["fig2_init_vs_trained"].render(tmp_path, runs, {}, None)
+    with pytest.raises(ScaleDetectError, match="arrays_of"):
+        fig6_filters.render(tmp_path, runs, {}, None)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_jsonable_turns_non_finite_into_null():
+    assert style.jsonable({"a": np.array([1.0, np.nan]), "b": np.int64(3), "c": (np.inf,)}) == \
+        {"a": [1.0, None], "b": 3, "c": [None]}
+    with pytest.raises(TypeError):
+        style.jsonable({"a": object()})
