@@ -17,6 +17,7 @@ import pytest
 
 from scaledetect import ScaleDetectError
 from scaledetect.experiments import Cache, preset
+from scaledetect.nn.filters import uniform_share
 from scaledetect.plots import FIGURES, fig6_filters, figures_index, style
 from scaledetect.plots._data import select
 
@@ -155,22 +156,30 @@ def test_pileup_mean_matches_closed_form(drawn):
     assert np.allclose(ratios[:5], 1 / math.sqrt(2), rtol=0.1)
 
 
-def test_uniform_share_agrees_with_runner_arrays(drawn):
-    """F6's layer-1 share equals the runner's per-layer share (two implementations)."""
+def test_runner_stores_each_layers_uniform_share(drawn):
+    """The cached per-layer share is ``nn.filters.uniform_share`` of the stored layer-1 filters."""
     _, cache_dir, _ = drawn
     cache = Cache(cache_dir)
     run = select(preset("tiny")["fig6_filters"], "train", "relu")[0]
     arrays = cache.get(run.key)[1]
     for which in ("init", "trained"):
-        mine = fig6_filters.uniform_share(arrays[f"{which}.conv1.weight"]).mean()
-        assert mine == pytest.approx(arrays[f"{which}.uniform_share"][0], rel=1e-12)
+        expected = uniform_share(arrays[f"{which}.conv1.weight"])
+        assert arrays[f"{which}.uniform_share"][0] == pytest.approx(expected, rel=1e-12)
+        assert len(arrays[f"{which}.uniform_share"]) == run.net.depth
 
 
 def test_uniform_share_of_known_filters():
     w = np.array([[[1.0, 1.0]], [[1.0, -1.0]], [[3.0, 1.0]]])  # pooling, difference, mixed
-    assert fig6_filters.uniform_share(w).ravel() == pytest.approx([1.0, 0.0, 0.8])
+    # per filter: F mean^2 / sum w^2 = 2*1/2, 0, 2*4/10
+    assert uniform_share(w, per_filter=True).ravel() == pytest.approx([1.0, 0.0, 0.8])
+    # layer, norm-weighted: (2 + 0 + 8) / (2 + 2 + 10)
+    assert uniform_share(w) == pytest.approx(10 / 14)
+    # random Gaussian filters: E[F mean^2] / E[sum w^2] = 1 / F; the numerator is (1/F) chi^2
+    # with 20000 degrees of freedom (relative s.d. sqrt(2/20000)), the denominator 3x tighter
+    g = np.random.default_rng(0).normal(size=(400, 50, 3))
+    assert uniform_share(g) == pytest.approx(1 / 3, abs=3 * (1 / 3) * np.sqrt(2 / (400 * 50)))
     with pytest.raises(ScaleDetectError, match="w.ndim"):
-        fig6_filters.uniform_share(np.ones(3))
+        uniform_share(np.ones(3))
 
 
 def test_missing_runs_and_arrays_are_named(tmp_path):

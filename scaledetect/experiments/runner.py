@@ -1,6 +1,5 @@
 """Run a list of ``Run`` s: cached, resumable, on a local process pool or a Dask cluster."""
 
-import os
 import time
 from collections.abc import Iterable
 
@@ -56,21 +55,12 @@ def _measure(model, run: Run) -> dict:
 
 
 def _filters(model, prefix: str) -> dict[str, np.ndarray]:
-    """Raw conv filters per layer, and the share of each layer's filter norm in the uniform
-    (average-pooling) component: ||mean_j W[..., j]||^2 F^dim / ||W||^2, averaged over channels.
-    """
-    out = {}
-    share = []
-    for k in range(1, model.spec.depth + 1):
-        w = np.asarray(model.params[f"conv{k}.weight"], dtype=np.float64)
-        axes = tuple(range(2, w.ndim))
-        mean = w.mean(axis=axes, keepdims=True)
-        uniform = (np.broadcast_to(mean, w.shape) ** 2).sum(axis=axes)
-        share.append(float((uniform / np.maximum((w**2).sum(axis=axes), 1e-300)).mean()))
-        if k == 1:
-            out[f"{prefix}.conv1.weight"] = w
-    out[f"{prefix}.uniform_share"] = np.array(share)
-    return out
+    """First-layer filters and every layer's ``nn.filters.uniform_share`` (norm-weighted)."""
+    from ..nn.filters import uniform_share
+
+    weights = [model.params[f"conv{k}.weight"] for k in range(1, model.spec.depth + 1)]
+    return {f"{prefix}.conv1.weight": np.asarray(weights[0], np.float64),
+            f"{prefix}.uniform_share": np.array([uniform_share(w) for w in weights])}
 
 
 def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str = "local",
@@ -97,14 +87,23 @@ def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str =
             scheduler)
     unique = {r.key: r for r in runs}
     todo = [r for k, r in unique.items() if k not in cache]
-    # expensive runs first so the pool drains evenly
-    todo.sort(key=lambda r: {"train": 0, "init": 1, "pooling": 2, "nngp": 3, "theory": 4}[r.kind])
+    todo.sort(key=_cost_rank)
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo)
     for key, (result, arrays) in _dispatch(todo, workers, executor, scheduler):
         cache.put(key, result, arrays)
         bar.update()
     bar.close()
     return {k: cache.get(k)[0] for k in unique}
+
+
+def _cost_rank(run: Run) -> tuple[int, int]:
+    """Longest runs first, so the pool drains evenly: training (tanh, ~20x more epochs to
+    interpolate, before ReLU), then theory in 2D, Monte Carlo, theory in 1D.
+    """
+    order = {"train": 0, "nngp": 2, "init": 3, "pooling": 3, "theory": 4}[run.kind]
+    if run.kind == "theory" and run.task.dim == 2:
+        order = 1
+    return order, run.net.act != "tanh"
 
 
 def _dispatch(todo: list[Run], workers: int, executor: str, scheduler: str | None):
@@ -129,10 +128,9 @@ def _dispatch(todo: list[Run], workers: int, executor: str, scheduler: str | Non
 
 
 def _single_thread() -> None:
-    os.environ["NUMBA_NUM_THREADS"] = "1"
     import numba
 
-    numba.set_num_threads(1)
+    numba.set_num_threads(1)  # workers share the cores; never change NUMBA_NUM_THREADS itself
 
 
 def _dispatch_dask(todo: list[Run], workers: int, scheduler: str | None):

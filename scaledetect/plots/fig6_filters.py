@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
+from ..nn.filters import uniform_share
 from ._data import describe_net, describe_task, select
 from .style import KIND_COLORS, errorbars, figure, save, styled
 
@@ -16,26 +17,6 @@ CAPTION = ("Trained networks learn to pool: first-layer filters of trained ReLU 
 
 #: Channels drawn in the filter panel when filters have more than two taps.
 CHANNELS_SHOWN = 8
-
-
-def uniform_share(w: np.ndarray) -> np.ndarray:
-    """Share of each filter's squared norm in its uniform (constant) component.
-
-    Parameters
-    ----------
-    w : ndarray ``(C_out, C_in, F[, F])``
-
-    Returns
-    -------
-    ndarray ``(C_out, C_in)``
-        ``F^dim mean(w)^2 / sum(w^2)`` over the spatial taps (1 for an average-pooling filter,
-        ``1/F^dim`` on average for random Gaussian filters).
-    """
-    w = np.asarray(w, float)
-    require(w.ndim in (3, 4), "w.ndim", "be 3 or 4 (C_out, C_in, F[, F])", w.ndim)
-    axes = tuple(range(2, w.ndim))
-    taps = int(np.prod(w.shape[2:]))
-    return taps * w.mean(axis=axes) ** 2 / np.maximum((w**2).sum(axis=axes), 1e-300)
 
 
 def _filters_scatter(ax, w0: np.ndarray, w1: np.ndarray) -> dict:
@@ -112,8 +93,9 @@ def render(out_dir, runs, results: dict, arrays_of, tag: str = "relu") -> list[P
         data["filters"] = _filters_scatter(axes[0, 0], w0, w1)
     else:
         data["filters"] = _filters_heatmap(axes[0, 0], w0, w1)
-    data["filters"]["uniform_share_layer1"] = {"init": uniform_share(w0).ravel(),
-                                               "trained": uniform_share(w1).ravel()}
+    data["filters"]["uniform_share_layer1"] = {
+        state: uniform_share(w, per_filter=True).ravel() for state, w in (("init", w0),
+                                                                          ("trained", w1))}
     axes[0, 0].set_title(f"(a) layer-1 filters, all {len(w0)} channels (seed {first.seed})"
                          if taps == 2 else f"(a) layer-1 filters (seed {first.seed})")
 

@@ -1,0 +1,67 @@
+"""``scaledetect reproduce`` end to end on the tiny preset: figures, CSV and report."""
+
+import csv
+import math
+import re
+
+import pytest
+
+from scaledetect.cli import main
+from scaledetect.experiments import all_runs
+from scaledetect.plots import FIGURES
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    assert main(["reproduce", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_every_figure_file_is_written(reproduced):
+    for fig_id in FIGURES:
+        for ext in ("png", "pdf", "json"):
+            assert (reproduced / f"{fig_id}.{ext}").stat().st_size > 0, (fig_id, ext)
+
+
+def test_csv_has_every_run_and_layer(reproduced):
+    rows = list(csv.DictReader(open(reproduced / "results.csv")))
+    runs = all_runs("tiny")
+    assert {r["key"] for r in rows} == {r.key for r in runs}
+    # every run has rows for layers 0..K and out; train runs twice (init and trained)
+    expected = sum((r.net.depth + 2) * (2 if r.kind == "train" else 1) for r in runs)
+    assert len(rows) == expected
+
+
+def _table(md: str, title: str) -> list[list[str]]:
+    section = md.split(f"## {title}")[1].split("\n## ")[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("|")][2:]  # skip header, rule
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+
+
+def test_report_tables_are_present_and_numeric(reproduced):
+    md = (reproduced / "report.md").read_text()
+    rows = _table(md, "Theory vs simulation (idealized pooling nets)")
+    assert len(rows) == sum(r.kind == "theory" for r in all_runs("tiny"))
+    for row in rows:
+        numbers = [float(c) for c in row[2:6]]
+        assert all(math.isfinite(x) and x >= 0 for x in numbers), row
+        if row[6] == "exact":  # theory and simulation agree within a few standard errors
+            assert numbers[0] < 4 and numbers[2] < 4, row
+    exps = _table(md, "Scaling exponents")
+    assert exps and all(math.isfinite(float(r[3])) for r in exps)
+    claims = _table(md, "Trained networks: which claims reproduce")
+    assert len(claims) == 3 and all(r[1] in ("yes", "NO") for r in claims)
+    assert re.search(r"test error \d\.\d+", md)
+
+
+def test_html_report_is_self_contained(reproduced):
+    page = (reproduced / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(FIGURES)
+    assert "src=\"http" not in page and "src='http" not in page
+
+
+def test_second_run_redoes_nothing(reproduced, capsys):
+    assert main(["reproduce", "--preset", "tiny", "--out", str(reproduced), "--no-progress"]) == 0
+    n = len(all_runs("tiny"))
+    assert f"{n} runs ({n} cached)" in capsys.readouterr().out
