@@ -50,7 +50,9 @@ def run(a: argparse.Namespace) -> int:
                            lambda k: cache.get(k)[1])
         figures += [(Path(p), fig.caption) for p in paths if Path(p).suffix == ".png"]
     meta = {"preset": a.preset, "runs": len(runs), "cached before": done_before,
-            "wall time (s)": f"{time.perf_counter() - start:.0f}", "executor": a.executor,
+            "wall time (s)": f"{time.perf_counter() - start:.0f}",
+            "compute time of all runs (s)": f"{sum(r['seconds'] for r in results.values()):.0f}",
+            "executor": a.executor,
             "workers": a.workers, "python": platform.python_version(),
             "date": datetime.date.today().isoformat()}
     blocks = report_mod.build(runs, results, lambda k: cache.get(k)[1], figures, meta)

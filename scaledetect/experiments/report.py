@@ -150,6 +150,7 @@ def trained_findings(runs: list[Run], results: dict[str, dict]) -> list[dict]:
         stats["log10_GK_over_G1_init"] = per_seed(last_over_first("init", "G", 1))
         stats["test_error"] = per_seed(lambda x: x["history"]["final"]["test_error"])
         stats["epochs"] = per_seed(lambda x: x["history"]["epochs"])
+        stats["stop_reasons"] = sorted(r["history"]["stop_reason"] for r in res)
         stats["train"] = res[0]["run"]["train"]
         stats["net"] = res[0]["run"]["net"]
         out.append(stats)
@@ -249,7 +250,8 @@ def build(runs: list[Run], results: dict[str, dict], arrays_of, figures: list[tu
                          [[c, "yes" if ok else "NO", e] for c, ok, e in rows])
         for f in findings:
             blocks.append(("p", f"{f['act']}: test error {f['test_error'][0]:.3f} +- "
-                                f"{_nz(f['test_error'][1]):.3f}, epochs {f['epochs'][0]:.0f}; "
+                                f"{_nz(f['test_error'][1]):.3f}, epochs {f['epochs'][0]:.0f}, "
+                                f"stopped by {', '.join(f['stop_reasons'])}; "
                                 f"net {f['net']}; training {f['train']}"))
     if figures:
         blocks.append(("h", "Figures"))

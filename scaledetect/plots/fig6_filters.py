@@ -10,10 +10,10 @@ from ._data import describe_net, describe_task, select
 from .style import KIND_COLORS, errorbars, figure, save, styled
 
 ID = "fig6_filters"
-CAPTION = ("Trained networks learn to pool: first-layer filters of trained ReLU CNNs move towards "
-           "the uniform (average-pooling) direction, and in every layer the share of the filter "
-           "norm in the uniform component rises above its value at initialization (1/F^dim for "
-           "random filters).")
+CAPTION = ("Do trained networks learn to pool? First-layer filters of ReLU CNNs before and "
+           "after training, and per layer the share of the filter norm in the uniform "
+           "(average-pooling) component (1 for pure pooling, 1/F^dim on average for random "
+           "filters); the report states whether it grew.")
 
 #: Channels drawn in the filter panel when filters have more than two taps.
 CHANNELS_SHOWN = 8
