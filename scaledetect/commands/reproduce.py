@@ -2,6 +2,7 @@
 
 import argparse
 import datetime
+import os
 import platform
 import time
 from pathlib import Path
@@ -16,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``reproduce``."""
     p.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
     p.add_argument("--out", default="figures", help="output folder (default figures/)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="parallel worker processes (default: one per CPU)")
     p.add_argument("--executor", default="local", help=f"one of {', '.join(EXECUTORS)}")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (executor dask)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
