@@ -34,7 +34,7 @@ class NetSpec:
         Readout: ``ntk`` -> ``f = alpha * (b + beta . g / sqrt(C))``; ``mf`` ->
         ``f = alpha * (b + beta . g / C)``, g the globally average-pooled last layer.
     alpha : float
-        Output scale (the loss is ``(1/alpha) l(y f)``): large alpha = lazy, small = feature learning.
+        Output scale, the loss being ``(1/alpha) l(y f)``: large = lazy, small = feature learning.
     gain : float
         Multiplier applied after every activation (the published code uses sqrt(F)).
     """
