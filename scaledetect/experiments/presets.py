@@ -4,10 +4,9 @@
 larger probe sets, dim-2 training).
 """
 
-import math
-
 from ..errors import require_choice
 from ..nn.spec import NetSpec
+from ..nn.train import recipe_net
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from .config import Run
@@ -16,13 +15,6 @@ PRESETS = ("tiny", "quick", "paper")
 
 # The trained-network setting (SPEC section 8): 1D block task, N = 128, xi = 32, K = 7, F = s = 2.
 TRAIN_TASK = TaskSpec(dim=1, size=128, rule="block", xi=32)
-
-
-def trained_net(act: str = "relu", width: int = 64, dim: int = 1, size: int = 128, depth: int = 7,
-                filter: int = 2, stride: int = 2) -> NetSpec:  # noqa: A002
-    """The SPEC section 8 net: biases, mean-field readout with alpha = 1, gain sqrt(F)."""
-    return NetSpec(dim=dim, size=size, depth=depth, filter=filter, stride=stride, width=width,
-                   act=act, bias=True, param="mf", alpha=1.0, gain=math.sqrt(filter))
 
 
 def pooling_spec(dim: int, size: int, depth: int, filter: int, stride: int,  # noqa: A002
@@ -63,7 +55,7 @@ def preset(name: str) -> dict[str, list[Run]]:
                 Run("pooling", task, net, probe=probe_mc, seed=1, tag=tag)]
 
     def trained(act, tag, task=train_task, **net_kw):
-        net = trained_net(act=act, width=width, size=task.size, **{"depth": train_depth, **net_kw})
+        net = recipe_net(act=act, width=width, size=task.size, **{"depth": train_depth, **net_kw})
         extra, run_seeds = {}, seeds
         if act == "tanh":  # tanh interpolates ~20x later (epoch 176 vs 9 at width 64, seed 0;
             # seed 1 not within 2000): quick trains 2 seeds for at most 300 epochs, then 1x more
