@@ -3,7 +3,7 @@
 The forms are leading order in s^k / xi and 1/N (features far apart, far from block edges, signal
 units far above the noise). In their regime (1D points, xi = N/2, strided s^k <= xi/64, N = 1024
 for ReLU, whose signal-unit corrections are O(4/N)) the neglected corrections are below 1%
-(measured: <= 0.7%), so we assert 1%.
+(measured: <= 0.7%), so the tolerance is 1%.
 """
 
 import pytest
