@@ -496,6 +496,22 @@ N_GEO = 17
 
 
 @jit
+def _layer_sizes(geo, k, n):
+    """Sizes of layer k for a batch of n: C_in, C_out, H_in, W_in, H_out, W_out, F_h, F_w, then
+    ``kk = C_in F_h F_w`` (im2col rows), ``qin = n H_in W_in`` and ``qout = n H_out W_out``.
+    """
+    cin = geo[k, G_CIN]
+    fh = geo[k, G_FH]
+    fw = geo[k, G_FW]
+    hin = geo[k, G_HIN]
+    win = geo[k, G_WIN]
+    hout = geo[k, G_HOUT]
+    wout = geo[k, G_WOUT]
+    return (cin, geo[k, G_COUT], hin, win, hout, wout, fh, fw, cin * fh * fw, n * hin * win,
+            n * hout * wout)
+
+
+@jit
 def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, out):
     """Forward pass of the whole network.
 
@@ -524,17 +540,7 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, 
     n = out.shape[0]
     nl = geo.shape[0]
     for k in range(nl):
-        cin = geo[k, G_CIN]
-        cout = geo[k, G_COUT]
-        hin = geo[k, G_HIN]
-        win = geo[k, G_WIN]
-        hout = geo[k, G_HOUT]
-        wout = geo[k, G_WOUT]
-        fh = geo[k, G_FH]
-        fw = geo[k, G_FW]
-        kk = cin * fh * fw
-        qin = n * hin * win
-        qout = n * hout * wout
+        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         woff = geo[k, G_WOFF]
         boff = geo[k, G_BOFF]
         w = theta[woff:woff + cout * kk].reshape((cout, kk))
@@ -625,17 +631,7 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
     cur = ga
     other = gb
     for k in range(nl - 1, -1, -1):
-        cin = geo[k, G_CIN]
-        cout = geo[k, G_COUT]
-        hin = geo[k, G_HIN]
-        win = geo[k, G_WIN]
-        hout = geo[k, G_HOUT]
-        wout = geo[k, G_WOUT]
-        fh = geo[k, G_FH]
-        fw = geo[k, G_FW]
-        kk = cin * fh * fw
-        qin = n * hin * win
-        qout = n * hout * wout
+        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         woff = geo[k, G_WOFF]
         boff = geo[k, G_BOFF]
         w = theta[woff:woff + cout * kk].reshape((cout, kk))
