@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from ._kernels.threads import start_threads
+from .nn.losses import hinge
 from .nn.model import init_cnn
 from .nn.spec import NetSpec
 
@@ -32,6 +33,8 @@ CASES = (
 )
 LR = 0.01
 
+_HINGE = hinge(1.0)
+
 
 def step_flops(spec: NetSpec, batch: int) -> int:
     """Flops of one SGD step's convolutions (forward, dL/dW, dL/df except for the input)."""
@@ -41,11 +44,6 @@ def step_flops(spec: NetSpec, batch: int) -> int:
         macs = spec.width * cin * spec.filter ** spec.dim * batch * spec.sizes[k] ** spec.dim
         total += 2 * macs * (2 if k == 1 else 3)
     return total
-
-
-def _hinge(out, y):
-    m = 1 - y * out
-    return np.maximum(m, 0), np.where(m > 0, -y, 0).astype(out.dtype)
 
 
 def _batch(spec: NetSpec, batch: int, seed: int = 0):
@@ -63,7 +61,7 @@ def numba_step(spec: NetSpec, batch: int):
     theta = model.theta
 
     def step():
-        _, _, g = model.value_and_grad(x, y, _hinge, flat=True)
+        _, _, g = model.value_and_grad(x, y, _HINGE, flat=True)
         g *= lr
         theta.__isub__(g)
 

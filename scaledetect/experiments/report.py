@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_path
+from ..sensitivity.result import profile
 from .config import Run
 
 
 def layer_arrays(sens: dict) -> dict[str, np.ndarray]:
     """``{"D": (L,), "G": ..., "R": ..., "D_se": ... (nan if absent)}`` over conv layers 0..K."""
-    rows = [r for r in sens["layers"] if r["k"] != "out"]
     out = {}
-    for name in ("D", "G", "R", "D_se", "G_se", "R_se"):
-        out[name] = np.array([np.nan if r.get(name) is None else r[name] for r in rows], float)
+    for q in ("D", "G", "R"):
+        _, out[q], se = profile(sens, q)
+        out[q + "_se"] = np.full_like(out[q], np.nan) if se is None else se
     return out
 
 

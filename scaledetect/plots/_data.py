@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ScaleDetectError, require
 from ..experiments.config import Run
+from ..sensitivity.result import profile
 
 #: ``arrays_of(key) -> {name: ndarray}``, e.g. ``lambda key: cache.get(key)[1]``.
 ArraysOf = Callable[[str], dict]
@@ -32,38 +33,6 @@ def result_of(results: dict, run: Run) -> dict:
     require(run.key in results, "results", f"contain run {run.key} ({run.kind}, tag={run.tag!r})",
             "missing", "run it with experiments.run_all first")
     return results[run.key]
-
-
-def profile(sens: dict, quantity: str, with_out: bool = False):
-    """One quantity of a ``Sensitivities.to_dict()`` across layers.
-
-    Parameters
-    ----------
-    sens : dict
-        ``{"config": ..., "layers": [{"k": 0, "D": ..., ...}, ..., {"k": "out", ...}]}``.
-    quantity : str
-        ``D``, ``G`` or ``R``.
-    with_out : bool
-        Include the network output, placed at ``x = K + 1``.
-
-    Returns
-    -------
-    x : float ndarray (L,)
-        Layer index k (the output at K + 1).
-    y : float ndarray (L,)
-        Values (``None`` in the JSON becomes NaN).
-    se : float ndarray (L,) or None
-        Standard errors if the result has them.
-    """
-    rows = [r for r in sens["layers"] if with_out or r["k"] != "out"]
-    depth = max(r["k"] for r in sens["layers"] if r["k"] != "out")
-    x = np.array([depth + 1 if r["k"] == "out" else r["k"] for r in rows], dtype=float)
-    y = np.array([np.nan if r.get(quantity) is None else r[quantity] for r in rows], dtype=float)
-    se = None
-    if all(f"{quantity}_se" in r for r in rows):
-        se = np.array([np.nan if r[f"{quantity}_se"] is None else r[f"{quantity}_se"]
-                       for r in rows], dtype=float)
-    return x, y, se
 
 
 def seed_mean(results: dict, runs: Sequence[Run], which: str, quantity: str,

@@ -60,3 +60,35 @@ class Sensitivities:
 def _num(x) -> float | None:
     x = float(x)
     return x if np.isfinite(x) else None
+
+
+def profile(sens: dict, quantity: str, with_out: bool = False):
+    """One quantity of a ``Sensitivities.to_dict()`` across layers.
+
+    Parameters
+    ----------
+    sens : dict
+        ``{"config": ..., "layers": [{"k": 0, "D": ..., ...}, ..., {"k": "out", ...}]}``.
+    quantity : str
+        ``D``, ``G`` or ``R``.
+    with_out : bool
+        Include the network output, placed at ``x = K + 1``.
+
+    Returns
+    -------
+    x : float ndarray (L,)
+        Layer index k (the output at K + 1).
+    y : float ndarray (L,)
+        Values (``None`` in the JSON becomes NaN).
+    se : float ndarray (L,) or None
+        Standard errors if the result has them.
+    """
+    rows = [r for r in sens["layers"] if with_out or r["k"] != "out"]
+    depth = max(r["k"] for r in sens["layers"] if r["k"] != "out")
+    x = np.array([depth + 1 if r["k"] == "out" else r["k"] for r in rows], dtype=float)
+    y = np.array([np.nan if r.get(quantity) is None else r[quantity] for r in rows], dtype=float)
+    se = None
+    if all(f"{quantity}_se" in r for r in rows):
+        se = np.array([np.nan if r[f"{quantity}_se"] is None else r[f"{quantity}_se"]
+                       for r in rows], dtype=float)
+    return x, y, se
