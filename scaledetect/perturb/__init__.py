@@ -13,13 +13,14 @@ from .maxent import (
     temperature_range,
     typical_displacement,
 )
-from .noise import matched_noise, noise_sigma
+from .noise import corrupt, matched_noise, noise_sigma
 from .shift import shift, shift_acceptance, shift_outcomes, steps
 from .spec import Perturbation
 
 __all__ = [
     "GAUSSIAN_SIGMA",
     "Perturbation",
+    "corrupt",
     "default_temperature",
     "deform",
     "diffeo",

@@ -72,3 +72,36 @@ def matched_noise(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
         scale = np.sqrt(_change_sq(c, d) / _change_sq(np.zeros_like(g), g))
         eta = g * scale.reshape((-1,) + (1,) * (c.ndim - 1))
     return (c + eta).astype(np.float32)
+
+
+def corrupt(images: np.ndarray, sigma: float,
+            rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Images plus i.i.d. Gaussian noise of relative size *sigma* (noise-corrupted training).
+
+    Parameters
+    ----------
+    images : ``(n, C, N[, N])``
+        Clean images ``x_i`` (n >= 1).
+    sigma : float
+        Relative noise level, ``>= 0``.
+    rng : Generator, int or None
+
+    Returns
+    -------
+    ``(n, C, N[, N])``, the dtype of *images* (float32 for task images)
+        ``x_i + eta_i`` with ``eta_i ~ N(0, s^2 I)`` i.i.d., per-pixel std
+        ``s = sigma * sqrt(mean_i ||x_i||^2 / D)`` over the D = C N^dim pixels of an image, so that
+        ``E||eta_i||^2 = sigma^2 mean_i ||x_i||^2``: the noise norm is sigma times the images'
+        (root-mean-square) norm. ``sigma = 0`` returns *images* unchanged (the same values, a
+        copy; no random number is drawn).
+    """
+    x = np.asarray(images)
+    require(x.ndim >= 3 and len(x) > 0, "images.shape", "be (n, C, N[, N]) with n >= 1", x.shape)
+    require(np.issubdtype(x.dtype, np.floating), "images.dtype", "be a float type", x.dtype)
+    require(isinstance(sigma, (int, float, np.floating, np.integer)) and sigma >= 0, "sigma",
+            "be a number >= 0", sigma)
+    if sigma == 0:
+        return x.copy()
+    x64 = x.astype(np.float64)
+    s = sigma * np.sqrt((x64.reshape(len(x), -1) ** 2).sum(1).mean() / x[0].size)
+    return (x64 + s * as_rng(rng).standard_normal(x.shape)).astype(x.dtype)

@@ -7,13 +7,15 @@ See SPEC section 2 and ``TaskSpec``.
 
 from .configs import MAX_PAIRS, class_counts, enumerate_configs, sample_positions
 from .labels import canonical, labels
-from .render import Batch, render, sample
+from .render import Batch, amplitude, render, sample
 from .spec import TaskSpec
+from .split import train_test
 
 __all__ = [
     "MAX_PAIRS",
     "Batch",
     "TaskSpec",
+    "amplitude",
     "canonical",
     "class_counts",
     "enumerate_configs",
@@ -21,4 +23,5 @@ __all__ = [
     "render",
     "sample",
     "sample_positions",
+    "train_test",
 ]

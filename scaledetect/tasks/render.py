@@ -28,7 +28,7 @@ class Batch:
 
 
 def _blob_profiles(task: TaskSpec, pos: np.ndarray) -> np.ndarray:
-    """Periodic Gaussian profiles ``(n, 2, p, N)``, each of unit sum of squares.
+    """Periodic Gaussian profiles ``(n, 2, p, N)``: unit sum of squares (or unit sum, ``mean``).
 
     Notes
     -----
@@ -43,7 +43,23 @@ def _blob_profiles(task: TaskSpec, pos: np.ndarray) -> np.ndarray:
     e = -((x[:, None] - pos[..., None, None] + shifts) ** 2) / (2 * w**2)  # (n,2,p,N,images)
     e -= e.max(axis=(-2, -1), keepdims=True)
     g = np.exp(e).sum(-1)
+    if task.amplitude == "mean":
+        return g / g.sum(-1, keepdims=True)
     return g / np.sqrt((g**2).sum(-1, keepdims=True))
+
+
+def amplitude(task: TaskSpec) -> float:
+    """Value of a point's pixel (stripes: of each pixel of the column; blobs: the bump's scale).
+
+    Returns
+    -------
+    float
+        ``rms``: ``sqrt(N^dim / 2)`` (points, blobs) or ``sqrt(N / 2)`` (stripes), so that the mean
+        of x^2 over the N^dim pixels is 1; ``mean``: ``N^dim / 2`` (points, blobs) or ``N / 2``
+        (stripes), so that the mean of x over the pixels is 1. Non-overlapping features.
+    """
+    cells = task.size if task.shape == "stripes" else task.size**task.dim
+    return cells / 2 if task.amplitude == "mean" else float(np.sqrt(cells / 2))
 
 
 def render(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
@@ -61,18 +77,20 @@ def render(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
 
     Notes
     -----
-    Amplitudes make the mean of x^2 over pixels equal to 1 when the features do not overlap:
-    points ``a = sqrt(N^dim / 2)`` at their pixel; stripes ``a = sqrt(N / 2)`` on the N pixels
-    of their column (last image axis); blobs a periodic Gaussian bump (wrapping around the
-    edges), separable in 2D, scaled so that each bump's sum of squares is ``N^dim / 2``.
-    Overlapping features add.
+    Amplitudes (``amplitude="rms"``, the default) make the mean of x^2 over pixels equal to 1
+    when the features do not overlap: points ``a = sqrt(N^dim / 2)`` at their pixel; stripes
+    ``a = sqrt(N / 2)`` on the N pixels of their column (last image axis); blobs a periodic
+    Gaussian bump (wrapping around the edges), separable in 2D, scaled so that each bump's sum
+    of squares is ``N^dim / 2``. With ``amplitude="mean"`` the mean of x over pixels is 1
+    instead: points ``a = N^dim / 2``, stripes ``a = N / 2``, each bump sums to ``N^dim / 2``.
+    See ``amplitude``. Overlapping features add.
     """
     pos = check_positions(task, positions)
     n, N, d = len(pos), task.size, task.dim
     if task.shape == "blobs":
         g = _blob_profiles(task, pos)
         img = g[:, :, 0] if d == 1 else g[:, :, 0, :, None] * g[:, :, 1, None, :]
-        return (np.sqrt(N**d / 2) * img.sum(1))[:, None].astype(np.float32)
+        return (amplitude(task) * img.sum(1))[:, None].astype(np.float32)
     require(np.all(pos == np.round(pos)) and np.all((pos >= 0) & (pos < N)), "positions",
             f"be integers in [0, size) for shape={task.shape}", "non-integer or outside",
             f"size={N}")
@@ -80,10 +98,10 @@ def render(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
     rows = np.arange(n)[:, None]
     if task.shape == "stripes":
         prof = np.zeros((n, N), np.float32)
-        np.add.at(prof, (rows, idx[:, :, 0]), np.sqrt(N / 2))
+        np.add.at(prof, (rows, idx[:, :, 0]), amplitude(task))
         return np.ascontiguousarray(np.broadcast_to(prof[:, None, None, :], (n, 1, N, N)))
     img = np.zeros((n,) + (N,) * d, np.float32)
-    np.add.at(img, (rows,) + tuple(idx[:, :, c] for c in range(d)), np.sqrt(N**d / 2))
+    np.add.at(img, (rows,) + tuple(idx[:, :, c] for c in range(d)), amplitude(task))
     return img[:, None]
 
 

@@ -7,6 +7,7 @@ from ..errors import require, require_choice
 SHAPES = ("points", "stripes", "blobs")
 RULES = ("block", "distance")
 NORMS = ("l2", "linf")
+AMPLITUDES = ("rms", "mean")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class TaskSpec:
         Distance rule: measure distances on the torus.
     blob_width : float
         Standard deviation of the Gaussian bump, in pixels (blobs only).
+    amplitude : str
+        Feature amplitude convention (for non-overlapping features): ``rms`` (default) makes the
+        mean over pixels of x^2 equal to 1 (points: ``a = sqrt(N^dim / 2)``); ``mean`` makes the
+        mean over pixels of x equal to 1 (points: ``a = N^dim / 2``, i.e. ``1/m`` with
+        ``m = 2 / N^dim``, the convention of Petrini et al.'s two-point task).
 
     Positions
     ---------
@@ -54,12 +60,14 @@ class TaskSpec:
     norm: str = "l2"
     periodic: bool = False
     blob_width: float = 1.0
+    amplitude: str = "rms"
 
     def __post_init__(self):
         require_choice("dim", self.dim, (1, 2))
         require_choice("shape", self.shape, SHAPES)
         require_choice("rule", self.rule, RULES)
         require_choice("norm", self.norm, NORMS)
+        require_choice("amplitude", self.amplitude, AMPLITUDES)
         require(self.shape != "stripes" or self.dim == 2, "dim", "be 2 for shape=stripes", self.dim)
         require(int(self.size) == self.size and self.size >= 2, "size", "be an integer >= 2",
                 self.size)
