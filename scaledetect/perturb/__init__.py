@@ -3,7 +3,7 @@
 See SPEC section 3 and ``Perturbation``.
 """
 
-from .diffeo import diffeo, temperature
+from .diffeo import diffeo, maxent_deform, temperature
 from .maxent import (
     GAUSSIAN_SIGMA,
     default_temperature,
@@ -26,6 +26,7 @@ __all__ = [
     "diffeo",
     "displacement_rms",
     "matched_noise",
+    "maxent_deform",
     "maxent_field",
     "noise_sigma",
     "shift",

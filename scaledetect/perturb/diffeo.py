@@ -46,6 +46,29 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
     rng = as_rng(rng)
     if pert.diffeo == "shift":
         return render(task, shift(task, positions, rng, pert.delta)[0])
-    field = maxent_field(task.dim, task.size, len(x), temperature(pert, task.size), pert.cutoff,
-                         rng)
+    return maxent_deform(x, pert, rng)
+
+
+def maxent_deform(images: np.ndarray, pert: Perturbation,
+                  rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Images deformed by fresh max-entropy fields: one field per image, shared by its channels.
+
+    Parameters
+    ----------
+    images : ``(n, C, N)`` or ``(n, C, N, N)``
+        Any images (task renderings or a user's own, e.g. RGB).
+    pert : Perturbation
+        Its ``temperature`` (default ``default_temperature(N, cutoff)``), ``cutoff`` and
+        ``interp``; ``pert.diffeo`` is not consulted.
+    rng : Generator, int or None
+
+    Returns
+    -------
+    float32, the shape of *images*
+    """
+    x = np.asarray(images)
+    require(x.ndim in (3, 4), "images.shape", "be (n, C, N) or (n, C, N, N)", x.shape)
+    size = x.shape[-1]
+    field = maxent_field(x.ndim - 2, size, len(x), temperature(pert, size), pert.cutoff,
+                         as_rng(rng))
     return deform(x, field, pert.interp).astype(np.float32)

@@ -9,6 +9,7 @@ from . import probe as _probe
 from .median import MedianCollector
 from .moments import MeanAccumulator
 from .result import Sensitivities
+from .source import CNNSource, as_source
 
 ESTIMATORS = ("mean", "median")
 _BATCH_BYTES = 96 * 2**20  # working memory targeted by the automatic batch size
@@ -16,23 +17,22 @@ _MAX_BATCH = 8192
 _ELASTICITY_STEP = 0.2  # relative change of sigma^2 for the finite-difference elasticity
 
 
-def _layer_dims(model, channel_mean: bool) -> list[int]:
-    """Flattened sizes d_k of f_0 .. f_K and the output."""
-    spec = model.spec
-    dims = []
-    for k, n in enumerate(spec.sizes):
-        c = 1 if (k == 0 or channel_mean) else spec.width
-        dims.append(c * n**spec.dim)
-    return dims + [1]
+def _layer_dims(source, x_shape: tuple, channel_mean: bool) -> list[int]:
+    """Flattened sizes d_k of every layer (from the source, or one forward pass of a zero image)."""
+    if hasattr(source, "dims"):
+        return source.dims(channel_mean)
+    reps = _probe.representations(source, np.zeros((1,) + tuple(x_shape), np.float32),
+                                  channel_mean)
+    return [f.shape[1] for f in reps]
 
 
-def _auto_batch(model, channel_mean: bool) -> int:
-    per_probe = sum(_layer_dims(model, channel_mean)) * 3 * 24  # 3 reps; float64 work copies
+def _auto_batch(source, x_shape: tuple, channel_mean: bool) -> int:
+    per_probe = sum(_layer_dims(source, x_shape, channel_mean)) * 3 * 24  # 3 reps; f64 copies
     n = _BATCH_BYTES // max(per_probe, 1)
     return int(min(_MAX_BATCH, max(_probe.BLOCK, n // _probe.BLOCK * _probe.BLOCK)))
 
 
-def _elasticity(model, x: np.ndarray, x_noise: np.ndarray, clean: list,
+def _elasticity(source, x: np.ndarray, x_noise: np.ndarray, clean: list,
                 channel_mean: bool) -> np.ndarray:
     """``e_k = d log gbar_k / d log sigma^2`` by a central difference on the same noise draws.
 
@@ -45,7 +45,7 @@ def _elasticity(model, x: np.ndarray, x_noise: np.ndarray, clean: list,
     eta = np.asarray(x_noise, np.float64) - x64
     lo = (x64 + np.sqrt(1 - h) * eta).astype(np.float32)
     hi = (x64 + np.sqrt(1 + h) * eta).astype(np.float32)
-    reps = _probe.representations(model, np.concatenate([lo, hi]), channel_mean)
+    reps = _probe.representations(source, np.concatenate([lo, hi]), channel_mean)
     n = len(x)
     e = np.zeros(len(reps))
     for k, (f, a) in enumerate(zip(reps, clean, strict=True)):
@@ -57,43 +57,75 @@ def _elasticity(model, x: np.ndarray, x_noise: np.ndarray, clean: list,
     return e
 
 
-def measure(model, task: TaskSpec, pert: Perturbation = Perturbation(),  # noqa: B008 (frozen)
-            probe: int = 4096,
+def _check_input(source, task: TaskSpec | None, images) -> tuple:
+    """Validate the task/images choice against the source; return the probe image shape."""
+    require((task is None) != (images is None), "task/images", "give exactly one of them",
+            f"task={'set' if task is not None else None}, "
+            f"images={'set' if images is not None else None}")
+    if task is not None:
+        require(isinstance(task, TaskSpec), "task", "be a TaskSpec", type(task).__name__)
+        shape = task.image_shape
+        if isinstance(source, CNNSource):
+            spec = source.spec
+            require(spec.dim == task.dim, "task.dim", "equal the model's input dimension",
+                    task.dim, f"model dim={spec.dim}")
+            require(spec.size == task.size, "task.size", "equal the model's input size",
+                    task.size, f"model size={spec.size}")
+    else:
+        shape = tuple(np.shape(images)[1:])
+    want = source.input_shape
+    require(want is None or tuple(want) == tuple(shape), "image shape",
+            f"equal the model's input shape {tuple(want) if want else None}", shape)
+    return shape
+
+
+def measure(model, task: TaskSpec | None = None,
+            pert: Perturbation = Perturbation(),  # noqa: B008 (frozen)
+            probe: int | None = None,
             rng: np.random.Generator | int | None = 0, estimator: str = "mean",
-            channel_mean: bool = False, batch_size: int | None = None) -> Sensitivities:
+            channel_mean: bool = False, batch_size: int | None = None,
+            images: np.ndarray | None = None) -> Sensitivities:
     r"""Relative sensitivities to diffeomorphisms and to noise at every layer of *model*.
 
     Parameters
     ----------
-    model : CNN
-        Anything with ``spec`` (a ``NetSpec``) and ``forward(x, layers=True)`` returning
-        ``[f_0 = x, f_1, ..., f_K, out]``, f_k of shape ``(n, C, N_k[, N_k])``, out ``(n,)``.
-    task : TaskSpec
-        Its ``dim`` and ``size`` must be the model's input.
+    model : CNN, LayerSource or callable
+        A numba ``CNN`` (anything with ``spec`` and ``forward(x, layers=True)`` returning
+        ``[f_0 = x, f_1, ..., f_K, out]``); a ``LayerSource`` (e.g. a PyTorch module through
+        ``scaledetect.deep.ModuleSource``); or a function ``x -> [f_0, ..., out]``. Arrays
+        ``(n, C, ...)`` have a channel axis, the last one is the output.
+    task : TaskSpec, optional
+        Probes drawn from this task (its ``image_shape`` must be the model's input).
     pert : Perturbation
         The diffeomorphism and the noise matching.
-    probe : int
-        Number of probes P (>= 2), drawn from the task's class-balanced distribution with a seed
-        of their own (so independent of any training set).
+    probe : int or None
+        Number of probes P (>= 2). With *task*: drawn from the class-balanced distribution
+        with a seed of their own (so independent of any training set); None means 4096.
+        With *images*: that many images drawn without replacement; None means all of them.
     rng : Generator, int or None
         Seed of the probe set and of every perturbation (a Generator contributes 63 random bits).
     estimator : str
         ``mean`` (SPEC section 5, with standard errors) or ``median`` (Petrini et al. 2021; see
         ``MedianCollector``; no standard errors).
     channel_mean : bool
-        Average each f_k (k = 1..K) over its channels before measuring: isolates spatial from
-        channel pooling. f_0 has one channel; the output has none.
+        Average each representation ``(n, C, ...)`` over its channels before measuring:
+        isolates spatial from channel pooling. The output has no channel axis.
     batch_size : int or None
         Probes per forward pass, rounded up to a multiple of ``BLOCK`` = 256; None picks one
-        that keeps the working memory near 100 MB. The result does not depend on it beyond
-        float64 rounding.
+        that keeps the working memory near 100 MB (at least 256). The result does not depend
+        on it beyond float64 rounding.
+    images : ``(n, C, N[, N])``, optional
+        A user's own images instead of a task (e.g. CIFAR-10): only ``pert.diffeo = "maxent"``
+        applies (one field per image, shared by its channels), noise matched as usual.
 
     Returns
     -------
     Sensitivities
-        ``layers = (0, 1, ..., K, "out")``; ``D_se, G_se, R_se`` for ``mean``, None for
-        ``median``; ``config`` records task, net, perturbation, probe, seed, estimator,
-        channel_mean and the batch-matched ``sigma``.
+        ``layers`` the source's labels (``(0, 1, ..., K, "out")`` for a CNN), ``names`` and
+        ``depths`` when the source has them; ``D_se, G_se, R_se`` for ``mean``, None for
+        ``median``; ``config`` records task (or the images' count and shape), the source's
+        description (``net`` for a CNN), perturbation, probe, seed, estimator, channel_mean
+        and the batch-matched ``sigma``.
 
     Notes
     -----
@@ -108,13 +140,15 @@ def measure(model, task: TaskSpec, pert: Perturbation = Perturbation(),  # noqa:
 
     The probes are streamed in batches; each batch is one forward pass of its clean, deformed
     and noisy images, giving every layer at once. Memory does not grow with P (beyond the
-    ``(P, 2, p)`` positions): den_k comes from running sums (see ``MeanAccumulator`` for the
-    centring and for the delta-method standard errors, which include the U-statistic variance
-    of den_k and, for batch-matched noise, the dependence of sigma on the whole probe set).
-    Batch-matched noise first needs sigma: a first pass renders and deforms every probe and
-    keeps only ``sum ||tau x_i - x_i||^2``; the second pass regenerates the same diffeos.
-    The elasticity ``e_k = d log gbar_k / d log sigma^2`` entering se(G), se(R) is estimated on
-    the first 256 probes by a central difference (sigma^2 scaled by 1 +- 0.2, same noise draws).
+    ``(P, 2, p)`` positions, or the user's images): den_k comes from running sums (see
+    ``MeanAccumulator`` for the centring and for the delta-method standard errors, which
+    include the U-statistic variance of den_k and, for batch-matched noise, the dependence of
+    sigma on the whole probe set). Batch-matched noise first needs sigma: a first pass renders
+    and deforms every probe and keeps only ``sum ||tau x_i - x_i||^2``; the second pass
+    regenerates the same diffeos. The elasticity ``e_k = d log gbar_k / d log sigma^2``
+    entering se(G), se(R) is estimated on the first 256 probes by a central difference
+    (sigma^2 scaled by 1 +- 0.2, same noise draws). The ``median`` estimator holds every
+    representation (memory O(P)).
 
     The class-balanced sample has exactly P/2 probes per class; the standard errors treat the
     probes as i.i.d. from the mixture, which slightly overstates them (stratification only
@@ -128,47 +162,44 @@ def measure(model, task: TaskSpec, pert: Perturbation = Perturbation(),  # noqa:
     >>> print(s.table())                                                     # doctest: +SKIP
 
     """
-    require(isinstance(task, TaskSpec), "task", "be a TaskSpec", type(task).__name__)
     require(isinstance(pert, Perturbation), "pert", "be a Perturbation", type(pert).__name__)
-    require(hasattr(model, "forward") and hasattr(model, "spec"), "model",
-            "have .spec and .forward(x, layers=True)", type(model).__name__)
-    spec = model.spec
-    require(spec.dim == task.dim, "task.dim", "equal the model's input dimension", task.dim,
-            f"model dim={spec.dim}")
-    require(spec.size == task.size, "task.size", "equal the model's input size", task.size,
-            f"model size={spec.size}")
-    require(isinstance(probe, (int, np.integer)) and probe >= 2, "probe",
-            "be an integer >= 2", probe)
+    source = as_source(model)
+    shape = _check_input(source, task, images)
+    require(probe is None or (isinstance(probe, (int, np.integer)) and probe >= 2), "probe",
+            "be an integer >= 2 or None", probe)
     require_choice("estimator", estimator, ESTIMATORS)
+    seed = _probe.root_seed(rng)
+    if task is not None:
+        ps = _probe.draw(task, pert, 4096 if probe is None else int(probe), seed)
+    else:
+        ps = _probe.draw_images(images, pert, probe, seed)
     if batch_size is None:
-        batch_size = _auto_batch(model, channel_mean)
+        batch_size = _auto_batch(source, shape, channel_mean)
     require(isinstance(batch_size, (int, np.integer)) and batch_size >= 1, "batch_size",
             "be an integer >= 1 or None", batch_size)
+    res = _run(source, ps, batch_size, channel_mean, estimator)
+    labels = tuple(source.labels)
+    require(len(labels) == len(res["D"]), "model", "give one label per layer", len(labels))
+    where = ({"task": task.to_dict()} if task is not None else
+             {"images": {"count": int(len(images)), "shape": [int(v) for v in shape]}})
+    config = {**where, **source.config, "perturbation": pert.to_dict(), "probe": ps.size,
+              "seed": seed, "estimator": estimator, "channel_mean": bool(channel_mean),
+              "sigma": ps.sigma}
+    se = {name: res.get(name) for name in ("D_se", "G_se", "R_se")}
+    return Sensitivities(layers=labels, D=res["D"], G=res["G"], R=res["R"], config=config,
+                         names=source.names, depths=source.depths, **se)
+
+
+def _run(source, ps, batch_size: int, channel_mean: bool, estimator: str) -> dict:
+    """Stream the probe set through *source* into the estimator; return its ``finish()``."""
     block = _probe.BLOCK
     batch_size = int(-(-batch_size // block) * block)
-
-    seed = _probe.root_seed(rng)
-    ps = _probe.draw(task, pert, int(probe), seed)
     acc = MeanAccumulator() if estimator == "mean" else MedianCollector()
     elasticity = None
-    for b in _probe.batches(model, ps, batch_size, channel_mean):
-        if b.start == 0 and estimator == "mean" and pert.noise_match == "batch":
+    for b in _probe.batches(source, ps, batch_size, channel_mean):
+        if b.start == 0 and estimator == "mean" and ps.pert.noise_match == "batch":
             n0 = min(block, len(b.x))
-            elasticity = _elasticity(model, b.x[:n0], b.x_noise[:n0],
+            elasticity = _elasticity(source, b.x[:n0], b.x_noise[:n0],
                                      [f[:n0] for f in b.clean], channel_mean)
         acc.add(b.clean, b.diffeo, b.noise)
-    res = acc.finish(elasticity) if estimator == "mean" else acc.finish()
-
-    layers = tuple(range(spec.depth + 1)) + ("out",)
-    config = {
-        "task": task.to_dict(),
-        "net": spec.to_dict(),
-        "perturbation": pert.to_dict(),
-        "probe": int(probe),
-        "seed": seed,
-        "estimator": estimator,
-        "channel_mean": bool(channel_mean),
-        "sigma": ps.sigma,
-    }
-    se = {name: res.get(name) for name in ("D_se", "G_se", "R_se")}
-    return Sensitivities(layers=layers, D=res["D"], G=res["G"], R=res["R"], config=config, **se)
+    return acc.finish(elasticity) if estimator == "mean" else acc.finish()

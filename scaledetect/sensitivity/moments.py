@@ -101,15 +101,18 @@ class MeanAccumulator:
 
     def add(self, clean: list, diffeo: list, noise: list) -> None:
         """Add a batch: lists over layers of ``(n, d_k)`` representations."""
-        a64 = [np.asarray(a, np.float64) for a in clean]
-        d0 = _rowsq(np.asarray(diffeo[0], np.float64) - a64[0])
-        dg = [(_rowsq(np.asarray(b, np.float64) - a), _rowsq(np.asarray(e, np.float64) - a))
-              for a, b, e in zip(a64, diffeo, noise, strict=True)]
-        if self.layers is None:
-            self.layers = [_Layer(a, c.dtype, d, g, d0)
-                           for a, c, (d, g) in zip(a64, clean, dg, strict=True)]
-        for lay, a, (d, g) in zip(self.layers, a64, dg, strict=True):
-            lay.add(a, d, g, d0)
+        d0 = _rowsq(np.asarray(diffeo[0], np.float64) - np.asarray(clean[0], np.float64))
+        first = self.layers is None
+        if first:
+            self.layers = []
+        # one layer at a time: float64 copies of a single layer are alive at once
+        for k, (c, b, e) in enumerate(zip(clean, diffeo, noise, strict=True)):
+            a = np.asarray(c, np.float64)
+            d = _rowsq(np.asarray(b, np.float64) - a)
+            g = _rowsq(np.asarray(e, np.float64) - a)
+            if first:
+                self.layers.append(_Layer(a, np.asarray(c).dtype, d, g, d0))
+            self.layers[k].add(a, d, g, d0)
         self.count += len(d0)
 
     def finish(self, elasticity: np.ndarray | None = None) -> dict:

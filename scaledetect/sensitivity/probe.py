@@ -7,6 +7,7 @@ by batch; the diffeomorphism and the noise of probe ``i`` use the random stream 
 number computed from them, do not depend on the batch size.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from .. import perturb, tasks
 from ..errors import require
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
+from .source import flatten
 
 BLOCK = 256
 """Probes per random-stream block; batches are whole numbers of blocks."""
@@ -37,9 +39,26 @@ def _stream(seed: int, tag: int, block: int) -> np.random.Generator:
     return np.random.default_rng([seed, tag, block])
 
 
+class _Streams:
+    """Block-wise random streams and matched noise of the probe sets (``seed``, ``pert``)."""
+
+    def noisy(self, lo: int, hi: int, images: np.ndarray, deformed: np.ndarray) -> np.ndarray:
+        """``x + eta`` of probes ``lo .. hi-1``, eta matched to ``deformed - images``."""
+        return self._blockwise(lo, hi, lambda a, b, r: perturb.matched_noise(
+            images[a - lo:b - lo], deformed[a - lo:b - lo], self.pert.noise_match, r,
+            sigma=self.sigma), _NOISE)
+
+    def _blockwise(self, lo: int, hi: int, fn, tag: int) -> np.ndarray:
+        parts = []
+        for a in range(lo, hi, BLOCK):
+            b = min(a + BLOCK, hi)
+            parts.append(fn(a, b, _stream(self.seed, tag, a // BLOCK)))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 @dataclass(frozen=True)
-class ProbeSet:
-    """``P`` probe configurations and the matched-noise level.
+class ProbeSet(_Streams):
+    """``P`` probe configurations of a task and the matched-noise level.
 
     Attributes
     ----------
@@ -77,18 +96,40 @@ class ProbeSet:
         return self._blockwise(lo, hi, lambda a, b, r: perturb.diffeo(
             self.task, self.pert, images[a - lo:b - lo], self.positions[a:b], r), _DIFFEO)
 
-    def noisy(self, lo: int, hi: int, images: np.ndarray, deformed: np.ndarray) -> np.ndarray:
-        """``x + eta`` of probes ``lo .. hi-1``, eta matched to ``deformed - images``."""
-        return self._blockwise(lo, hi, lambda a, b, r: perturb.matched_noise(
-            images[a - lo:b - lo], deformed[a - lo:b - lo], self.pert.noise_match, r,
-            sigma=self.sigma), _NOISE)
 
-    def _blockwise(self, lo: int, hi: int, fn, tag: int) -> np.ndarray:
-        parts = []
-        for a in range(lo, hi, BLOCK):
-            b = min(a + BLOCK, hi)
-            parts.append(fn(a, b, _stream(self.seed, tag, a // BLOCK)))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+@dataclass(frozen=True)
+class ImageProbeSet(_Streams):
+    """A user's images as the probe set: max-entropy diffeos and matched noise.
+
+    Attributes
+    ----------
+    images : float32 ``(P, C, N[, N])``
+    pert : Perturbation
+        ``pert.diffeo`` must be ``maxent`` (user images carry no feature positions to shift).
+    seed : int
+    sigma : float or None
+        Batch-matched noise level, ``sigma^2 = mean_i ||tau x_i - x_i||^2 / (C N^dim)``.
+
+    """
+
+    images: np.ndarray
+    pert: Perturbation
+    seed: int
+    sigma: float | None
+
+    @property
+    def size(self) -> int:
+        """Number of probes P."""
+        return len(self.images)
+
+    def clean(self, lo: int, hi: int) -> np.ndarray:
+        """Images ``lo .. hi-1``."""
+        return self.images[lo:hi]
+
+    def deformed(self, lo: int, hi: int, images: np.ndarray) -> np.ndarray:
+        """``tau x`` of images ``lo .. hi-1``: one max-entropy field per image, all channels."""
+        return self._blockwise(lo, hi, lambda a, b, r: perturb.maxent_deform(
+            images[a - lo:b - lo], self.pert, r), _DIFFEO)
 
 
 def change_sq(clean: np.ndarray, deformed: np.ndarray) -> np.ndarray:
@@ -125,15 +166,61 @@ def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int) -> ProbeSet:
     """
     positions, labels = tasks.sample_positions(task, probe, _stream(seed, _POSITIONS, 0))
     ps = ProbeSet(task, pert, seed, positions, labels, None)
-    if pert.noise_match != "batch":
-        return ps
+    return dataclasses.replace(ps, sigma=_matched_sigma(ps, task.size**task.dim))
+
+
+def _matched_sigma(ps, pixels: int) -> float | None:
+    """Batch-matched sigma over the whole probe set (a pass over the diffeos); None otherwise."""
+    if ps.pert.noise_match != "batch":
+        return None
+    probe = ps.size
     total = 0.0
     for lo in range(0, probe, BLOCK):
         hi = min(lo + BLOCK, probe)
         x = ps.clean(lo, hi)
         total += float(change_sq(x, ps.deformed(lo, hi, x)).sum())
-    sigma = float(np.sqrt(total / probe / task.size**task.dim))
-    return ProbeSet(task, pert, seed, positions, labels, sigma)
+    return float(np.sqrt(total / probe / pixels))
+
+
+def draw_images(images: np.ndarray, pert: Perturbation, probe: int | None,
+                seed: int) -> ImageProbeSet:
+    """The probe set of a user's images (all, or *probe* of them drawn without replacement).
+
+    Parameters
+    ----------
+    images : ``(n, C, N)`` or ``(n, C, N, N)``, finite
+    pert : Perturbation
+        Must use the ``maxent`` diffeo.
+    probe : int or None
+        Number of images used; None: all of them, in their order.
+    seed : int
+        Root seed: the subset, the fields and the noise.
+
+    Returns
+    -------
+    ImageProbeSet
+        sigma over the ``C N^dim`` entries of an image (see ``perturb.noise_sigma``).
+    """
+    x = np.asarray(images)
+    require(x.ndim in (3, 4) and (x.ndim == 3 or x.shape[-1] == x.shape[-2]), "images.shape",
+            "be (n, C, N) or (n, C, N, N)", x.shape)
+    require(x.shape[-1] >= 2 and x.shape[1] >= 1, "images.shape",
+            "have at least one channel and side N >= 2", x.shape)
+    require(np.issubdtype(x.dtype, np.number), "images", "be a numeric array", x.dtype)
+    require(pert.diffeo == "maxent", "diffeo",
+            "be maxent for a user's images (they carry no feature positions to shift)",
+            pert.diffeo)
+    n = len(x)
+    if probe is not None:
+        require(isinstance(probe, (int, np.integer)) and 2 <= probe <= n, "probe",
+                f"be an integer between 2 and the number of images ({n}) or None", probe)
+        idx = np.sort(_stream(seed, _POSITIONS, 0).choice(n, int(probe), replace=False))
+        x = x[idx]
+    require(len(x) >= 2, "images", "hold at least 2 images", len(x))
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    require(bool(np.all(np.isfinite(x))), "images", "be finite", "non-finite values")
+    ps = ImageProbeSet(x, pert, seed, None)
+    return dataclasses.replace(ps, sigma=_matched_sigma(ps, x[0].size))
 
 
 @dataclass(frozen=True)
@@ -143,7 +230,7 @@ class ProbeBatch:
     Attributes
     ----------
     start : int
-    x, x_diffeo, x_noise : float32 ``(n, 1, N[, N])``
+    x, x_diffeo, x_noise : float32 ``(n, C, N[, N])``
         Clean, deformed and noisy images.
     clean, diffeo, noise : list of ndarray ``(n, d_k)``
         Flattened representations f_0 .. f_K and the output (d = 1), model dtype.
@@ -159,24 +246,16 @@ class ProbeBatch:
     noise: list
 
 
-def representations(model, x: np.ndarray, channel_mean: bool = False) -> list:
-    """Every layer of *model* on *x*, flattened: ``[f_0, ..., f_K, out]`` each ``(n, d_k)``.
+def representations(source, x: np.ndarray, channel_mean: bool = False) -> list:
+    """Every layer of *source* (a ``LayerSource``) on *x*, flattened: each ``(n, d_k)``.
 
-    ``channel_mean=True`` averages f_k over its channel axis (axis 1) first; the output, a
-    scalar per sample, has no channel axis.
+    ``channel_mean=True`` averages arrays ``(n, C, ...)`` over their channel axis (axis 1)
+    first; ``(n,)`` and ``(n, d)`` arrays (the output) have no channel axis.
     """
-    layers = model.forward(x, layers=True)
-    n = len(x)
-    out = []
-    for i, f in enumerate(layers):
-        f = np.asarray(f)
-        if channel_mean and i < len(layers) - 1:
-            f = f.mean(axis=1)
-        out.append(f.reshape(n, -1))
-    return out
+    return flatten(source.representations(x), len(x), channel_mean)
 
 
-def batches(model, ps: ProbeSet, batch_size: int, channel_mean: bool = False):
+def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean: bool = False):
     """Yield ``ProbeBatch`` of ``batch_size`` probes (a multiple of ``BLOCK``; the last is shorter).
 
     Each batch is one forward pass of the concatenated clean, deformed and noisy images.
@@ -189,6 +268,6 @@ def batches(model, ps: ProbeSet, batch_size: int, channel_mean: bool = False):
         x = ps.clean(lo, hi)
         xd = ps.deformed(lo, hi, x)
         xn = ps.noisy(lo, hi, x, xd)
-        reps = representations(model, np.concatenate([x, xd, xn]), channel_mean)
+        reps = representations(source, np.concatenate([x, xd, xn]), channel_mean)
         yield ProbeBatch(lo, x, xd, xn, [f[:n] for f in reps], [f[n:2 * n] for f in reps],
                          [f[2 * n:] for f in reps])

@@ -19,6 +19,10 @@ class Sensitivities:
         Standard errors (Monte Carlo); ``None`` for exact predictions.
     config : dict
         Everything needed to reproduce the numbers (task, net, perturbation, probe, seed, ...).
+    names : tuple of str or None
+        Per-layer names (e.g. the module paths ``features.3`` of a PyTorch net), if known.
+    depths : tuple of float or None
+        Per-layer relative depth in [0, 1] (input 0, output 1), if known.
     """
 
     layers: tuple
@@ -29,12 +33,21 @@ class Sensitivities:
     G_se: np.ndarray | None = None
     R_se: np.ndarray | None = None
     config: dict = field(default_factory=dict)
+    names: tuple | None = None
+    depths: tuple | None = None
 
     def to_dict(self) -> dict:
-        """Return ``{"config": ..., "layers": [{"k": 0, "D", "G", "R"[, "D_se", ...]}, ...]}``."""
+        """Return ``{"config": ..., "layers": [{"k": 0, "D", "G", "R"[, "D_se", ...]}, ...]}``.
+
+        Layers also carry ``"name"`` and ``"depth"`` when ``names`` / ``depths`` are set.
+        """
         rows = []
         for i, k in enumerate(self.layers):
             row = {"k": k}
+            if self.names is not None:
+                row["name"] = self.names[i]
+            if self.depths is not None:
+                row["depth"] = float(self.depths[i])
             for name in ("D", "G", "R", "D_se", "G_se", "R_se"):
                 arr = getattr(self, name)
                 if arr is not None:
@@ -45,12 +58,18 @@ class Sensitivities:
     def table(self) -> str:
         """A readable fixed-width table, one row per layer."""
         mc = self.D_se is not None
-        head = f"{'k':>4} {'D':>11} {'G':>11} {'R':>11}"
+        width = max([4] + [len(str(s)) for s in self.names or ()])
+        named = self.names is not None
+        head = (f"{'name':<{width}} {'depth':>5} " if named else "") + \
+            f"{'k':>4} {'D':>11} {'G':>11} {'R':>11}"
         if mc:
             head += f" {'D_se':>10} {'G_se':>10} {'R_se':>10}"
         lines = [head]
         for i, k in enumerate(self.layers):
             line = f"{k!s:>4} {self.D[i]:11.4g} {self.G[i]:11.4g} {self.R[i]:11.4g}"
+            if named:
+                depth = "" if self.depths is None else f"{self.depths[i]:.3f}"
+                line = f"{self.names[i]:<{width}} {depth:>5} " + line
             if mc:
                 line += f" {self.D_se[i]:10.3g} {self.G_se[i]:10.3g} {self.R_se[i]:10.3g}"
             lines.append(line)
