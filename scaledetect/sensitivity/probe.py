@@ -16,7 +16,7 @@ from .. import perturb, tasks
 from ..errors import require
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
-from .source import flatten
+from .source import as_source, flatten
 
 BLOCK = 256
 """Probes per random-stream block; batches are whole numbers of blocks."""
@@ -247,12 +247,14 @@ class ProbeBatch:
 
 
 def representations(source, x: np.ndarray, channel_mean: bool = False) -> list:
-    """Every layer of *source* (a ``LayerSource``) on *x*, flattened: each ``(n, d_k)``.
+    """Every layer of *source* on *x*, flattened: each ``(n, d_k)``.
+
+    *source*: a ``LayerSource`` or anything ``as_source`` wraps (a CNN, a function).
 
     ``channel_mean=True`` averages arrays ``(n, C, ...)`` over their channel axis (axis 1)
     first; ``(n,)`` and ``(n, d)`` arrays (the output) have no channel axis.
     """
-    return flatten(source.representations(x), len(x), channel_mean)
+    return flatten(as_source(source).representations(x), len(x), channel_mean)
 
 
 def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean: bool = False):
@@ -261,6 +263,7 @@ def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean:
     Each batch is one forward pass of the concatenated clean, deformed and noisy images.
     """
     require(batch_size % BLOCK == 0, "batch_size", f"be a multiple of {BLOCK}", batch_size)
+    source = as_source(source)
     P = ps.size
     for lo in range(0, P, batch_size):
         hi = min(lo + batch_size, P)
