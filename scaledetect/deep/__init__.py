@@ -1,0 +1,6 @@
+"""Standard deep CNNs on the tasks (PyTorch backend, optional).
+
+Nothing here is imported by ``import scaledetect``; each submodule that needs torch imports it
+itself: ``archs`` (architectures), ``simple`` (the simple CNN family in PyTorch), ``train``
+(training), ``io`` (``.npz`` state dicts; ``is_arch_model`` works without torch).
+"""
