@@ -136,6 +136,7 @@ class _Squeeze(nn.Module):
     """``(n, 1) -> (n,)``: one scalar output per image."""
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         return x.reshape(x.shape[0])
 
 
@@ -161,6 +162,7 @@ class VGG(nn.Module):
         self.out = _Squeeze()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         return self.out(self.classifier(torch.flatten(self.features(x), 1)))
 
 
@@ -178,6 +180,7 @@ class LeNet(nn.Module):
         self.out = _Squeeze()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         return self.out(self.classifier(torch.flatten(self.features(x), 1)))
 
 
@@ -204,6 +207,7 @@ class AlexNet(nn.Module):
         self.out = _Squeeze()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         return self.out(self.classifier(torch.flatten(self.features(x), 1)))
 
 
@@ -223,6 +227,7 @@ class BasicBlock(nn.Module):
         self.relu2 = nn.ReLU()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
         return self.relu2(out + self.shortcut(x))
 
@@ -246,6 +251,7 @@ class Bottleneck(nn.Module):
         self.relu3 = nn.ReLU()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         out = self.relu1(self.bn1(self.conv1(x)))
         out = self.bn3(self.conv3(self.relu2(self.bn2(self.conv2(out)))))
         return self.relu3(out + self.shortcut(x))
@@ -283,6 +289,7 @@ class ResNet(nn.Module):
         self.out = _Squeeze()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         return self.out(self.linear(torch.flatten(self.pool(out), 1)))
@@ -299,6 +306,7 @@ class _SE(nn.Module):
         self.gate = nn.Sigmoid()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         s = x.mean(dim=(2, 3), keepdim=True)
         return x * self.gate(self.se2(self.act(self.se1(s))))
 
@@ -324,6 +332,7 @@ class MBBlock(nn.Module):
         self.skip = stride == 1 and c_in == c_out
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         out = self.act1(self.bn1(self.conv1(x))) if self.expand else x
         out = self.bn3(self.conv3(self.se(self.act2(self.bn2(self.conv2(out))))))
         return out + x if self.skip else out
@@ -354,6 +363,7 @@ class EfficientNetB0(nn.Module):
         self.out = _Squeeze()
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         out = self.layers(self.act(self.bn1(self.conv1(x))))
         return self.out(self.linear(self.dropout(torch.flatten(self.pool(out), 1))))
 

@@ -42,6 +42,7 @@ class CircularConv(nn.Module):
         self._conv = tnf.conv1d if d == 1 else tnf.conv2d
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         if self.pad is not None:
             x = tnf.pad(x, self.pad, mode="circular")
         z = self._conv(x, self.weight * self.scale, self.bias, stride=self.stride)
@@ -61,6 +62,7 @@ class SimpleCNN(nn.Module):
         self.c = spec.width ** -0.5 if spec.param == "ntk" else 1.0 / spec.width
 
     def forward(self, x):
+        """Output for input ``x`` (see the class docstring)."""
         for layer in self.layers:
             x = layer(x)
         g = x.mean(dim=tuple(range(2, 2 + self.spec.dim)))
