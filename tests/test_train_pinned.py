@@ -1,0 +1,65 @@
+"""Training numbers pinned: the loop's structure may change, its arithmetic may not.
+
+The expected values were computed with the training loop as it stood before it was split into a
+state dataclass and small functions (commit 6878963 of this repository), so any change to the
+order of random draws, updates, evaluations or stopping decisions shows up here as a different
+hash. They are bit-exact on one machine: numba kernels run with fastmath off and deterministic
+reductions (see tests/test_kernels.py), float64 for the loss-stop run.
+"""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from scaledetect import TaskSpec
+from scaledetect.nn.train import TrainSpec, recipe_net, train
+
+_TASK = TaskSpec(dim=1, size=32, xi=8)
+_NET = recipe_net(size=32, depth=3, width=8)
+
+# (train spec, with an out_dir?, expected values)
+_CASES = {
+    # loss criterion met at epoch 10, continued 5 epochs, checkpoints every 3 epochs
+    "loss_stop_float64": (
+        dict(n_train=64, n_test=32, stop="loss", loss_threshold=0.9, continue_factor=0.5,
+             max_epochs=30, record_every=2, checkpoint_every=3, dtype="float64", lr=2.0,
+             momentum=0.5),
+        True, {"theta_sha256": "d01ff14ed817d3ed8548e68eb5b90d9b",
+               "records_sha256": "5b7e9610fc9f4fcdc65256537faf3351",
+               "final_train_loss": "0.13839478914871817", "final_test_error": 0.09375,
+               "epochs": 15, "epochs_to_stop": 10, "stop_reason": "continued"}),
+    # plain epochs, float32, momentum and L1 weight decay
+    "epochs_float32": (
+        dict(n_train=64, n_test=32, stop="epochs", max_epochs=3, dtype="float32", momentum=0.9,
+             wd_power=1, weight_decay=0.01),
+        False, {"theta_sha256": "5c5f1c3edc8c8e5759943601069a6d10",
+                "records_sha256": "37f97d7927702bf3e4b3ea484fc038a0",
+                "final_train_loss": "1.0039460211992264", "final_test_error": 0.5,
+                "epochs": 3, "epochs_to_stop": None, "stop_reason": "max_epochs"}),
+}
+
+
+def _digest(result) -> dict:
+    """What is pinned: weights hash, final loss, records (without wall times) hash, stop info."""
+    h = result.history
+    records = [{k: v for k, v in r.items() if k != "time"} for r in h["records"]]
+    return {
+        "theta_sha256": hashlib.sha256(np.ascontiguousarray(result.model.theta).tobytes())
+        .hexdigest()[:32],
+        "records_sha256": hashlib.sha256(json.dumps(records, sort_keys=True).encode())
+        .hexdigest()[:32],
+        "final_train_loss": repr(h["final"]["train_loss"]),
+        "final_test_error": h["final"]["test_error"],
+        "epochs": h["epochs"], "epochs_to_stop": h["epochs_to_stop"],
+        "stop_reason": h["stop_reason"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_CASES))
+def test_training_numbers_are_pinned(name, tmp_path):
+    kw, with_dir, expected = _CASES[name]
+    out = tmp_path / "run" if with_dir else None
+    got = _digest(train(_TASK, _NET, TrainSpec(**kw), 3, out_dir=out, progress=False))
+    assert got == expected
