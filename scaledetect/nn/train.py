@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +242,70 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
 
 
 def _train(task, net, spec, rng, out_dir, progress, resume, callback) -> TrainResult:
-    """Body of ``train`` (same arguments)."""
+    """Body of ``train`` (same arguments): set up a ``_Run``, loop over epochs, write results."""
+    spec = _checked(task, net, spec, resume, out_dir)
+    run = _start(task, net, spec, rng, out_dir, resume)
+    if not run.state.finished:
+        _loop(run, progress, callback)
+    return _finish(run, rng)
+
+
+# ---------------------------------------------------------------------------- the run's state
+
+@dataclass
+class _State:
+    """The loop's bookkeeping, saved as JSON in the checkpoint (field order = the file's).
+
+    ``end_epoch`` is None while waiting for the stopping criterion; ``elapsed`` is the wall time
+    spent before the last checkpoint.
+    """
+
+    epoch: int = 0
+    epochs_to_stop: int | None = None
+    end_epoch: int | None = None
+    stop_reason: str | None = None
+    finished: bool = False
+    records: list = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+@dataclass
+class _Run:
+    """Everything one training run reads and updates.
+
+    ``model.theta`` and ``velocity`` are updated in place by ``_epoch``; ``state`` holds what a
+    checkpoint saves besides the arrays; ``t0`` is the wall-clock origin of the record times.
+    """
+
+    net: NetSpec
+    spec: TrainSpec
+    dtype: np.dtype
+    config: dict
+    out: Path | None
+    data: "_Data"
+    loss: object
+    shuffle: np.random.Generator
+    chunk: int
+    model: CNN
+    init: CNN
+    velocity: np.ndarray
+    state: _State
+    at_stop: CNN | None = None
+    t0: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Training and test images and labels in the training dtype (test ones None if n_test = 0)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+
+
+def _checked(task, net, spec, resume, out_dir) -> TrainSpec:
+    """Validate ``train``'s arguments; return the resolved spec."""
     spec = TrainSpec() if spec is None else spec
     require(isinstance(task, TaskSpec), "task", "be a TaskSpec", type(task).__name__)
     require(isinstance(net, NetSpec), "net", "be a NetSpec", type(net).__name__)
@@ -251,147 +314,193 @@ def _train(task, net, spec, rng, out_dir, progress, resume, callback) -> TrainRe
     require(task.size == net.size, "net.size", "equal task.size", net.size,
             f"task.size={task.size}")
     require(not resume or out_dir is not None, "resume", "come with an out_dir", resume)
-    spec = spec.resolved(net)
+    return spec.resolved(net)
+
+
+def _start(task, net, spec: TrainSpec, rng, out_dir, resume) -> _Run:
+    """Draw the data and either initialize the net or restore it from the checkpoint."""
     dtype = np.dtype(spec.dtype)
     streams = _streams(rng, spec.data_seed)
     config = {"task": task.to_dict(), "net": net.to_dict(), "train": spec.to_dict(),
               "streams": {k: r.bit_generator.state for k, r in streams.items()}}
     config = json.loads(json.dumps(config))  # the form it has after a round trip through JSON
-
     out = Path(out_dir) if out_dir is not None else None
     ckpt = _read_checkpoint(out / CHECKPOINT, config) if out is not None else None
     if ckpt is not None and not resume:
         raise ScaleDetectError(f"out_dir {out} already holds a run ({CHECKPOINT}); resume it or "
                                "choose another out_dir")
-
-    train_set = sample_task(task, spec.n_train, streams["data"])
-    x_train = np.ascontiguousarray(train_set.images, dtype=dtype)
-    y_train = np.asarray(train_set.labels).astype(dtype)
-    if spec.n_test > 0:
-        test_set = sample_task(task, spec.n_test, streams["data"])
-        x_test = np.ascontiguousarray(test_set.images, dtype=dtype)
-        y_test = np.asarray(test_set.labels).astype(dtype)
-    else:
-        x_test = y_test = None
-    loss = make_loss(spec.loss, net.alpha)
+    data = _draw_data(task, spec, streams["data"], dtype)
     shuffle = streams["shuffle"]
-
     at_stop = None
     if ckpt is None:
         model = init_cnn(net, streams["init"], dtype=dtype, bias_std=spec.bias_std)
         init = model.copy()
         velocity = np.zeros_like(model.theta)
-        state = {"epoch": 0, "epochs_to_stop": None, "end_epoch": None, "stop_reason": None,
-                 "finished": False, "records": [], "elapsed": 0.0}
+        state = _State()
         if spec.stop == "epochs":
-            state["end_epoch"] = spec.max_epochs
-            state["stop_reason"] = "max_epochs"
+            state.end_epoch = spec.max_epochs
+            state.stop_reason = "max_epochs"
         if out is not None:
             save_model(out / "init.npz", init)
     else:
-        model, init, velocity, state, shuffle_state = ckpt
+        model, init, velocity, saved, shuffle_state = ckpt
+        state = _State(**saved)
         shuffle.bit_generator.state = shuffle_state
-        if state["epochs_to_stop"] is not None:
+        if state.epochs_to_stop is not None:
             at_stop = _read_at_stop(out / "at_stop.npz", net, dtype)
-    chunk = _eval_chunk(net)
-    t0 = time.perf_counter() - state["elapsed"]
+    run = _Run(net=net, spec=spec, dtype=dtype, config=config, out=out, data=data,
+               loss=make_loss(spec.loss, net.alpha), shuffle=shuffle, chunk=_eval_chunk(net),
+               model=model, init=init, velocity=velocity, state=state, at_stop=at_stop)
+    run.t0 = time.perf_counter() - state.elapsed
+    return run
 
-    def evaluate(epoch: int, with_test: bool) -> dict:
-        tr_loss, tr_err = _evaluate(model, x_train, y_train, loss, chunk)
-        rec = {"epoch": epoch, "train_loss": tr_loss,
-               "penalty": _penalty(model.params, spec.weight_decay, spec.wd_power),
-               "train_error": tr_err, "test_error": None,
-               "weight_change": _weight_change(model.params, init.params, net.depth),
-               "time": time.perf_counter() - t0}
-        if with_test and x_test is not None:
-            rec["test_error"] = _evaluate(model, x_test, y_test, loss, chunk)[1]
-        return rec
 
-    def met(rec: dict) -> bool:
-        if spec.stop == "interpolate":
-            return rec["train_error"] == 0.0
-        return spec.stop == "loss" and rec["train_loss"] <= spec.loss_threshold
+def _draw_data(task: TaskSpec, spec: TrainSpec, rng: np.random.Generator, dtype) -> _Data:
+    """The training set, then the test set, from the data stream *rng*."""
+    train_set = sample_task(task, spec.n_train, rng)
+    x_train = np.ascontiguousarray(train_set.images, dtype=dtype)
+    y_train = np.asarray(train_set.labels).astype(dtype)
+    if spec.n_test > 0:
+        test_set = sample_task(task, spec.n_test, rng)
+        x_test = np.ascontiguousarray(test_set.images, dtype=dtype)
+        y_test = np.asarray(test_set.labels).astype(dtype)
+    else:
+        x_test = y_test = None
+    return _Data(x_train, y_train, x_test, y_test)
 
-    def update_stop(rec: dict) -> bool:
-        """Apply the stopping rule to *rec*; True if the criterion is met right now."""
-        nonlocal at_stop
-        if not np.isfinite(rec["train_loss"]):
-            state["end_epoch"] = rec["epoch"]
-            state["stop_reason"] = "diverged"
-        elif state["end_epoch"] is None and met(rec):
-            e = rec["epoch"]
-            state["epochs_to_stop"] = e
-            state["end_epoch"] = e + math.ceil(spec.continue_factor * e - 1e-9)
-            state["stop_reason"] = spec.stop if state["end_epoch"] == e else "continued"
-            at_stop = model.copy()
-            if out is not None:
-                save_model(out / "at_stop.npz", at_stop)
-            return True
-        return False
 
-    def done(epoch: int) -> bool:
-        if state["end_epoch"] is not None:
-            return epoch >= state["end_epoch"]
-        if epoch >= spec.max_epochs:
-            state["stop_reason"] = "max_epochs"
-            return True
-        return False
+# ---------------------------------------------------------------------------- the loop
 
-    def checkpoint() -> None:
-        if out is not None:
-            state["elapsed"] = time.perf_counter() - t0
-            _write_checkpoint(out / CHECKPOINT, config, model, init, velocity, state, shuffle)
+def _loop(run: _Run, progress: bool, callback) -> None:
+    """Train epoch after epoch until ``_done``; then mark the run finished and checkpoint it."""
+    state = run.state
+    if state.epoch == 0 and not state.records:
+        rec = _record(run, 0, True)
+        state.records.append(rec)
+        _update_stop(run, rec)
+    bar = _progress_bar(progress, state, run.spec)
+    try:
+        while not _done(run, state.epoch):
+            _epoch(run.model, run.velocity, run.data.x_train, run.data.y_train, run.loss,
+                   run.spec, run.shuffle, run.dtype)
+            state.epoch += 1
+            rec = _after_epoch(run, state.epoch)
+            bar.total = state.end_epoch or run.spec.max_epochs
+            bar.update(1)
+            if rec is not None:
+                bar.set_postfix(train_err=f"{rec['train_error']:.3g}",
+                                loss=f"{rec['train_loss']:.3g}")
+            if callback is not None:
+                callback(state.epoch, run.model, rec)
+    finally:
+        bar.close()
+    state.finished = True
+    _checkpoint(run)
 
-    if not state["finished"]:
-        if state["epoch"] == 0 and not state["records"]:
-            rec = evaluate(0, True)
-            state["records"].append(rec)
-            update_stop(rec)
-        bar = _progress_bar(progress, state, spec)
-        try:
-            while not done(state["epoch"]):
-                _epoch(model, velocity, x_train, y_train, loss, spec, shuffle, dtype)
-                state["epoch"] += 1
-                epoch = state["epoch"]
-                rec = None
-                # the training set is evaluated after every epoch while waiting for the
-                # criterion, afterwards only when recording (or at the end)
-                waiting = state["end_epoch"] is None
-                if waiting or epoch % spec.record_every == 0 or done(epoch):
-                    rec = evaluate(epoch, False)
-                    now = update_stop(rec)
-                    if epoch % spec.record_every == 0 or now or done(epoch):
-                        if x_test is not None:
-                            rec["test_error"] = _evaluate(model, x_test, y_test, loss, chunk)[1]
-                        state["records"].append(rec)
-                    else:
-                        rec = None
-                if epoch % spec.checkpoint_every == 0 and not done(epoch):
-                    checkpoint()
-                bar.total = state["end_epoch"] or spec.max_epochs
-                bar.update(1)
-                if rec is not None:
-                    bar.set_postfix(train_err=f"{rec['train_error']:.3g}",
-                                    loss=f"{rec['train_loss']:.3g}")
-                if callback is not None:
-                    callback(epoch, model, rec)
-        finally:
-            bar.close()
-        state["finished"] = True
-        checkpoint()
 
-    public = {k: v for k, v in config.items() if k != "streams"}
+def _after_epoch(run: _Run, epoch: int) -> dict | None:
+    """Evaluate, apply the stopping rule, record and checkpoint after *epoch*; the record or None.
+
+    The training set is evaluated after every epoch while waiting for the criterion, afterwards
+    only when recording (every ``record_every`` epochs, when the criterion is met, at the end).
+    """
+    spec, state = run.spec, run.state
+    rec = None
+    if state.end_epoch is None or epoch % spec.record_every == 0 or _done(run, epoch):
+        rec = _record(run, epoch, False)
+        now = _update_stop(run, rec)
+        if epoch % spec.record_every == 0 or now or _done(run, epoch):
+            if run.data.x_test is not None:
+                rec["test_error"] = _test_error(run)
+            state.records.append(rec)
+        else:
+            rec = None
+    if epoch % spec.checkpoint_every == 0 and not _done(run, epoch):
+        _checkpoint(run)
+    return rec
+
+
+def _record(run: _Run, epoch: int, with_test: bool) -> dict:
+    """A history record of the current model: losses, errors, weight changes, time."""
+    d, spec = run.data, run.spec
+    tr_loss, tr_err = _evaluate(run.model, d.x_train, d.y_train, run.loss, run.chunk)
+    rec = {"epoch": epoch, "train_loss": tr_loss,
+           "penalty": _penalty(run.model.params, spec.weight_decay, spec.wd_power),
+           "train_error": tr_err, "test_error": None,
+           "weight_change": _weight_change(run.model.params, run.init.params, run.net.depth),
+           "time": time.perf_counter() - run.t0}
+    if with_test and d.x_test is not None:
+        rec["test_error"] = _test_error(run)
+    return rec
+
+
+def _test_error(run: _Run) -> float:
+    return _evaluate(run.model, run.data.x_test, run.data.y_test, run.loss, run.chunk)[1]
+
+
+def _met(spec: TrainSpec, rec: dict) -> bool:
+    """Whether *rec* meets the stopping criterion of *spec*."""
+    if spec.stop == "interpolate":
+        return rec["train_error"] == 0.0
+    return spec.stop == "loss" and rec["train_loss"] <= spec.loss_threshold
+
+
+def _update_stop(run: _Run, rec: dict) -> bool:
+    """Apply the stopping rule to *rec*; True if the criterion is met right now.
+
+    A non-finite loss ends the run (``diverged``). Meeting the criterion at epoch E sets the end
+    to ``E + ceil(continue_factor E)`` and saves the net as ``at_stop``.
+    """
+    state, spec = run.state, run.spec
+    if not np.isfinite(rec["train_loss"]):
+        state.end_epoch = rec["epoch"]
+        state.stop_reason = "diverged"
+    elif state.end_epoch is None and _met(spec, rec):
+        e = rec["epoch"]
+        state.epochs_to_stop = e
+        state.end_epoch = e + math.ceil(spec.continue_factor * e - 1e-9)
+        state.stop_reason = spec.stop if state.end_epoch == e else "continued"
+        run.at_stop = run.model.copy()
+        if run.out is not None:
+            save_model(run.out / "at_stop.npz", run.at_stop)
+        return True
+    return False
+
+
+def _done(run: _Run, epoch: int) -> bool:
+    """Whether training ends after *epoch* (sets ``stop_reason`` when max_epochs ends it)."""
+    state = run.state
+    if state.end_epoch is not None:
+        return epoch >= state.end_epoch
+    if epoch >= run.spec.max_epochs:
+        state.stop_reason = "max_epochs"
+        return True
+    return False
+
+
+def _checkpoint(run: _Run) -> None:
+    """Write the checkpoint (if the run has an output folder), with the elapsed time."""
+    if run.out is not None:
+        run.state.elapsed = time.perf_counter() - run.t0
+        _write_checkpoint(run.out / CHECKPOINT, run.config, run.model, run.init, run.velocity,
+                          asdict(run.state), run.shuffle)
+
+
+def _finish(run: _Run, rng) -> TrainResult:
+    """Assemble the history and write ``model.npz``, ``init.npz`` and ``history.json``."""
+    state, out = run.state, run.out
+    public = {k: v for k, v in run.config.items() if k != "streams"}
     public["seed"] = int(rng) if isinstance(rng, int | np.integer) else None
-    history = {"config": public, "records": state["records"], "epochs": state["epoch"],
-               "epochs_to_stop": state["epochs_to_stop"], "stop_reason": state["stop_reason"],
-               "final": state["records"][-1], "wall_time": state["elapsed"]
-               if out is not None else time.perf_counter() - t0}
+    history = {"config": public, "records": state.records, "epochs": state.epoch,
+               "epochs_to_stop": state.epochs_to_stop, "stop_reason": state.stop_reason,
+               "final": state.records[-1], "wall_time": state.elapsed
+               if out is not None else time.perf_counter() - run.t0}
     if out is not None:
-        save_model(out / "model.npz", model)
+        save_model(out / "model.npz", run.model)
         if not (out / "init.npz").exists():
-            save_model(out / "init.npz", init)
+            save_model(out / "init.npz", run.init)
         write_json(out / "history.json", history)
-    return TrainResult(model=model, init=init, history=history, at_stop=at_stop)
+    return TrainResult(model=run.model, init=run.init, history=history, at_stop=run.at_stop)
 
 
 # ---------------------------------------------------------------------------- the SGD epoch
@@ -469,10 +578,10 @@ def _weight_change(params: dict, params0: dict, depth: int) -> dict[str, float]:
     return out
 
 
-def _progress_bar(progress: bool, state: dict, spec: TrainSpec):
+def _progress_bar(progress: bool, state: _State, spec: TrainSpec):
     from tqdm.auto import tqdm
 
-    return tqdm(total=state["end_epoch"] or spec.max_epochs, initial=state["epoch"],
+    return tqdm(total=state.end_epoch or spec.max_epochs, initial=state.epoch,
                 disable=not progress, unit="epoch", desc="train", dynamic_ncols=True)
 
 
