@@ -3,7 +3,10 @@
 The expected values were computed with the training loop as it stood before it was split into a
 state dataclass and small functions (commit 6878963 of this repository), so any change to the
 order of random draws, updates, evaluations or stopping decisions shows up here as a different
-hash. They are bit-exact on one machine: numba kernels run with fastmath off and deterministic
+hash. One deliberate change since: the test set is now drawn among the configurations absent
+from the training set (``tasks.train_test``), which changed the loss-stop run's test errors
+(final 0.09375 -> 0.15625, so its records hash) and nothing else: weights, losses and stopping
+epochs are the pre-refactor ones. They are bit-exact on one machine: numba kernels run with fastmath off and deterministic
 reductions (see tests/test_kernels.py), float64 for the loss-stop run.
 """
 
@@ -27,8 +30,8 @@ _CASES = {
              max_epochs=30, record_every=2, checkpoint_every=3, dtype="float64", lr=2.0,
              momentum=0.5),
         True, {"theta_sha256": "d01ff14ed817d3ed8548e68eb5b90d9b",
-               "records_sha256": "5b7e9610fc9f4fcdc65256537faf3351",
-               "final_train_loss": "0.13839478914871817", "final_test_error": 0.09375,
+               "records_sha256": "4671ecebe482850914f7411ef69f0f78",
+               "final_train_loss": "0.13839478914871817", "final_test_error": 0.15625,
                "epochs": 15, "epochs_to_stop": 10, "stop_reason": "continued"}),
     # plain epochs, float32, momentum and L1 weight decay
     "epochs_float32": (

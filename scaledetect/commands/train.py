@@ -58,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"std of the initial conv biases (default {_D.bias_std:g})")
     g.add_argument("--data-seed", type=int, default=None,
                    help="seed of the data sets (default: derived from --seed)")
+    g.add_argument("--train-noise", type=float, default=_D.train_noise, metavar="SIGMA",
+                   help="noise-corrupted training: every epoch adds fresh i.i.d. Gaussian noise "
+                        "of norm SIGMA times the images' norm to the training images, one fixed "
+                        "draw of the same level to the test images (default 0: clean images)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     p.add_argument("--out", required=True, help="output folder DIR")
     p.add_argument("--resume", action="store_true",
@@ -80,7 +84,8 @@ def run(a: argparse.Namespace) -> int:
                      wd_power=a.wd_power, max_epochs=a.max_epochs, stop=a.stop,
                      loss_threshold=a.loss_threshold, continue_factor=a.continue_factor,
                      record_every=a.record_every, checkpoint_every=a.checkpoint_every,
-                     dtype=a.dtype, bias_std=a.bias_std, data_seed=a.data_seed)
+                     dtype=a.dtype, bias_std=a.bias_std, data_seed=a.data_seed,
+                     train_noise=a.train_noise)
     out = Path(a.out)
     if out.exists() and not out.is_dir():
         raise ScaleDetectError(f"out must be a folder; got out={a.out!r} (an existing file)")

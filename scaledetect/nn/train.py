@@ -20,8 +20,9 @@ import numpy as np
 
 from ..errors import ScaleDetectError, require, require_choice
 from ..io import load_npz, save_npz, write_json
-from ..tasks import sample as sample_task
+from ..perturb.noise import corrupt
 from ..tasks.spec import TaskSpec
+from ..tasks.split import train_test
 from .io import DTYPES, save_model
 from .losses import LOSSES, make_loss
 from .model import CNN, init_cnn, param_shapes
@@ -40,8 +41,9 @@ class TrainSpec:
     Attributes
     ----------
     n_train, n_test : int
-        Training and test set sizes, both sampled class-balanced from the task (``n_test`` may
-        be 0: no test error). SPEC section 8 uses 512 + 512 training points (``n_train=1024``).
+        Training and test set sizes, both sampled class-balanced from the task, the test set
+        among the configurations absent from the training set (``n_test`` may be 0: no test
+        error). The recipe uses 512 + 512 training points (``n_train=1024``).
     batch_size : int
         Mini-batch size; each epoch visits a fresh seeded permutation of the training set, the
         last batch may be smaller.
@@ -78,6 +80,11 @@ class TrainSpec:
         Standard deviation of the initial conv biases.
     data_seed : int or None
         Seed of the training and test sets; ``None`` derives them from the training seed.
+    train_noise : float
+        sigma >= 0 of noise-corrupted training: every epoch trains on the training images plus
+        a fresh draw of i.i.d. Gaussian noise whose norm is on average sigma times the images'
+        (``scaledetect.perturb.corrupt``); the test images carry one fixed draw of the same
+        relative level. 0 (the default) trains on clean images, exactly as without noise.
 
     Notes
     -----
@@ -85,7 +92,8 @@ class TrainSpec:
     ``L = (1/|B|) sum_{i in B} (1/alpha) l(y_i f(x_i)) + lambda sum_k sum |W_k|^p``, whose
     penalty gradient is ``lambda p |W|^(p-1) sign(W)`` (``2 lambda W`` for p = 2; the subgradient 0
     at W = 0 for p = 1). The training error is the fraction of training points with
-    ``y f(x) <= 0`` (or NaN), measured on the whole training set after every epoch.
+    ``y f(x) <= 0`` (or NaN), measured on the whole training set after every epoch (with
+    ``train_noise``: on that epoch's noisy images; at epoch 0 on those of epoch 1).
 
     """
 
@@ -106,6 +114,7 @@ class TrainSpec:
     dtype: str = "float32"
     bias_std: float = 1.0
     data_seed: int | None = None
+    train_noise: float = 0.0
 
     def __post_init__(self):
         for name in ("n_train", "batch_size", "max_epochs", "record_every", "checkpoint_every"):
@@ -130,6 +139,8 @@ class TrainSpec:
                 "be a finite number >= 0", self.bias_std)
         if self.data_seed is not None:
             _require_int("data_seed", self.data_seed, 0)
+        require(_finite(self.train_noise) and self.train_noise >= 0, "train_noise",
+                "be a finite number >= 0", self.train_noise)
 
     def resolved(self, net: NetSpec) -> "TrainSpec":
         """Return a copy with ``lr`` and ``weight_decay`` filled in from the recipe for *net*."""
@@ -194,9 +205,9 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
     spec : TrainSpec, optional
         Training settings (default ``TrainSpec()``, the section 8 recipe).
     rng : Generator, int or None
-        Seed of everything: three independent streams are spawned from it, for the initial
-        weights, the mini-batch order and the data (the latter replaced by ``spec.data_seed``
-        when given). ``None`` means 0.
+        Seed of everything: independent streams are spawned from it, for the initial weights,
+        the mini-batch order and the data (the latter replaced by ``spec.data_seed`` when
+        given), and, with ``spec.train_noise > 0``, a fourth for the noise. ``None`` means 0.
     out_dir : path, optional
         If given: ``init.npz`` is written at the start, ``at_stop.npz`` when the criterion is
         met, ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end, ``model.npz``
@@ -294,14 +305,33 @@ class _Run:
     t0: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Data:
-    """Training and test images and labels in the training dtype (test ones None if n_test = 0)."""
+    """Training and test images and labels in the training dtype (test ones None if n_test = 0).
+
+    With noise (``sigma > 0``): ``x_test`` carries its fixed noise draw; the training images of
+    epoch e >= 1 are ``corrupt(x_train, sigma, default_rng([noise_seed, e]))``, a function of
+    (seed, epoch) only, so resuming from a checkpoint draws the same noise. ``x_epoch`` caches
+    the images of epoch ``epoch`` (``x_train`` itself when sigma = 0).
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray | None
     y_test: np.ndarray | None
+    sigma: float = 0.0
+    noise_seed: int = 0
+    epoch: int = 0
+    x_epoch: np.ndarray | None = None
+
+    def images(self, epoch: int) -> np.ndarray:
+        """Training images of *epoch* (>= 1): clean, or with that epoch's noise draw."""
+        if self.sigma == 0:
+            return self.x_train
+        if self.x_epoch is None or self.epoch != epoch:
+            rng = np.random.default_rng([self.noise_seed, epoch])
+            self.x_epoch, self.epoch = corrupt(self.x_train, self.sigma, rng), epoch
+        return self.x_epoch
 
 
 def _checked(task, net, spec, resume, out_dir) -> TrainSpec:
@@ -320,7 +350,7 @@ def _checked(task, net, spec, resume, out_dir) -> TrainSpec:
 def _start(task, net, spec: TrainSpec, rng, out_dir, resume) -> _Run:
     """Draw the data and either initialize the net or restore it from the checkpoint."""
     dtype = np.dtype(spec.dtype)
-    streams = _streams(rng, spec.data_seed)
+    streams = _streams(rng, spec.data_seed, spec.train_noise > 0)
     config = {"task": task.to_dict(), "net": net.to_dict(), "train": spec.to_dict(),
               "streams": {k: r.bit_generator.state for k, r in streams.items()}}
     config = json.loads(json.dumps(config))  # the form it has after a round trip through JSON
@@ -330,6 +360,12 @@ def _start(task, net, spec: TrainSpec, rng, out_dir, resume) -> _Run:
         raise ScaleDetectError(f"out_dir {out} already holds a run ({CHECKPOINT}); resume it or "
                                "choose another out_dir")
     data = _draw_data(task, spec, streams["data"], dtype)
+    if spec.train_noise > 0:
+        data.sigma = spec.train_noise
+        data.noise_seed = int(streams["noise"].integers(2 ** 62))
+        if data.x_test is not None:
+            rng = np.random.default_rng([data.noise_seed, 0])
+            data.x_test = corrupt(data.x_test, data.sigma, rng)
     shuffle = streams["shuffle"]
     at_stop = None
     if ckpt is None:
@@ -356,12 +392,11 @@ def _start(task, net, spec: TrainSpec, rng, out_dir, resume) -> _Run:
 
 
 def _draw_data(task: TaskSpec, spec: TrainSpec, rng: np.random.Generator, dtype) -> _Data:
-    """The training set, then the test set, from the data stream *rng*."""
-    train_set = sample_task(task, spec.n_train, rng)
+    """Disjoint training and test sets (``tasks.train_test``) from the data stream *rng*."""
+    train_set, test_set = train_test(task, spec.n_train, spec.n_test, rng)
     x_train = np.ascontiguousarray(train_set.images, dtype=dtype)
     y_train = np.asarray(train_set.labels).astype(dtype)
     if spec.n_test > 0:
-        test_set = sample_task(task, spec.n_test, rng)
         x_test = np.ascontiguousarray(test_set.images, dtype=dtype)
         y_test = np.asarray(test_set.labels).astype(dtype)
     else:
@@ -381,8 +416,9 @@ def _loop(run: _Run, progress: bool, callback) -> None:
     bar = _progress_bar(progress, state, run.spec)
     try:
         while not _done(run, state.epoch):
-            _epoch(run.model, run.velocity, run.data.x_train, run.data.y_train, run.loss,
-                   run.spec, run.shuffle, run.dtype)
+            x = run.data.images(state.epoch + 1)
+            _epoch(run.model, run.velocity, x, run.data.y_train, run.loss, run.spec, run.shuffle,
+                   run.dtype)
             state.epoch += 1
             rec = _after_epoch(run, state.epoch)
             bar.total = state.end_epoch or run.spec.max_epochs
@@ -423,7 +459,8 @@ def _after_epoch(run: _Run, epoch: int) -> dict | None:
 def _record(run: _Run, epoch: int, with_test: bool) -> dict:
     """A history record of the current model: losses, errors, weight changes, time."""
     d, spec = run.data, run.spec
-    tr_loss, tr_err = _evaluate(run.model, d.x_train, d.y_train, run.loss, run.chunk)
+    x = d.images(max(epoch, 1))
+    tr_loss, tr_err = _evaluate(run.model, x, d.y_train, run.loss, run.chunk)
     rec = {"epoch": epoch, "train_loss": tr_loss,
            "penalty": _penalty(run.model.params, spec.weight_decay, spec.wd_power),
            "train_error": tr_err, "test_error": None,
@@ -587,14 +624,20 @@ def _progress_bar(progress: bool, state: _State, spec: TrainSpec):
 
 # ---------------------------------------------------------------------------- randomness
 
-def _streams(rng, data_seed: int | None) -> dict[str, np.random.Generator]:
-    """Independent generators ``init``, ``shuffle``, ``data`` spawned from *rng*."""
+def _streams(rng, data_seed: int | None, noise: bool = False) -> dict[str, np.random.Generator]:
+    """Independent generators ``init``, ``shuffle``, ``data`` (and ``noise``) spawned from *rng*.
+
+    The ``noise`` stream is the fourth child, so the first three do not depend on *noise*.
+    """
     parent = rng if isinstance(rng, np.random.Generator) else \
         np.random.default_rng(0 if rng is None else rng)
     init, shuffle, data = parent.spawn(3)
     if data_seed is not None:
         data = np.random.default_rng(data_seed)
-    return {"init": init, "shuffle": shuffle, "data": data}
+    out = {"init": init, "shuffle": shuffle, "data": data}
+    if noise:
+        out["noise"] = parent.spawn(1)[0]
+    return out
 
 
 # ---------------------------------------------------------------------------- checkpoints
