@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": "every layer's representation of a saved model on input images",
     "reproduce": "run every experiment, render the figures and the report",
     "bench": "time the numba engine against PyTorch",
+    "spectrum": "filter spectra of a saved model: power on each grid-Laplacian mode",
 }
 
 
