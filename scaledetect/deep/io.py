@@ -16,6 +16,7 @@ array                       shape / dtype        meaning
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -28,6 +29,8 @@ VERSION = 1
 
 def _read(path: str | os.PathLike) -> dict[str, np.ndarray]:
     where = f"model file {os.fspath(path)}"
+    if os.path.exists(path) and not zipfile.is_zipfile(path):
+        raise ScaleDetectError(f"{where}: not a readable .npz file (not a zip archive)")
     try:
         return load_npz(path)
     except FileNotFoundError:
