@@ -105,3 +105,21 @@ def test_torch_vgg_channel_constant_equals_channel_sum_and_one_channel_is_itself
 def test_channel_sum_rejects_other_objects():
     with pytest.raises(ScaleDetectError, match="model"):
         channel_sum({"conv1.weight": np.ones((2, 1, 2))})
+
+
+def test_sensitivity_channel_sum_flag_measures_the_channel_summed_model(tmp_path, capsys):
+    import json
+
+    from scaledetect.cli import main
+    from scaledetect.nn.io import save_model
+
+    model = init_cnn(NetSpec(dim=1, size=32, depth=2, filter=2, stride=2, width=4), 0)
+    save_model(tmp_path / "m.npz", model)
+    save_model(tmp_path / "summed.npz", channel_sum(model))
+    common = ["sensitivity", "--dim", "1", "--size", "32", "--xi", "8", "--probe", "64", "--json"]
+    assert main([*common, "--model", str(tmp_path / "m.npz"), "--channel-sum"]) == 0
+    flag = json.loads(capsys.readouterr().out)
+    assert main([*common, "--model", str(tmp_path / "summed.npz")]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    assert flag["config"]["channel_sum"] is True
+    assert flag["layers"] == saved["layers"]  # same probes, same net: the same numbers

@@ -6,9 +6,9 @@ net of the net flags (``--pooling``) or of a saved model (``--model``: a numba C
 ``scaledetect train --arch``, measured at every node of its forward pass). The task flags must
 match the model's input. ``--images X.npz`` measures on the user's own images instead of task
 probes (max-entropy diffeos only). ``--shuffle-channels 1|2`` measures the channel-shuffled
-model. ``--json`` prints ``{"config": ..., "layers": [{"k": 0, "D", "G", "R", "D_se", "G_se",
-"R_se"}, ..., {"k": "out"}]}`` (undefined values as null; deep models add ``name`` and
-``depth``); otherwise a table.
+model, ``--channel-sum`` the channel-summed one. ``--json`` prints ``{"config": ..., "layers":
+[{"k": 0, "D", "G", "R", "D_se", "G_se", "R_se"}, ..., {"k": "out"}]}`` (undefined values as
+null; deep models add ``name`` and ``depth``); otherwise a table.
 """
 
 import argparse
@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from ..diagnostics.channel_sum import channel_sum
 from ..diagnostics.shuffle import MODES as SHUFFLE_MODES
 from ..diagnostics.shuffle import shuffle_channels
 from ..errors import ScaleDetectError, require, require_choice
@@ -58,6 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "model as trained")
     d.add_argument("--shuffle-seed", type=int, default=0,
                    help="seed of the channel permutations (default 0)")
+    d.add_argument("--channel-sum", action="store_true",
+                   help="measure the channel-summed net: one channel per layer carrying the "
+                        "filter summed over input channels and averaged over output channels "
+                        "(biases and batch-norm statistics averaged)")
     d.add_argument("--device", default="cpu",
                    help="where a deep model runs: cpu (default, the tested results), cuda, mps")
     p.add_argument("--probe", type=int, default=None,
@@ -122,6 +127,8 @@ def _measure_numba(a, model, task, images, pert):
     require(a.device == "cpu", "device", "be cpu for numba models (it applies to deep models)",
             a.device)
     model = shuffle_channels(model, a.shuffle_channels, a.shuffle_seed)
+    if a.channel_sum:
+        model = channel_sum(model)
     return measure(model, task, pert, probe=a.probe, rng=a.seed, estimator=a.estimator,
                    channel_mean=a.channel_mean, batch_size=a.batch_size, images=images)
 
@@ -135,6 +142,8 @@ def _measure_deep(a, module, cfg, task, images, pert):
     else:
         _check_input(a.model, want, images.shape[1:], "images")
     module = shuffle_channels(module, a.shuffle_channels, a.shuffle_seed)
+    if a.channel_sum:
+        module = channel_sum(module)
     res = measure_module(module, task=task, images=images, pert=pert, probe=a.probe,
                          rng=a.seed, estimator=a.estimator, channel_mean=a.channel_mean,
                          batch_size=a.batch_size, device=a.device)
@@ -166,6 +175,8 @@ def run(a: argparse.Namespace) -> int:
     extra = {"model": source}
     if a.shuffle_channels:
         extra["shuffle"] = {"mode": a.shuffle_channels, "seed": a.shuffle_seed}
+    if a.channel_sum:
+        extra["channel_sum"] = True
     if a.images is not None:
         extra["images_file"] = a.images
     res = dataclasses.replace(res, config={**res.config, **extra})
