@@ -118,3 +118,13 @@ def test_bad_inputs_raise():
         spectra({"fc.weight": np.ones((2, 2))})
     with pytest.raises(ScaleDetectError, match="model"):
         spectra(42)
+
+
+def test_constant_fraction_is_the_uniform_share_of_nn_filters():
+    # two computations of one quantity: F^dim mean(w)^2 summed over filters / sum w^2 (nn.filters)
+    # and the power on psi_0 = 1/sqrt(F^dim) over the total power (here)
+    from scaledetect.nn.filters import uniform_share
+
+    w = np.random.default_rng(5).normal(0.3, 1, (7, 5, 3, 3))
+    assert spectra({"c.weight": w})[0].constant_fraction == pytest.approx(uniform_share(w),
+                                                                          rel=1e-12)
