@@ -196,3 +196,34 @@ def test_jsonable_turns_non_finite_into_null():
         {"a": [1.0, None], "b": 3, "c": [None]}
     with pytest.raises(TypeError):
         style.jsonable({"a": object()})
+
+
+def test_scaling_figure_exponents_theory_vs_monte_carlo(drawn):
+    """F13: at each size the Monte Carlo exponent lies within two 95% half-widths of the
+    exact theory's (about 4 s.e.: the fitted layers are correlated), and the
+    data collapse of the theory is drawn for every size."""
+    out, _, _ = drawn
+    data = json.loads((out / "fig13_scaling.json").read_text())
+    checked = 0
+    for panel in data["exponents"].values():
+        th, mc = panel.get("dim1 theory"), panel.get("dim1 mc")
+        if th is None or mc is None:
+            continue
+        for n, e, ci in zip(mc["x"], mc["y"], mc["se"], strict=True):
+            assert abs(e - th["y"][th["x"].index(n)]) < 2 * ci, (n, e, ci)
+            checked += 1
+    assert checked == 8  # tiny: 2 sizes x (strided, unstrided) x (D, G)
+    sizes = {k.split("N=")[1] for k in data["collapse"]["dim1 strided D"]}
+    assert sizes == {"64", "128"}
+
+
+def test_xi_figure_theory_collapses_at_the_block_layer(drawn):
+    """F15: the pooling net's D_k is exactly 0 from k* = log2(xi) on, so its collapse layer is
+    log2(xi) itself (tiny: xi = 4, 8 -> 2, 3); F14's distances are finite and >= 0."""
+    out, _, _ = drawn
+    data = json.loads((out / "fig15_xi.json").read_text())
+    assert data["collapse"]["theory"]["x"] == [2.0, 3.0]
+    assert data["collapse"]["theory"]["y"] == [2.0, 3.0]
+    width = json.loads((out / "fig14_width.json").read_text())
+    assert width["distance"]["D"]["x"] == [8.0, 16.0]
+    assert all(v >= 0 for q in "DG" for v in width["distance"][q]["y"])

@@ -1,7 +1,9 @@
 """``scaledetect theory``: exact predictions for the pooling net, NNGP at init, symbolic forms."""
 
 import argparse
+import dataclasses
 
+from ..perturb.spec import SHIFT_RULES
 from . import _common
 
 
@@ -11,7 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common.add_net_args(p)
     _common.add_perturbation_args(p)
     g = p.add_argument_group("theory")
-    g.add_argument("--json", action="store_true", help="print one JSON object (SPEC section 7)")
+    g.add_argument("--shift-rule", default="auto",
+                   help=f"which shift moves are undone, one of {', '.join(SHIFT_RULES)} (auto: a "
+                   "move out of the feature's block, block rule; one that changes the label or "
+                   "enters the gap, distance rule; label: any label change; authors2d: 2D "
+                   "points moved along a rounded random unit vector, labels not preserved)")
+    g.add_argument("--json", action="store_true", help="print one JSON object")
     g.add_argument("--init", action="store_true",
                    help="infinite-width (NNGP) prediction for the trainable net at initialization")
     g.add_argument("--bias-std", type=float, default=1.0,
@@ -32,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(symbolic.render(latex=args.latex))
         return 0
     task = _common.task_from_args(args)
-    pert = _common.perturbation_from_args(args)
+    pert = dataclasses.replace(_common.perturbation_from_args(args), shift_rule=args.shift_rule)
     if args.init:
         from ..theory import nngp
 

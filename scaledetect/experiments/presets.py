@@ -4,6 +4,8 @@
 larger probe sets, dim-2 training).
 """
 
+from dataclasses import replace
+
 from ..errors import require_choice
 from ..nn.spec import NetSpec
 from ..nn.train import recipe_net
@@ -55,7 +57,8 @@ def preset(name: str) -> dict[str, list[Run]]:
                 Run("pooling", task, net, probe=probe_mc, seed=1, tag=tag)]
 
     def trained(act, tag, task=train_task, **net_kw):
-        net = recipe_net(act=act, width=width, size=task.size, **{"depth": train_depth, **net_kw})
+        net = recipe_net(act=act, size=task.size, **{"depth": train_depth, "width": width,
+                                                     **net_kw})
         extra, run_seeds = {}, seeds
         if act == "tanh":  # tanh interpolates ~20x later (epoch 176 vs 9 at width 64, seed 0;
             # seed 1 not within 2000): quick trains 2 seeds for at most 300 epochs, then 1x more
@@ -74,9 +77,7 @@ def preset(name: str) -> dict[str, list[Run]]:
         fig = "fig3_strided" if geometry == "strided" else "fig4_unstrided"
         runs[fig] = [r for task, net in cases for r in theory_and_mc(task, net, f"dim{task.dim}")]
     runs["fig3_strided"] += runs["fig2_init_vs_trained"]
-    if paper:  # dim-2 training: N = 32, K = 5, F = s = 2, xi = 16
-        t2 = TaskSpec(dim=2, size=32, rule="block", xi=16)
-        runs["fig3_strided"] += trained("relu", "dim2", task=t2, dim=2, depth=5)
+    runs["fig3_strided"] += _trained_2d(name, trained)
     tanh_pool = [pooling_spec(1, d1.size, k1, 2, 2, act=a) for a in ("relu", "tanh")]
     runs["fig5_relu_vs_tanh"] = (
         [r for net in tanh_pool for r in theory_and_mc(d1, net, net.act)]
@@ -91,6 +92,9 @@ def preset(name: str) -> dict[str, list[Run]]:
     runs["fig8_maxent"] = [
         Run("pooling", blobs, blob_net, Perturbation(diffeo="maxent", temperature=t, cutoff=3.0),
             probe=probe_mc // 4, seed=2, tag=f"T={t:.3g}") for t in temps]
+    runs["fig13_scaling"] = _scaling_runs(name)
+    runs["fig14_width"], runs["fig15_xi"] = _width_and_xi_runs(name, trained, train_task,
+                                                                train_depth, width)
     return runs
 
 
@@ -121,6 +125,89 @@ def _noise_runs(task: TaskSpec, width: int, depth: int, probe: int, tiny: bool,
     return [Run("train", task, net, probe=probe, seed=s, train={**train, "train_noise": sigma},
                 tag=f"sigma={sigma:g}")
             for sigma in sigmas for s in range(3 if paper else 1)]
+
+
+def _trained_2d(name: str, trained) -> list[Run]:
+    """Trained ReLU nets on the 2D block task (N = 32, xi = 16, K = 5, width 32) for F3.
+
+    They interpolate at about epoch 35. The full continuation (20x, 735 epochs) costs about
+    100 CPU-s per seed, so ``quick`` trains on for 3x (140 epochs, about 20 CPU-s, test error
+    ~1%) with 2 seeds; ``paper`` keeps 20x with 10 seeds; ``tiny`` has none.
+    """
+    if name == "tiny":
+        return []
+    t2 = TaskSpec(dim=2, size=32, rule="block", xi=16)
+    runs = [r for r in trained("relu", "dim2", task=t2, dim=2, depth=5, width=32)
+            if r.kind == "train"]
+    if name == "quick":
+        runs = [replace(r, train={**r.train, "continue_factor": 3.0}, tag="dim2")
+                for r in runs[:2]]
+    return runs
+
+
+def _scaling_runs(name: str) -> list[Run]:
+    """F13: exact theory and Monte Carlo of pooling nets against system size (``scaling``).
+
+    Sizes per (dim, geometry): ``(theory sizes, Monte Carlo sizes, probes)``.
+    """
+    from .scaling import scaling_depth
+
+    if name == "tiny":
+        sizes = {(1, "strided"): ((64, 128), (64, 128), 2000),
+                 (1, "unstrided"): ((32, 64), (32, 64), 2000)}
+    elif name == "quick":
+        sizes = {(1, "strided"): ((64, 256, 1024, 4096, 16384), (64, 256, 1024, 4096), 20_000),
+                 (2, "strided"): ((32, 64, 128, 256), (32, 64, 128), 10_000),
+                 (1, "unstrided"): ((64, 256, 1024), (64, 256), 4000),
+                 (2, "unstrided"): ((32, 64, 128), (32, 64), 4000)}
+    else:
+        sizes = {(1, "strided"): ((64, 256, 1024, 4096, 16384),) * 2 + (20_000,),
+                 (2, "strided"): ((32, 64, 128, 256),) * 2 + (20_000,),
+                 (1, "unstrided"): ((64, 256, 1024, 4096, 16384), (64, 256, 1024, 4096), 4000),
+                 (2, "unstrided"): ((32, 64, 128, 256), (32, 64, 128), 4000)}
+    runs = []
+    for (dim, geometry), (th_sizes, mc_sizes, probe) in sizes.items():
+        for n in sorted(set(th_sizes) | set(mc_sizes)):
+            task = TaskSpec(dim=dim, size=n, rule="block", xi=n // 4)
+            net = pooling_spec(dim, n, scaling_depth(geometry, n, dim), 2,
+                               2 if geometry == "strided" else 1)
+            tag = f"dim{dim} {geometry}"
+            if n in th_sizes:
+                runs.append(Run("theory", task, net, tag=tag))
+            if n in mc_sizes:
+                runs.append(Run("pooling", task, net, probe=probe, seed=3, tag=tag))
+    return runs
+
+
+def _width_and_xi_runs(name: str, trained, train_task, depth: int, width: int):
+    """F14 (width convergence) and F15 (xi sweep): trained ReLU nets and the pooling theory.
+
+    The trained runs are those of F2 where they coincide (same width, xi and seed), so their
+    training is shared. ``quick``: widths 64 and 128, 2 seeds; xi 32 (2 seeds, the F2 runs) and
+    16 (1 seed). ``paper``: widths 32 to 1000 and xi 8 to 64, 10 seeds. ``tiny``: widths 8 and
+    16, xi 4 and 8.
+    """
+    tiny, paper = name == "tiny", name == "paper"
+    widths = (8, 16) if tiny else (32, 64, 128, 256, 1000) if paper else (64, 128)
+    n_seeds = 10 if paper else 2
+    xis = (4, 8) if tiny else (8, 16, 32, 64) if paper else (16, 32)
+
+    def seeds_of(task, w, n):
+        return [r for r in trained("relu", f"w{w} xi{task.xi:g}", task=task, width=w)
+                if r.kind == "train"][:n]
+
+    def theory_of(task):
+        return Run("theory", task, pooling_spec(1, task.size, depth, 2, 2), tag=f"xi{task.xi:g}")
+
+    width_runs = [theory_of(train_task)]
+    for w in widths:
+        width_runs += seeds_of(train_task, w, n_seeds)
+    xi_runs = []
+    for xi in xis:
+        task = replace(train_task, xi=xi)
+        n = n_seeds if paper or xi == train_task.xi else 1
+        xi_runs += [theory_of(task)] + seeds_of(task, width, n)
+    return width_runs, xi_runs
 
 
 def _temperatures(size: int, n: int) -> list[float]:

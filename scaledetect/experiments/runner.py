@@ -41,6 +41,8 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
         outcome = nn.train(run.task, run.net, spec, rng=run.seed, progress=False)
         result["init"] = _measure(outcome.init, run)
         result["trained"] = _measure(outcome.model, run)
+        # averaged over channels first (spatial pooling alone), for the pooling-theory figures
+        result["trained_channel_mean"] = _measure(outcome.model, run, channel_mean=True)
         result["history"] = outcome.history
         result["channel_sum"] = {"init": _measure(channel_sum(outcome.init), run),
                                  "trained": _measure(channel_sum(outcome.model), run)}
@@ -50,11 +52,12 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
     return result, arrays
 
 
-def _measure(model, run: Run) -> dict:
+def _measure(model, run: Run, channel_mean: bool = False) -> dict:
     from ..sensitivity import measure
 
     # probes drawn with a seed of their own, independent of the training data
-    return measure(model, run.task, run.pert, probe=run.probe, rng=10_000 + run.seed).to_dict()
+    return measure(model, run.task, run.pert, probe=run.probe, rng=10_000 + run.seed,
+                   channel_mean=channel_mean).to_dict()
 
 
 def _filters(model, prefix: str) -> dict[str, np.ndarray]:

@@ -193,7 +193,7 @@ class CNN:
     def copy(self) -> "CNN":
         """An independent model with the same spec, dtype and parameter values."""
         self._sync()
-        return CNN(self.spec, self.params, dtype=self.dtype)
+        return type(self)(self.spec, self.params, dtype=self.dtype)
 
     def _sync(self) -> None:
         """Bring ``theta`` up to date if ``params`` entries were replaced by new arrays."""
@@ -349,7 +349,81 @@ def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -
     return CNN(spec, params, dtype=dtype)
 
 
-def pooling_net(spec: NetSpec, dtype=np.float64) -> CNN:
+def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int) -> np.ndarray:
+    """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``."""
+    n_in = x.shape[axis]
+    if F == s and n_in == F * n_out:  # tiling windows: add the F phases of a reshaped view
+        y = x.reshape(x.shape[:axis] + (n_out, F) + x.shape[axis + 1:])
+        pre = (slice(None),) * (axis + 1)
+        if F == 1:
+            return y[pre + (0,)].copy()
+        out = y[pre + (0,)] + y[pre + (1,)]
+        for j in range(2, F):
+            out += y[pre + (j,)]
+        return out
+    out = None
+    for j in range(F):
+        if j + s * (n_out - 1) < n_in:  # no wrap: a strided view
+            sl = [slice(None)] * x.ndim
+            sl[axis] = slice(j, j + s * (n_out - 1) + 1, s)
+            part = x[tuple(sl)]
+        else:
+            part = np.take(x, (s * np.arange(n_out) + j) % n_in, axis=axis)
+        out = part.copy() if out is None else out.__iadd__(part)
+    return out
+
+
+_PHI = {"relu": lambda z: np.maximum(z, 0, out=z), "tanh": lambda z: np.tanh(z, out=z),
+        "linear": lambda z: z}
+
+
+class PoolingNet(CNN):
+    """The idealized pooling net with a vectorized numpy forward (``pooling_net``).
+
+    Same parameters, spec and results as the ``CNN`` it extends (up to float rounding); its
+    ``forward`` pools each axis with strided sums instead of running the general one-channel
+    convolution kernel, which is several times faster at large N. If the conv weights or the
+    readout were changed from the pooling values, ``forward`` falls back to ``CNN.forward``.
+    """
+
+    def _pooling_weights(self) -> list | None:
+        """Per-layer filter weight ``w / sqrt(F^dim)`` if every tap is equal, else None."""
+        self._sync()
+        ws = []
+        for k in range(1, self.spec.depth + 1):
+            w = self.params[f"conv{k}.weight"]
+            if not np.all(w == w.flat[0]):
+                return None
+            ws.append(self.dtype.type(w.flat[0]) * self._fgeo[k - 1, 0])
+        return ws
+
+    def forward(self, x, layers: bool = False):
+        """See ``CNN.forward``."""
+        ws = self._pooling_weights()
+        if ws is None:
+            return super().forward(x, layers)
+        spec = self.spec
+        f = self._input(x).reshape((-1, 1) + (spec.size,) * spec.dim)
+        reps = [f]
+        F, s = spec.filter, spec.stride
+        for k in range(1, spec.depth + 1):
+            z, n_out = f[:, 0], spec.sizes[k]
+            for ax in range(spec.dim):
+                z = _pool_axis(z, 1 + ax, F, s, n_out)
+            z *= ws[k - 1]
+            f = _PHI[spec.act](z)
+            if spec.gain != 1.0:
+                f *= self.dtype.type(spec.gain)
+            f = f[:, None]
+            reps.append(f)
+        alpha, cro, inv = self._ro
+        rw, rb = self.params["readout.weight"][0], self.params["readout.bias"][0]
+        g = f.reshape(len(f), -1).sum(1) * inv
+        out = (alpha * (rb + cro * rw * g)).astype(self.dtype)
+        return reps + [out] if layers else out
+
+
+def pooling_net(spec: NetSpec, dtype=np.float64) -> PoolingNet:
     """The idealized pooling net of *spec*: every effective filter weight 1/F^dim, no bias.
 
     Parameters
@@ -357,6 +431,11 @@ def pooling_net(spec: NetSpec, dtype=np.float64) -> CNN:
     spec : NetSpec
         Must have ``width == 1`` and ``bias == False`` (``net_from_args(..., pooling=True)``).
     dtype : float32 or float64
+
+    Returns
+    -------
+    PoolingNet
+        A ``CNN`` whose forward is a vectorized average pooling.
 
     Notes
     -----
@@ -375,4 +454,4 @@ def pooling_net(spec: NetSpec, dtype=np.float64) -> CNN:
             params[name] = np.ones(shape)
         else:
             params[name] = np.full(shape, w)
-    return CNN(spec, params, dtype=dtype)
+    return PoolingNet(spec, params, dtype=dtype)

@@ -33,7 +33,8 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
     Returns
     -------
     float32 ``(n, 1, N[, N])``
-        ``shift``: the features moved by ``shift(task, positions, rng, pert.delta)`` and
+        ``shift``: the features moved by ``shift(task, positions, rng, pert.delta,
+        pert.shift_rule)`` and
         re-rendered (exact, no interpolation; *images* only fixes the shape). ``maxent``: *images*
         deformed by ``maxent_field`` at ``temperature(pert, N)`` with ``pert.cutoff`` and
         ``pert.interp``.
@@ -45,7 +46,7 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
             len(positions))
     rng = as_rng(rng)
     if pert.diffeo == "shift":
-        return render(task, shift(task, positions, rng, pert.delta)[0])
+        return render(task, shift(task, positions, rng, pert.delta, pert.shift_rule)[0])
     return maxent_deform(x, pert, rng)
 
 

@@ -7,6 +7,8 @@ from ..errors import require, require_choice
 DIFFEOS = ("shift", "maxent")
 INTERPOLATIONS = ("linear", "gaussian", "nearest")
 NOISE_MATCH = ("batch", "sample")
+#: Undo rules of the ``shift`` diffeomorphism (see ``perturb.shift``).
+SHIFT_RULES = ("auto", "label", "authors2d")
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class Perturbation:
     ----------
     diffeo : str
         ``shift``: each feature moves by one pixel (blobs: by ``delta`` in a uniform direction),
-        moves that would change the label, merge the features or leave the image are undone.
+        moves forbidden by ``shift_rule`` are undone.
         ``maxent``: the max-entropy smooth field of Petrini et al. (2021) with ``temperature`` T
         and ``cutoff``, applied by ``interp`` interpolation.
     delta : float
@@ -31,6 +33,12 @@ class Perturbation:
     noise_match : str
         ``batch``: sigma^2 = mean ||tau x - x||^2 / N^dim over the probe set;
         ``sample``: each eta_i rescaled to ||eta_i|| = ||tau x_i - x_i||.
+    shift_rule : str
+        Which ``shift`` moves are undone: ``auto`` (block rule: a move out of the feature's own
+        block; distance rule: a move that changes the label or enters the gap band), ``label``
+        (any move that changes the label, both rules) or ``authors2d`` (2D points: a rounded
+        random unit vector, diagonal moves possible, labels not preserved). Every rule undoes a
+        move that leaves the image or lands on the other feature.
     """
 
     diffeo: str = "shift"
@@ -39,11 +47,13 @@ class Perturbation:
     cutoff: float = 3.0
     interp: str = "linear"
     noise_match: str = "batch"
+    shift_rule: str = "auto"
 
     def __post_init__(self):
         require_choice("diffeo", self.diffeo, DIFFEOS)
         require_choice("interp", self.interp, INTERPOLATIONS)
         require_choice("noise_match", self.noise_match, NOISE_MATCH)
+        require_choice("shift_rule", self.shift_rule, SHIFT_RULES)
         require(self.delta > 0, "delta", "be > 0", self.delta)
         require(self.cutoff >= 1, "cutoff", "be >= 1", self.cutoff)
         require(self.temperature is None or self.temperature > 0, "temperature", "be > 0",

@@ -30,6 +30,9 @@ from . import (
     fig8_maxent,
     fig11_spectra,
     fig12_noise,
+    fig13_scaling,
+    fig14_width,
+    fig15_xi,
 )
 
 
@@ -56,7 +59,8 @@ class FigureInfo:
 
 
 _MODULES = (fig1_gallery, fig2_init_vs_trained, fig3_strided, fig4_unstrided, fig5_relu_vs_tanh,
-            fig6_filters, fig7_pileup, fig8_maxent, fig11_spectra, fig12_noise)
+            fig6_filters, fig7_pileup, fig8_maxent, fig11_spectra, fig12_noise, fig13_scaling,
+            fig14_width, fig15_xi)
 _NO_RUNS = (fig1_gallery.ID, fig7_pileup.ID)
 
 

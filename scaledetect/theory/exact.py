@@ -82,7 +82,7 @@ class _Setup:
             raise ScaleDetectError("tasks.render does not match unit features times one amplitude "
                                    f"(shape={task.shape}); the exact theory needs additive "
                                    "features")
-        self.n_out = len(perturb.shift_outcomes(task, probe[:1])[1][0])
+        self.n_out = len(perturb.shift_outcomes(task, probe[:1], pert.shift_rule)[1][0])
         per = (self.n_out + 1) * task.size**self.d if net.act == "tanh" else \
             16 * self.n_out + 4 * net.sizes[1] ** self.d
         self.chunk = max(1, CHUNK_FLOATS // per)
@@ -128,7 +128,8 @@ class _Setup:
         """
         keep = self.M * self.n_out * 2 * self.p <= 4 * CHUNK_FLOATS
         if keep and not hasattr(self, "_outc"):
-            o, q = perturb.shift_outcomes(self.task, self.pos.astype(np.float64))
+            o, q = perturb.shift_outcomes(self.task, self.pos.astype(np.float64),
+                                            self.pert.shift_rule)
             self._outc, self._q = o.astype(np.int64), q
         for start in range(0, self.M, self.chunk):
             sl = slice(start, min(self.M, start + self.chunk))
@@ -136,7 +137,8 @@ class _Setup:
             if keep:
                 yield sl, pos, self._outc[sl], self._q[sl]
             else:
-                outc, probs = perturb.shift_outcomes(self.task, pos.astype(np.float64))
+                outc, probs = perturb.shift_outcomes(self.task, pos.astype(np.float64),
+                                                       self.pert.shift_rule)
                 yield sl, pos, outc.astype(np.int64), probs
 
     def count_at(self, pos: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -505,6 +507,16 @@ class _TanhNoise:
 
 
 # --------------------------------------------------------------------------- driver
+def _method(act: str, noise_match: str) -> str:
+    """How exact the prediction is: ``exact`` or ``approximate: <what>``."""
+    if act == "tanh":
+        return "approximate: layer 1 exact, deeper layers Gaussian moment propagation"
+    if act == "relu" and noise_match == "sample":
+        return ("approximate: sample-matched noise replaced by a Gaussian of per-sample variance "
+                "||tau x - x||^2 / N^dim (exact in the zero-signal units)")
+    return "exact"
+
+
 def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> Sensitivities:
     """Exact D_k, G_k, R_k of the idealized pooling net (layers 0..K and ``"out"``).
 
@@ -611,7 +623,6 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> S
     config = {"source": "theory.predict", "task": task.to_dict(), "net": net.to_dict(),
               "perturbation": pert.to_dict(), "sigma": float(np.sqrt(sigma2)),
               "configs": st.M, "den": den.tolist(),
-              "method": {"relu": "exact", "linear": "exact",
-                         "tanh": "layer 1 exact, deeper layers Gaussian moment propagation"}[act]}
+              "method": _method(act, pert.noise_match)}
     layers = tuple(range(K + 1)) + ("out",)
     return Sensitivities(layers=layers, D=D, G=G, R=R, config=config)

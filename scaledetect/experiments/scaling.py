@@ -1,0 +1,159 @@
+"""Finite-size scaling of pooling nets: the system-size series, its fit windows and variables.
+
+One home for what F13 draws and what the report's exponent table states. The series is the
+block task on points with ``xi = N / 4`` (four blocks per side) and the pooling net with F = 2:
+
+- strided (s = 2): depth ``K = k* + 1`` with ``k* = log2(xi)`` the layer whose units cover one
+  block (D_{k*} = 0 exactly); leading behaviour ``D_k ~ s^-k``, ``G_k ~ s^(dim k)``;
+- unstrided (s = 1): depth ``K = N / 4``, so that the binomial profile (width ~ sqrt(K)) stays far
+  below the block side; leading behaviour ``D_k ~ k^-1``, ``G_k ~ k^(dim/2)``.
+"""
+
+import math
+
+import numpy as np
+
+from ..errors import require, require_choice
+from ..sensitivity.result import profile
+
+GEOMETRIES = ("strided", "unstrided")
+
+
+def scaling_depth(geometry: str, size: int, dim: int = 1) -> int:
+    """Depth K of the F13 pooling net of side *size* (see the module docstring)."""
+    require_choice("geometry", geometry, GEOMETRIES)
+    require(size >= 16 and size & (size - 1) == 0, "size", "be a power of two >= 16", size)
+    if geometry == "strided":
+        return int(round(math.log2(size // 4))) + 1
+    return size // 4
+
+
+def predicted_exponent(geometry: str, quantity: str, dim: int) -> float:
+    """Asymptotic exponent: D -1 (both); G dim (strided, per ``log s^k``) or dim/2 (unstrided)."""
+    require_choice("quantity", quantity, ("D", "G"))
+    if quantity == "D":
+        return -1.0
+    return float(dim) if geometry == "strided" else dim / 2
+
+
+def geometry_of(net) -> str:
+    """``strided`` (s = F > 1) or ``unstrided`` (s = 1)."""
+    require(net.stride == 1 or net.stride == net.filter, "net.stride",
+            "be 1 or equal to the filter", net.stride)
+    return "unstrided" if net.stride == 1 else "strided"
+
+
+def is_scaling_run(run) -> bool:
+    """True for the theory and Monte Carlo runs of the F13 system-size series."""
+    t, n = run.task, run.net
+    return (run.kind in ("theory", "pooling") and t.shape == "points" and t.rule == "block"
+            and n.act == "relu" and n.filter == 2 and n.stride in (1, 2) and n.width == 1
+            and run.pert.diffeo == "shift" and t.size >= 16 and t.xi * 4 == t.size
+            and n.depth == scaling_depth(geometry_of(n), t.size, t.dim))
+
+
+def window(task, net) -> np.ndarray:
+    """Layers of the scaling window, where the leading power law should hold.
+
+    Strided: ``lo .. k* - 2`` with ``lo = max(1, min(ceil(k*/2), k* - 3))``: far above the
+    pixel (``s^k >= sqrt(xi)`` once there is room) and at least two layers below the block scale.
+    Unstrided: the second half of the layers, ``ceil(K/2) .. K``.
+    """
+    if geometry_of(net) == "strided":
+        kstar = int(round(math.log(task.xi, net.stride)))
+        lo = max(1, min(math.ceil(kstar / 2), kstar - 3))
+        return np.arange(lo, kstar - 1)
+    return np.arange(math.ceil(net.depth / 2), net.depth + 1)
+
+
+def fit_exponent(task, net, sens: dict, quantity: str) -> tuple[float, float]:
+    """Slope of log V_k against ``k ln s`` (strided) or ``ln k`` (unstrided) over ``window``.
+
+    Returns ``(exponent, standard error)``: weighted by ``(V/se)^2`` for Monte Carlo, unweighted
+    with standard error 0 for the exact theory (``report.fit_slope``). NaN if fewer than two
+    layers of the window hold a finite positive value.
+    """
+    from .report import fit_slope
+
+    x, y, se = profile(sens, quantity)
+    ks = window(task, net)
+    ks = ks[np.isfinite(y[ks]) & (y[ks] > 0)]
+    if len(ks) < 2:
+        return float("nan"), float("nan")
+    xs = ks * math.log(net.stride) if net.stride > 1 else np.log(ks)
+    return fit_slope(xs, y[ks], None if se is None else se[ks])
+
+
+def collapse(task, net, sens: dict, quantity: str) -> dict:
+    """Scaling variable and rescaled sensitivity, for a data collapse across system sizes.
+
+    Strided: ``x = s^k / xi`` (units per block side), ``y = D_k s^k / D_0`` or
+    ``G_k / s^(dim k)``. Unstrided: ``x = sqrt(k) / xi`` (profile width per block side),
+    ``y = (k + 1) D_k / D_0`` or ``G_k / k^(dim/2)``. In the scaling regime y is flat in x.
+    Layers 1..K with a finite positive value: ``{"k", "x", "y", "se"}`` arrays.
+    """
+    require_choice("quantity", quantity, ("D", "G"))
+    k, v, se = profile(sens, quantity)
+    d0 = v[0]
+    k, v = k[1:], v[1:]
+    se = np.full_like(v, np.nan) if se is None else se[1:]
+    if geometry_of(net) == "strided":
+        x = net.stride ** k / task.xi
+        scale = net.stride ** k / d0 if quantity == "D" else net.stride ** (-task.dim * k)
+    else:
+        x = np.sqrt(k) / task.xi
+        scale = (k + 1) / d0 if quantity == "D" else k ** (-task.dim / 2)
+    ok = np.isfinite(v) & (v > 0)
+    return {"k": k[ok], "x": x[ok], "y": (v * scale)[ok], "se": (se * scale)[ok]}
+
+
+def exponent_series(runs, results: dict) -> dict:
+    """Fitted exponents against system size, per ``(dim, geometry, quantity)``.
+
+    Parameters
+    ----------
+    runs : iterable of Run
+        Only ``is_scaling_run`` runs present in *results* are used.
+    results : dict
+        ``{run.key: result}``.
+
+    Returns
+    -------
+    dict
+        ``{(dim, geometry, q): {"predicted": e, "theory": {"N": [...], "e": [...]},
+        "mc": {"N": [...], "e": [...], "se": [...]}, "layers": {N: "lo-hi"}}}``, sizes ascending.
+    """
+    out: dict = {}
+    chosen = sorted((r for r in runs if is_scaling_run(r) and r.key in results),
+                    key=lambda r: r.task.size)
+    for r in chosen:
+        geometry = geometry_of(r.net)
+        for q in ("D", "G"):
+            entry = out.setdefault((r.task.dim, geometry, q), {
+                "predicted": predicted_exponent(geometry, q, r.task.dim),
+                "theory": {"N": [], "e": []}, "mc": {"N": [], "e": [], "se": []},
+                "layers": {}})
+            e, se = fit_exponent(r.task, r.net, results[r.key]["init"], q)
+            side = entry["theory" if r.kind == "theory" else "mc"]
+            if r.task.size in side["N"] or not np.isfinite(e):
+                continue
+            side["N"].append(r.task.size)
+            side["e"].append(e)
+            if r.kind == "pooling":
+                side["se"].append(se)
+            ks = window(r.task, r.net)
+            entry["layers"][r.task.size] = f"{ks[0]}-{ks[-1]}"
+    return out
+
+
+def verdict(predicted: float, sizes, values, tol: float = 0.05) -> str:
+    """``within 5%`` if the value at the largest size is within *tol* of *predicted*; else the
+    relative gap and the measured trend with size (``N=64: 0.30, N=256: 0.35, ...``).
+    """
+    if not len(values):
+        return "no fit"
+    gap = abs(values[-1] - predicted) / abs(predicted)
+    if gap <= tol:
+        return f"within {tol:.0%} ({gap:.1%} off)"
+    trend = ", ".join(f"N={n}: {v:.3g}" for n, v in zip(sizes, values, strict=True))
+    return f"{gap:.0%} off; trend {trend}"
