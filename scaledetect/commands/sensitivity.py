@@ -1,6 +1,6 @@
 """``scaledetect sensitivity [task] [net] (--pooling | --model M.npz) --probe P --seed S``.
 
-Measures D_k, G_k, R_k at every layer (SPEC sections 5 and 7) of the idealized pooling net of the
+Measures D_k, G_k, R_k at every layer of the idealized pooling net of the
 net flags (``--pooling``) or of a saved model (``--model``; its own architecture is used and the
 net flags are ignored, the task flags must match its input). ``--json`` prints
 ``{"config": ..., "layers": [{"k": 0, "D", "G", "R", "D_se", "G_se", "R_se"}, ..., {"k": "out"}]}``
@@ -22,6 +22,7 @@ from ._common import (
     net_from_args,
     perturbation_from_args,
     print_json,
+    seed,
     task_from_args,
 )
 
@@ -38,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the idealized pooling net of the net flags (width 1, no bias)")
     m.add_argument("--model", metavar="M.npz", help="a saved model (scaledetect train)")
     p.add_argument("--probe", type=int, default=4096, help="number of probes P (default 4096)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the probe set (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the probe set (default 0)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="probes per forward pass (default: automatic, ~100 MB)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -47,7 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(a: argparse.Namespace) -> int:
     """Build task, perturbation and model, check they fit, measure, print."""
     require(a.probe >= 2, "probe", "be an integer >= 2", a.probe)
-    require(a.seed >= 0, "seed", "be an integer >= 0", a.seed)
     task = task_from_args(a)
     pert = perturbation_from_args(a)
     if a.pooling:

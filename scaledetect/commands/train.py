@@ -1,8 +1,8 @@
 """``scaledetect train [task] [net] [training] --seed S --out DIR``: train and save a CNN.
 
 Writes ``DIR/init.npz`` (the net at initialization), ``DIR/checkpoint.npz`` (while running and at
-the end), ``DIR/model.npz`` (trained) and ``DIR/history.json``. The net flags default to the recipe
-of SPEC section 8 (``--param mf --alpha 1 --gain sqrt(F)``), the training flags to ``TrainSpec``'s.
+the end), ``DIR/model.npz`` (trained) and ``DIR/history.json``. The net flags default to the
+training recipe (``--param mf --alpha 1 --gain sqrt(F)``), the training flags to ``TrainSpec``'s.
 """
 
 import argparse
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import ScaleDetectError
 from ..nn.train import CHECKPOINT, TrainSpec, train
-from ._common import add_net_args, add_task_args, net_from_args, task_from_args
+from ._common import add_net_args, add_task_args, net_from_args, seed, task_from_args
 
 _D = TrainSpec()
 
@@ -22,12 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_task_args(p)
     add_net_args(p)
     p.set_defaults(param="mf", alpha=1.0, gain=None)
-    recipe = {"param": "readout: ntk or mf (default mf, SPEC section 8)",
-              "gain": "multiplier after each activation (default sqrt(filter), SPEC section 8)"}
+    recipe = {"param": "readout: ntk or mf (default mf, the training recipe)",
+              "gain": "multiplier after each activation (default sqrt(filter))"}
     for action in p._actions:
         if action.dest in recipe:
             action.help = recipe[action.dest]
-    g = p.add_argument_group("training (defaults: SPEC section 8)")
+    g = p.add_argument_group("training (defaults: the training recipe)")
     g.add_argument("--n-train", type=int, default=_D.n_train, help=f"(default {_D.n_train})")
     g.add_argument("--n-test", type=int, default=_D.n_test, help=f"(default {_D.n_test})")
     g.add_argument("--batch-size", type=int, default=_D.batch_size,
@@ -56,9 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default=_D.dtype, help="float32 or float64 (default float32)")
     g.add_argument("--bias-std", type=float, default=_D.bias_std,
                    help=f"std of the initial conv biases (default {_D.bias_std:g})")
-    g.add_argument("--data-seed", type=int, default=None,
+    g.add_argument("--data-seed", type=seed, default=None,
                    help="seed of the data sets (default: derived from --seed)")
-    p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of everything (default 0)")
     p.add_argument("--out", required=True, help="output folder DIR")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in DIR from its checkpoint")
