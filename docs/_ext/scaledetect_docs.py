@@ -28,7 +28,7 @@ SUBPACKAGES = ("tasks", "perturb", "nn", "sensitivity", "theory", "experiments",
 
 
 def _rst(directive: SphinxDirective, lines: list[str]) -> list[nodes.Node]:
-    """Parse generated reStructuredText *lines* in the directive's context."""
+    """Parse generated reStructuredText *lines* (use the directives from ``.rst`` pages)."""
     container = nodes.section()
     container.document = directive.state.document
     directive.state.nested_parse(StringList(lines, "<scaledetect-docs>"), 0, container,
@@ -43,7 +43,9 @@ def _option_lines(action: argparse.Action) -> list[str]:
     names = ", ".join(action.option_strings) or action.dest
     if action.nargs != 0 and action.option_strings:
         names += f" {action.metavar or action.dest.upper()}"
-    text = (action.help or "").replace("%(default)s", str(action.default))
+    text = (action.help or "").replace("%(default)s", str(action.default)).strip()
+    if text and text[-1] not in ".)":
+        text += "."
     if action.choices is not None:
         text += " Choices: " + ", ".join(f"``{c}``" for c in action.choices) + "."
     if action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0 \
