@@ -157,15 +157,20 @@ def test_tanh_layer_one_exact_deeper_layers_approximate():
     assert np.all(np.abs(th.G[2:] / mc.G[2:] - 1) <= 0.08)
 
 
-@pytest.mark.parametrize("bad", [
-    dict(task=TaskSpec(dim=1, size=32, shape="blobs"), net=_net(1, 32, 3, 2, 2, "relu")),
-    dict(task=TaskSpec(dim=1, size=32), net=NetSpec(dim=1, size=32, depth=3)),
-    dict(task=TaskSpec(dim=1, size=16, xi=4), net=_net(1, 32, 3, 2, 2, "relu")),
-    dict(task=TaskSpec(dim=1, size=32), net=_net(1, 32, 3, 2, 2, "relu"),
-         pert=Perturbation(diffeo="maxent")),
+@pytest.mark.parametrize("bad, message", [
+    (dict(task=TaskSpec(dim=1, size=32, shape="blobs"), net=_net(1, 32, 3, 2, 2, "relu")),
+     r"^shape must be points or stripes .*got shape='blobs'$"),
+    (dict(task=TaskSpec(dim=1, size=32), net=NetSpec(dim=1, size=32, depth=3)),
+     r"^net must be the idealized pooling net \(width 1, no bias.*got net='width=64, bias=True'$"),
+    (dict(task=TaskSpec(dim=1, size=16, xi=4), net=_net(1, 32, 3, 2, 2, "relu")),
+     r"^size must be the same for task and net \(task size=16\); got size=32$"),
+    (dict(task=TaskSpec(dim=1, size=32), net=_net(1, 32, 3, 2, 2, "relu"),
+          pert=Perturbation(diffeo="maxent")),
+     r"^diffeo must be shift for the exact theory .*got diffeo='maxent'$"),
 ])
-def test_bad_input_names_the_parameter(bad):
-    with pytest.raises(ScaleDetectError, match="must"):
+def test_bad_input_names_the_parameter(bad, message):
+    # each message names the parameter, the constraint and the value received
+    with pytest.raises(ScaleDetectError, match=message):
         predict(bad["task"], bad["net"], bad.get("pert"))
 
 
