@@ -138,8 +138,8 @@ def _figure(task: TaskSpec, pert: Perturbation, batch, rng: np.random.Generator)
                 ax.set_title(titles[c], fontsize=9)
         axes[r, 0].set_ylabel(f"example {r + 1}\nlabel y = {int(batch.labels[i]):+d}", fontsize=10)
     shape = {"points": "two active pixels", "stripes": "two stripes (full columns)",
-             "blobs": f"two Gaussian blobs (width {task.blob_width:g} px, drawn wrapping "
-                      "around the edges)"}[task.shape]
+             "blobs": f"two Gaussian blobs (width {task.blob_width:g} px"
+                      + (", wrapping around the edges)" if task.periodic else ")")}[task.shape]
     note = "\n(dotted lines: block borders)" if task.rule == "block" else ""
     fig.suptitle(f"scaledetect data: {task.dim}D images of side N={task.size} with {shape}; "
                  f"{_rule_text(task)}{note}", fontsize=10)

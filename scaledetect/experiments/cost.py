@@ -88,9 +88,9 @@ class Progress:
         self.epochs: dict[str, int] = {}
         self.finished = 0
         self.bar = tqdm(total=round(sum(self.cost.values()), 1), disable=not enabled,
-                        desc=self._desc(), unit="s", dynamic_ncols=True,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} "
-                                   "[{elapsed}<{remaining}]")
+                        desc=self._desc(), unit="s", dynamic_ncols=True, smoothing=0,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+                                   "{postfix}")
 
     def _desc(self) -> str:
         return f"runs {self.finished}/{len(self.cost)}"

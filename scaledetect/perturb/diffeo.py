@@ -36,7 +36,7 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
         ``shift``: the features moved by ``shift(task, positions, rng, pert.delta)`` and
         re-rendered (exact, no interpolation; *images* only fixes the shape). ``maxent``: *images*
         deformed by ``maxent_field`` at ``temperature(pert, N)`` with ``pert.cutoff`` and
-        ``pert.interp``.
+        ``pert.interp``, wrapping around the edges iff ``task.periodic`` (else clamping).
     """
     x = np.asarray(images)
     require(x.shape[1:] == task.image_shape, "images.shape", f"be (n,) + {task.image_shape}",
@@ -48,4 +48,4 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
         return render(task, shift(task, positions, rng, pert.delta)[0])
     field = maxent_field(task.dim, task.size, len(x), temperature(pert, task.size), pert.cutoff,
                          rng)
-    return deform(x, field, pert.interp).astype(np.float32)
+    return deform(x, field, pert.interp, periodic=task.periodic).astype(np.float32)
