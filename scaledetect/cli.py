@@ -1,13 +1,13 @@
-"""Command line: ``scaledetect <command> ...`` (SPEC section 7). Each command lives in
-``scaledetect/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args) -> int``.
+"""Scale-detection tasks, CNNs in numba, layer-wise sensitivities and their exact theory.
+
+Command line ``scaledetect <command> ...``; each command lives in ``scaledetect/commands/<name>.py``
+with ``add_arguments(parser)`` and ``run(args) -> int``.
 """
 
 import argparse
 import importlib
 import importlib.util
 import sys
-
-from .errors import ScaleDetectError
 
 COMMANDS = {
     "data": "generate a scale-detection data set (and optionally show examples)",
@@ -21,9 +21,18 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        """Print ``<prog>: error: <message> (see <prog> --help)`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-parser per command."""
-    parser = argparse.ArgumentParser(prog="scaledetect", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="scaledetect", description=__doc__.splitlines()[0],
+                     epilog="Run 'scaledetect <command> --help' for the flags of a command.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, help_ in COMMANDS.items():
         if importlib.util.find_spec(f"{__package__}.commands.{name}") is None:
@@ -31,20 +40,37 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f".commands.{name}", __package__)
         p = sub.add_parser(name, help=help_, description=help_)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, run, turn a ``ScaleDetectError`` into one line on stderr and status 2."""
-    args = build_parser().parse_args(argv)
+    """Entry point: parse, run; any invalid input becomes one line on stderr and status 2.
+
+    Invalid input is a usage error of the flags, a ``ScaleDetectError`` or other ``ValueError``
+    raised by the library, or an ``OSError`` (missing or unwritable file). Ctrl-C gives 130.
+    """
+    try:
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # reported by the command's parser, so the message names the command
+            args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as stop:  # --help (0) or a usage error (2), already printed
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return args._run(args) or 0
     except BrokenPipeError:  # e.g. `scaledetect theory --json | head`: the reader left
         sys.stderr.close()
         return 0
-    except (ScaleDetectError, OSError) as err:
-        print(f"scaledetect {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"scaledetect {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        what = f"{err.strerror}: {err.filename!r}" if err.filename and err.strerror else err
+        print(f"scaledetect {args.command}: error: {what}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # ScaleDetectError, or a library check (e.g. numpy's on a seed)
+        text = " ".join(str(err).split()) or type(err).__name__
+        print(f"scaledetect {args.command}: error: {text}", file=sys.stderr)
         return 2
 
 

@@ -33,12 +33,12 @@ def test_cache_resumes_after_interruption(tmp_path, monkeypatch):
     real = runner_mod.execute
     interrupt = [True]
 
-    def flaky(run_dict):
+    def flaky(run_dict, *args):
         calls.append(run_dict["seed"])
         if len(calls) == 2 and interrupt[0]:
             interrupt[0] = False
             raise KeyboardInterrupt  # simulated interruption while the 2nd run is in flight
-        return real(run_dict)
+        return real(run_dict, *args)
 
     monkeypatch.setattr(runner_mod, "execute", flaky)
     with pytest.raises(KeyboardInterrupt):

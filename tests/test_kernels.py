@@ -142,22 +142,91 @@ def test_transposed_layers_match_reference(dim, f, s, size, dtype):
             _close(db, rdb, TOL[dtype])
 
 
-def test_parallel_split_and_threads_give_identical_bits():
+# Rows of at least this many output positions take the slice-and-stride path of the im2col
+# gather and col2im scatter (``if wout < 16`` in _gather_rows / _scatter_rows); the geometries
+# above all have shorter rows. (dim, F, s, N) with N / s >= LONG_ROW: windows that wrap around
+# the right edge (F > s) and that do not (F = s, F = 1), 1D and 2D.
+LONG_ROW = 16
+LONG_GEOMETRIES = [(1, 2, 1, 17), (1, 3, 2, 32), (1, 3, 3, 48), (1, 1, 1, 16), (2, 3, 1, 16),
+                   (2, 2, 2, 32), (2, 3, 2, 32)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim,f,s,size", LONG_GEOMETRIES)
+def test_long_rows_match_reference(dim, f, s, size, dtype):
+    assert size // s >= LONG_ROW  # the sizes must cross the long-row threshold to test that path
+    x, w, b = _setup(dim, f, s, size, dtype, cin=2, cout=5, n=3, seed=7)
+    rng = np.random.default_rng(8)
+    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, False)):
+        bb = b if bias else None
+        ref = naive.conv_forward(x, w, bb, s, act, gain)
+        gout = rng.standard_normal(ref.shape)
+        rgin, rdw, rdb = naive.conv_backward(x, w, bb, s, act, gain, gout)
+        # serial, then parallel with 3 sample chunks (each chunk scatters its own rows)
+        for nchunk, parallel in ((1, False), (3, True)):
+            out, _ = run_forward(x, w, bb, s, act, gain, dtype, nchunk, parallel)
+            _close(_external(out, 3, ref.shape[2:]), ref, TOL[dtype])
+            gin, dw, db = run_backward(x, w, bb, s, act, gain, gout, dtype, nchunk, parallel)
+            _close(_external(gin, 3, x.shape[2:]), rgin, TOL[dtype])
+            _close(dw, rdw, TOL[dtype])
+            if bias:
+                _close(db, rdb, TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_long_rows_of_transposed_layer_match_reference(dtype):
+    # one sample, 1D N = 32, s = 2: 16 output positions (long rows) and 16 < C_out = 24
+    # columns, so the product runs transposed and col2im scatters the long rows afterwards
+    x, w, b = _setup(1, 3, 2, 32, dtype, cin=4, cout=24, n=1, seed=9)
+    ref = naive.conv_forward(x, w, b, 2, "relu", 1.0)
+    gout = np.random.default_rng(10).standard_normal(ref.shape)
+    out, _ = run_forward(x, w, b, 2, "relu", 1.0, dtype)
+    _close(_external(out, 1, ref.shape[2:]), ref, TOL[dtype])
+    gin, dw, db = run_backward(x, w, b, 2, "relu", 1.0, gout, dtype)
+    rgin, rdw, rdb = naive.conv_backward(x, w, b, 2, "relu", 1.0, gout)
+    for got, want in ((_external(gin, 1, x.shape[2:]), rgin), (dw, rdw), (db, rdb)):
+        _close(got, want, TOL[dtype])
+
+
+def _split_case():
     # 2D, overlapping windows (F=3, s=2), wide enough for several row blocks and sample chunks
     x, w, b = _setup(2, 3, 2, 8, np.float32, cin=6, cout=10, n=6, seed=3)
     gout = np.random.default_rng(4).standard_normal((6, 10, 4, 4))
+    return x, w, b, gout
+
+
+def _assert_split_matches_serial(x, w, b, gout, ref_f, ref_b):
+    for nchunk in (1, 3, 6):
+        out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32, nchunk, True)[0]
+        np.testing.assert_array_equal(out, ref_f)
+        got = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32, nchunk, True)
+        for a, r in zip(got, ref_b, strict=True):
+            np.testing.assert_array_equal(a, r)
+
+
+def test_parallel_split_gives_identical_bits():
+    x, w, b, gout = _split_case()
     ref_f = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
     ref_b = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
     saved = numba.get_num_threads()
     try:
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
-            numba.set_num_threads(threads)
-            for nchunk in (1, 3, 6):
-                out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32, nchunk, True)[0]
-                np.testing.assert_array_equal(out, ref_f)
-                got = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32, nchunk, True)
-                for a, r in zip(got, ref_b, strict=True):
-                    np.testing.assert_array_equal(a, r)
+        numba.set_num_threads(1)
+        _assert_split_matches_serial(x, w, b, gout, ref_f, ref_b)
+    finally:
+        numba.set_num_threads(saved)
+
+
+def test_two_threads_give_identical_bits():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has 1 thread here (NUMBA_NUM_THREADS=1): 2-thread bit identity "
+                    "not tested")
+    x, w, b, gout = _split_case()
+    ref_f = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
+    ref_b = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
+    saved = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        _assert_split_matches_serial(x, w, b, gout, ref_f, ref_b)
     finally:
         numba.set_num_threads(saved)
 

@@ -1,6 +1,7 @@
 """Perturbations: shift with undo rules, max-entropy fields and deformation, matched noise."""
 
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -209,6 +210,56 @@ def test_field_vanishes_on_border_and_scales_with_sqrt_t():
     assert np.abs(maxent_field(1, 16, 5, 0.01, 5, rng=9)[..., [0, -1]]).max() < 1e-12
 
 
+# Modes kept by the max-entropy cutoff rule i^2 + j^2 < (c + 1/2)^2 (1D: i < c + 1/2), listed
+# by hand. The neighbouring rules differ on each: i^2 + j^2 <= c^2 keeps 4 modes at c = 3 (not
+# (1, 3), (3, 1)) and < (c + 1)^2 keeps 8 (adds (2, 3), (3, 2)); c = 2.6 drops (1, 3) (10 > 9.61);
+# c = 4 keeps (2, 4), (4, 2) (20 < 20.25) but not (3, 4) (25).
+KEPT_MODES = {
+    (2, 3.0): {(1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1)},
+    (2, 2.6): {(1, 1), (1, 2), (2, 1), (2, 2)},
+    (2, 4.0): {(1, 1), (1, 2), (2, 1), (2, 2), (1, 3), (3, 1), (2, 3), (3, 2), (1, 4), (4, 1),
+               (3, 3), (2, 4), (4, 2)},
+    (1, 3.0): {(1,), (2,), (3,)},
+    (1, 2.4): {(1,), (2,)},
+}
+
+
+def _sine_coefficients(field, size):
+    """Coefficients C of ``field = size * sum_k C_k prod_c sin(pi k_c u_c)``, by the discrete sine
+    transform on the size - 2 interior pixels (u = x / (size - 1)): the sines of modes
+    1..size-2 are orthogonal there, sum_x sin(pi k x / L1) sin(pi m x / L1) = L1/2 delta_km."""
+    l1 = size - 1
+    x = np.arange(1, l1)
+    basis = np.sin(np.pi * np.outer(x, x) / l1) * (2 / l1)  # (pixel, mode), rows x = 1..L1-1
+    inner = field[..., 1:-1] if field.ndim == 3 else field[..., 1:-1, 1:-1]
+    if field.ndim == 3:
+        return inner @ basis / size  # (n, 1, modes)
+    return np.einsum("ncxy,xi,yj->ncij", inner, basis, basis) / size
+
+
+@pytest.mark.parametrize("dim, cut", sorted(KEPT_MODES))
+def test_maxent_cutoff_keeps_exactly_the_modes_inside_the_circle(dim, cut):
+    # Expect: (1) the fields contain exactly the hand-listed modes (others 0 to 1e-9 of the
+    # largest); (2) each kept coefficient has variance T / |k|^2: z = C^2 |k|^2 / T is chi-square
+    # with 1 degree of freedom (mean 1, variance 2), so its mean over 1000 fields x dim
+    # components lies within 4 s.e. = 4 sqrt(2 / samples) of 1; (3) the total field variance
+    # sum_pixels E tau^2 = N^2 T sum_kept |k|^-2 ((N - 1) / 2)^dim, from the hand list, within
+    # 4 s.e. of the mean over the fields.
+    N, T, n = 16, 0.003, 1000
+    f = maxent_field(dim, N, n, T, cut, rng=31)
+    c = _sine_coefficients(f, N)
+    rms = np.sqrt((c**2).mean(axis=(0, 1)))
+    kept = {tuple(int(i) + 1 for i in k) for k in zip(*np.nonzero(rms > 1e-9 * rms.max()),
+                                                       strict=True)}
+    assert kept == KEPT_MODES[(dim, cut)]
+    for k in kept:
+        z = c[(slice(None), slice(None)) + tuple(i - 1 for i in k)] ** 2 * sum(np.square(k)) / T
+        assert abs(z.mean() - 1) < 4 * np.sqrt(2 / z.size), (k, z.mean())
+    total = (f**2).sum(axis=tuple(range(2, 2 + dim)))  # (n, dim) per field and component
+    expect = N**2 * T * sum(1 / sum(np.square(k)) for k in kept) * ((N - 1) / 2) ** dim
+    assert abs(total.mean() - expect) < 4 * total.std() / np.sqrt(total.size)
+
+
 def naive_deform(img, field, interp):
     """Per-pixel reference of out(x) = img(x - tau(x)), source clamped to [0, N-1] (2D)."""
     N = img.shape[-1]
@@ -320,7 +371,11 @@ def test_diffeo_dispatch():
 
 
 def expect_error(name, fn, *args, **kwargs):
-    with pytest.raises(ScaleDetectError, match=name):
+    # the parameter is the subject of "<name> must <constraint>" (alone or with the one it is
+    # checked against: "xi and gap must ...") and its value is echoed: "; got <name>=<value>"
+    n = re.escape(name)
+    pattern = rf"^([\w.]+ and )?{n}( and [\w.]+)? must .+; got (.+, )?{n}="
+    with pytest.raises(ScaleDetectError, match=pattern):
         fn(*args, **kwargs)
 
 

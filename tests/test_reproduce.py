@@ -7,7 +7,7 @@ import re
 import pytest
 
 from scaledetect.cli import main
-from scaledetect.experiments import all_runs
+from scaledetect.experiments import all_runs, preset
 from scaledetect.plots import FIGURES
 
 
@@ -65,3 +65,14 @@ def test_second_run_redoes_nothing(reproduced, capsys):
     assert main(["reproduce", "--preset", "tiny", "--out", str(reproduced), "--no-progress"]) == 0
     n = len(all_runs("tiny"))
     assert f"{n} runs ({n} cached)" in capsys.readouterr().out
+
+
+def test_rerun_computes_one_figure_again(reproduced, capsys):
+    runs = {r.key for r in preset("tiny")["fig8_maxent"]}
+    before = {k: (reproduced / ".cache" / f"{k}.json").stat().st_mtime_ns for k in runs}
+    argv = ["reproduce", "--preset", "tiny", "--out", str(reproduced), "--no-progress"]
+    assert main(argv + ["--rerun", "fig8_maxent"]) == 0
+    n, k = len(all_runs("tiny")), len(runs)
+    assert f"{n} runs ({n - k} cached, {k} to run again)" in capsys.readouterr().out
+    assert all((reproduced / ".cache" / f"{key}.json").stat().st_mtime_ns > before[key]
+               for key in runs)

@@ -342,7 +342,7 @@ def test_generator_seed_is_recorded_and_reproduces():
     ({"rng": -1}, "rng"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, name):
-    with pytest.raises(ScaleDetectError, match=name):
+    with pytest.raises(ScaleDetectError, match=rf"^{name} must .+; got {name}="):
         measure(pooling(32, 2), TaskSpec(size=32, xi=8), **kwargs)
 
 

@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from scaledetect import NetSpec
 from scaledetect.cli import main
@@ -60,8 +59,8 @@ def test_saved_model_and_task_mismatch(tmp_path, capsys):
     assert "task must match the model's input" in err and "size=32" in err
 
 
-def test_exactly_one_model_source():
-    with pytest.raises(SystemExit):
-        main(["sensitivity", "--probe", "10"])
-    with pytest.raises(SystemExit):
-        main(["sensitivity", "--pooling", "--model", "x.npz"])
+def test_exactly_one_model_source(capsys):
+    assert main(["sensitivity", "--probe", "10"]) == 2
+    assert "one of the arguments --pooling --model is required" in capsys.readouterr().err
+    assert main(["sensitivity", "--pooling", "--model", "x.npz"]) == 2
+    assert "--model: not allowed with argument --pooling" in capsys.readouterr().err

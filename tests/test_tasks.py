@@ -1,6 +1,7 @@
 """Tasks: labels, exact counts and enumeration, the class-balanced sampler, rendering, errors."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -238,9 +239,10 @@ def test_render_points_and_stripes_amplitude_and_place():
 
 def test_render_blobs_normalised_periodic_and_additive():
     # Each bump has sum of squares N^dim / 2; two bumps at the same centre add (sum of squares
-    # 4 N^dim / 2 = 2 N^dim exactly); a bump at 0 is symmetric under x -> -x mod N (wraps).
+    # 4 N^dim / 2 = 2 N^dim exactly); on a periodic task a bump at 0 is symmetric under
+    # x -> -x mod N (it wraps).
     for dim in (1, 2):
-        task = TaskSpec(dim=dim, size=16, shape="blobs", xi=4, blob_width=1.5)
+        task = TaskSpec(dim=dim, size=16, shape="blobs", xi=4, blob_width=1.5, periodic=True)
         c = np.array([[[3.3] * dim, [3.3] * dim], [[0.0] * dim, [0.0] * dim]])
         x = render(task, c).astype(np.float64)
         assert np.allclose((x**2).sum(axis=tuple(range(1, x.ndim))), 2 * 16**dim, rtol=1e-6)
@@ -255,7 +257,11 @@ def test_render_blobs_normalised_periodic_and_additive():
 
 
 def expect_error(name, fn, *args, **kwargs):
-    with pytest.raises(ScaleDetectError, match=name):
+    # the parameter is the subject of "<name> must <constraint>" (alone or with the one it is
+    # checked against: "xi and gap must ...") and its value is echoed: "; got <name>=<value>"
+    n = re.escape(name)
+    pattern = rf"^([\w.]+ and )?{n}( and [\w.]+)? must .+; got (.+, )?{n}="
+    with pytest.raises(ScaleDetectError, match=pattern):
         fn(*args, **kwargs)
 
 

@@ -9,6 +9,8 @@ quantity the kernel predicts for it, the per-channel distance of the global aver
 f_K (averaged over the 512 channels, which does self-average), is checked within 5% separately.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,77 @@ def test_linear_kernel_closed_form(stride):
         assert np.allclose(got[:, 4], np.mean(X - Y, -1) ** 2, rtol=1e-12)
 
 
-def test_relu_kernel_of_identical_inputs_is_zero():
-    net = NetSpec(dim=2, size=4, depth=2, filter=2, stride=2, act="relu")
-    X = np.random.default_rng(0).normal(size=(3, 16))
-    assert np.allclose(pair_distances(net, X, X), 0.0, atol=1e-12)
+def _windows_2d(size, f, s):
+    """Flat input index of every (output unit, offset) of a 2D layer, by explicit loops."""
+    n_out = size // s
+    return [[((s * uh + jh) % size) * size + (s * uw + jw) % size
+             for jh in range(f) for jw in range(f)]
+            for uh in range(n_out) for uw in range(n_out)]
+
+
+def _relu_pair(gain, vx, vy, c):
+    """gain^2 E[relu(h) relu(h')], (h, h') centred with variances vx, vy and covariance c (Cho &
+    Saul 2009: sqrt(vx vy) / (2 pi) (sin t + (pi - t) cos t), cos t = c / sqrt(vx vy))."""
+    r = math.sqrt(vx * vy)
+    if r == 0:
+        return 0.0
+    t = math.acos(max(-1.0, min(1.0, c / r)))
+    return gain**2 * r / (2 * math.pi) * (math.sin(t) + (math.pi - t) * math.cos(t))
+
+
+def _reference_relu_2d(x, y, size, depth, f, s, gain, b2):
+    """Per-channel E||f_k(x) - f_k(y)||^2 (k = 0..K) and E (g(x) - g(y))^2 of a 2D ReLU CNN at
+    infinite width, one pair, position by position (independent of theory.nngp)."""
+    q = {(a, b): np.outer(u, v) for (a, u), (b, v) in
+         [((0, x), (0, x)), ((1, y), (1, y)), ((0, x), (1, y))]}
+    out = [float(np.sum((x - y) ** 2))]
+    for _ in range(depth):
+        win = _windows_2d(size, f, s)
+        m = len(win)
+        kern = {ab: np.array([[sum(Q[i, j] for i, j in zip(win[u], win[v], strict=True))
+                               / f**2 + b2 for v in range(m)] for u in range(m)])
+                for ab, Q in q.items()}
+        var = {0: np.diag(kern[0, 0]), 1: np.diag(kern[1, 1])}
+        q = {(a, b): np.array([[_relu_pair(gain, var[a][u], var[b][v], K[u, v])
+                                for v in range(m)] for u in range(m)])
+             for (a, b), K in kern.items()}
+        out.append(float(np.trace(q[0, 0]) + np.trace(q[1, 1]) - 2 * np.trace(q[0, 1])))
+        size //= s
+    m = q[0, 0].shape[0]
+    out.append(float((q[0, 0].sum() + q[1, 1].sum() - 2 * q[0, 1].sum()) / m**2))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("f, s, size", [(3, 1, 6), (2, 2, 8)])
+def test_relu_2d_kernel_matches_position_by_position_recursion(f, s, size):
+    """2D ReLU with bias and gain, windows that overlap and wrap (F=3, s=1) or tile (F=s=2),
+    distinct inputs (distances 0.01-100, none zero): pair_distances equals the loop-by-loop
+    recursion to 1e-10 relative (both are exact; they differ only in summation order)."""
+    net = NetSpec(dim=2, size=size, depth=2, filter=f, stride=s, act="relu", bias=True,
+                  gain=1.3)
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(3, size * size))
+    Y = X + 0.8 * rng.normal(size=X.shape)
+    got = pair_distances(net, X, Y, bias_std=0.7)
+    for i in range(len(X)):
+        ref = _reference_relu_2d(X[i], Y[i], size, 2, f, s, 1.3, 0.49)
+        assert ref.min() > 1e-3  # nothing trivially zero (the output term is the smallest)
+        np.testing.assert_allclose(got[i], ref, rtol=1e-10)
+
+
+def test_relu_2d_first_layer_matches_random_filters():
+    """Layer 1 by Monte Carlo over 100,000 random 3x3 filters and biases (w ~ N(0, 1) scaled by
+    1/sqrt(F^2), b ~ N(0, 0.7^2)): the per-channel distance sum_u (f(x)_u - f(y)_u)^2 averaged
+    over filters lies within 4 standard errors of the kernel's value."""
+    size, f = 6, 3
+    net = NetSpec(dim=2, size=size, depth=1, filter=f, stride=1, act="relu", bias=True, gain=1.3)
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=size * size), rng.normal(size=size * size)
+    win = np.array(_windows_2d(size, f, 1))  # (units, F^2)
+    w = rng.standard_normal((100_000, f * f)) / f
+    b = 0.7 * rng.standard_normal((100_000, 1))
+    fx = 1.3 * np.maximum(w @ x[win].T + b, 0)
+    fy = 1.3 * np.maximum(w @ y[win].T + b, 0)
+    d = np.sum((fx - fy) ** 2, axis=1)
+    expect = pair_distances(net, x[None], y[None], bias_std=0.7)[0, 1]
+    assert abs(d.mean() - expect) < 4 * d.std() / np.sqrt(len(d)), (d.mean(), expect)

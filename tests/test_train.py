@@ -48,12 +48,15 @@ def test_logistic_is_stable_for_huge_margins():
 
 
 def test_loss_rejects_bad_parameters():
-    with pytest.raises(ScaleDetectError, match="loss"):
-        Loss("square", 1.0)
-    with pytest.raises(ScaleDetectError, match="alpha"):
-        hinge(0.0)
-    with pytest.raises(ScaleDetectError, match="y"):
-        hinge(1.0)(np.zeros(3), np.ones(4))
+    # each message names the parameter, the constraint and the value received
+    for call, message in [
+        (lambda: Loss("square", 1.0), r"^loss must be one of hinge, logistic; got loss='square'$"),
+        (lambda: hinge(0.0), r"^alpha must be a finite number > 0; got alpha=0.0$"),
+        (lambda: hinge(1.0)(np.zeros(3), np.ones(4)),
+         r"^y must have the shape \(n,\) of out .*; got y=\(4,\)$"),
+    ]:
+        with pytest.raises(ScaleDetectError, match=message):
+            call()
 
 
 # ---------------------------------------------------------------------------- TrainSpec

@@ -1,4 +1,4 @@
-"""Argument groups shared by the commands: task, net, perturbation, estimator (SPEC section 7)."""
+"""Argument groups and argument types shared by the commands: task, net, perturbation, estimator."""
 
 import argparse
 import json
@@ -7,6 +7,20 @@ import sys
 from ..nn.spec import ACTIVATIONS, PARAMETRIZATIONS, NetSpec
 from ..perturb.spec import DIFFEOS, INTERPOLATIONS, NOISE_MATCH, Perturbation
 from ..tasks.spec import NORMS, RULES, SHAPES, TaskSpec
+
+
+def seed(text: str) -> int:
+    """Argument type of every ``--seed``: an integer >= 0 (what ``numpy.random.default_rng`` takes).
+
+    Raises ``argparse.ArgumentTypeError`` otherwise, which the parser turns into a one-line error.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}")
+    return value
 
 
 def add_task_args(p: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""``scaledetect bench``: time one SGD step of the numba engine against PyTorch (SPEC section 7)."""
+"""``scaledetect bench``: time one SGD step of the numba engine against PyTorch."""
 
 import argparse
 

@@ -1,17 +1,25 @@
 """``scaledetect data``: generate a scale-detection data set, optionally picture a few examples."""
 
 import argparse
+import contextlib
 import json
+from pathlib import Path
 
 import numpy as np
 
 from .._random import as_rng
 from ..errors import require
-from ..io import atomic_path, save_npz
+from ..io import atomic_path
 from ..perturb import diffeo, matched_noise, noise_sigma, temperature
 from ..perturb.spec import Perturbation
 from ..tasks import TaskSpec, sample
-from ._common import add_perturbation_args, add_task_args, perturbation_from_args, task_from_args
+from ._common import (
+    add_perturbation_args,
+    add_task_args,
+    perturbation_from_args,
+    seed,
+    task_from_args,
+)
 
 #: Samples used to set the batch-matched noise level of the picture, and rows shown.
 _SIGMA_SAMPLES = 256
@@ -23,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_task_args(p)
     g = p.add_argument_group("output")
     g.add_argument("--count", type=int, default=1000, help="number of samples (default 1000)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     g.add_argument("--out", default=None,
                    help="write X.npz with arrays images, labels, positions, config")
     g.add_argument("--show", default=None, metavar="PNG",
@@ -41,18 +49,35 @@ def run(args: argparse.Namespace) -> int:
     rng = as_rng(args.seed)
     batch = sample(task, args.count, rng)
     figure = _figure(task, pert, batch, rng) if args.show else None
-    if figure is not None:
-        with atomic_path(args.show, suffix=".png") as tmp:
-            figure.savefig(tmp, format="png", dpi=110)
-    if args.out:
-        save_npz(args.out, images=batch.images, labels=batch.labels, positions=batch.positions,
-                 config=np.array(json.dumps({"task": task.to_dict(), "seed": args.seed,
-                                             "count": args.count})))
+    config = {"task": task.to_dict(), "seed": args.seed, "count": args.count}
+    _write(args.out, args.show, figure, images=batch.images, labels=batch.labels,
+           positions=batch.positions, config=np.array(json.dumps(config)))
     counts = {y: int(np.sum(batch.labels == y)) for y in (1, -1)}
     wrote = " and ".join(p for p in (args.out, args.show) if p)
     print(f"wrote {wrote}: {args.count} images of shape {batch.images.shape[1:]}, "
           f"{counts[1]} with y=+1, {counts[-1]} with y=-1")
     return 0
+
+
+def _write(out: str | None, show: str | None, figure, **arrays: np.ndarray) -> None:
+    """Write the arrays to *out*, then the picture to *show*: both files or neither.
+
+    Both are first written to temporary files next to their targets; the data is renamed into
+    place first, the picture second, and the data is removed again if the picture fails.
+    """
+    with contextlib.ExitStack() as stack:
+        tmp_png = stack.enter_context(atomic_path(show, suffix=".png")) if show else None
+        tmp_npz = stack.enter_context(atomic_path(out, suffix=".npz")) if out else None
+        if tmp_npz is not None:
+            np.savez(tmp_npz, **arrays)
+        if tmp_png is not None:
+            figure.savefig(tmp_png, format="png", dpi=110)
+        try:
+            stack.pop_all().close()  # renames: the data (entered last) first, then the picture
+        except BaseException:
+            if out and tmp_png is not None:
+                Path(out).unlink(missing_ok=True)
+            raise
 
 
 def _rule_text(task: TaskSpec) -> str:
@@ -113,8 +138,8 @@ def _figure(task: TaskSpec, pert: Perturbation, batch, rng: np.random.Generator)
                 ax.set_title(titles[c], fontsize=9)
         axes[r, 0].set_ylabel(f"example {r + 1}\nlabel y = {int(batch.labels[i]):+d}", fontsize=10)
     shape = {"points": "two active pixels", "stripes": "two stripes (full columns)",
-             "blobs": f"two Gaussian blobs (width {task.blob_width:g} px, drawn wrapping "
-                      "around the edges)"}[task.shape]
+             "blobs": f"two Gaussian blobs (width {task.blob_width:g} px"
+                      + (", wrapping around the edges)" if task.periodic else ")")}[task.shape]
     note = "\n(dotted lines: block borders)" if task.rule == "block" else ""
     fig.suptitle(f"scaledetect data: {task.dim}D images of side N={task.size} with {shape}; "
                  f"{_rule_text(task)}{note}", fontsize=10)

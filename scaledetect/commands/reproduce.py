@@ -22,6 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", help=f"one of {', '.join(EXECUTORS)}")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (executor dask)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--rerun", action="append", default=[], metavar="FIG",
+                   help="compute the runs of figure FIG again even if cached (e.g. "
+                        "fig5_relu_vs_tanh, or 'all'); repeatable. Cached results are otherwise "
+                        "reused only if the code that produced them is unchanged")
 
 
 def run(a: argparse.Namespace) -> int:
@@ -32,20 +36,28 @@ def run(a: argparse.Namespace) -> int:
     require(a.scheduler is None or a.executor == "dask", "scheduler",
             "be given only with --executor dask", a.scheduler)
     from ..experiments import preset
-    from ..plots import figures_index  # matplotlib only when needed
+    from ..plots import FIGURES, figures_index  # matplotlib only when needed
+
+    for fig in a.rerun:
+        require_choice("rerun", fig, ("all", *FIGURES))
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     runs = all_runs(a.preset)  # builds (and validates) every configuration before any work
     cache = Cache(out / ".cache")
     start = time.perf_counter()
+    per_figure = preset(a.preset)
+    rerun = {r.key for fig, fig_runs in per_figure.items() for r in fig_runs
+             if fig in a.rerun or "all" in a.rerun}
+    for key in rerun:
+        cache.drop(key)
     done_before = sum(r.key in cache for r in runs)
-    print(f"reproduce: preset {a.preset}, {len(runs)} runs ({done_before} cached) -> {out}/")
+    print(f"reproduce: preset {a.preset}, {len(runs)} runs ({done_before} cached"
+          f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
     results = run_all(runs, cache, workers=a.workers, executor=a.executor,
                       scheduler=a.scheduler, progress=not a.no_progress)
     write_csv(out / "results.csv", results)
     figures = []
-    per_figure = preset(a.preset)
     for fig_id, fig in figures_index().items():
         fig_runs = per_figure.get(fig_id, [])
         paths = fig.render(out, fig_runs, {r.key: results[r.key] for r in fig_runs},

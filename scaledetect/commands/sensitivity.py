@@ -1,6 +1,6 @@
 """``scaledetect sensitivity [task] [net] (--pooling | --model M.npz) --probe P --seed S``.
 
-Measures D_k, G_k, R_k at every layer (SPEC sections 5, 7, 9 and 10) of the idealized pooling
+Measures D_k, G_k, R_k at every layer of the idealized pooling
 net of the net flags (``--pooling``) or of a saved model (``--model``: a numba CNN from
 ``scaledetect train``, its own architecture used and the net flags ignored; or a deep model from
 ``scaledetect train --arch``, measured at every node of its forward pass). The task flags must
@@ -32,6 +32,7 @@ from ._common import (
     net_from_args,
     perturbation_from_args,
     print_json,
+    seed,
     task_from_args,
 )
 
@@ -57,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="permute every conv weight's input-channel axis (1) or input and output "
                         "axes (2), one seeded permutation per layer; 0 (default) leaves the "
                         "model as trained")
-    d.add_argument("--shuffle-seed", type=int, default=0,
+    d.add_argument("--shuffle-seed", type=seed, default=0,
                    help="seed of the channel permutations (default 0)")
     d.add_argument("--channel-sum", action="store_true",
                    help="measure the channel-summed net: one channel per layer carrying the "
@@ -67,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where a deep model runs: cpu (default, the tested results), cuda, mps")
     p.add_argument("--probe", type=int, default=None,
                    help="number of probes P (default 4096; with --images, every image)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the probe set (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the probe set (default 0)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="probes per forward pass (default: automatic, ~100 MB)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 
+from ..errors import require
 from ..perturb.spec import SHIFT_RULES
 from . import _common
 
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--init: standard deviation of the conv biases (default 1)")
     g.add_argument("--noise-draws", type=int, default=4096,
                    help="--init: Monte Carlo draws of the noise (default 4096)")
-    g.add_argument("--seed", type=int, default=0, help="--init: seed of the noise draws")
+    g.add_argument("--seed", type=_common.seed, default=0, help="--init: seed of the noise draws")
     g.add_argument("--symbolic", action="store_true",
                    help="print the closed forms of the leading behaviour in depth")
     g.add_argument("--latex", action="store_true", help="--symbolic: LaTeX instead of plain text")
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.init:
         from ..theory import nngp
 
+        require(args.bias_std >= 0, "bias-std", "be a number >= 0", args.bias_std)
+        require(args.noise_draws >= 2, "noise-draws", "be an integer >= 2", args.noise_draws)
         net = _common.net_from_args(args, pooling=False)
         res = nngp(task, net, pert, bias_std=args.bias_std, n_noise=args.noise_draws,
                    rng=args.seed)

@@ -2,7 +2,7 @@
 
 Writes ``DIR/init.npz`` (the net at initialization), ``DIR/checkpoint.npz`` (while running and at
 the end), ``DIR/model.npz`` (trained) and ``DIR/history.json``. The net flags default to the recipe
-of SPEC section 8 (``--param mf --alpha 1 --gain sqrt(F)``), the training flags to ``TrainSpec``'s.
+of the training recipe (``--param mf --alpha 1 --gain sqrt(F)``), the training flags to ``TrainSpec``'s.
 
 With ``--arch ARCH`` it trains a standard architecture (PyTorch) instead: see ``_run_arch``.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ScaleDetectError
 from ..nn.train import CHECKPOINT, TrainSpec, train
-from ._common import add_net_args, add_task_args, net_from_args, task_from_args
+from ._common import add_net_args, add_task_args, net_from_args, seed, task_from_args
 
 _D = TrainSpec()
 _NUMBA_TASK = {"dim": 1, "size": 128, "rule": "block", "gap": 0.0}
@@ -31,12 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for action in p._actions:
         if action.dest in _ARCH_TASK:
             action.help = f"{action.help} [with --arch: {_ARCH_TASK[action.dest]}]"
-    recipe = {"param": "readout: ntk or mf (default mf, SPEC section 8)",
-              "gain": "multiplier after each activation (default sqrt(filter), SPEC section 8)"}
+    recipe = {"param": "readout: ntk or mf (default mf, the training recipe)",
+              "gain": "multiplier after each activation (default sqrt(filter))"}
     for action in p._actions:
         if action.dest in recipe:
             action.help = recipe[action.dest]
-    g = p.add_argument_group("training (defaults: SPEC section 8)")
+    g = p.add_argument_group("training (defaults: the training recipe)")
     g.add_argument("--n-train", type=int, default=_D.n_train, help=f"(default {_D.n_train})")
     g.add_argument("--n-test", type=int, default=_D.n_test, help=f"(default {_D.n_test})")
     g.add_argument("--batch-size", type=int, default=None,
@@ -67,14 +67,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default=_D.dtype, help="float32 or float64 (default float32)")
     g.add_argument("--bias-std", type=float, default=_D.bias_std,
                    help=f"std of the initial conv biases (default {_D.bias_std:g})")
-    g.add_argument("--data-seed", type=int, default=None,
+    g.add_argument("--data-seed", type=seed, default=None,
                    help="seed of the data sets (default: derived from --seed)")
     g.add_argument("--train-noise", type=float, default=_D.train_noise, metavar="SIGMA",
                    help="noise-corrupted training: every epoch adds fresh i.i.d. Gaussian noise "
                         "of norm SIGMA times the images' norm to the training images, one fixed "
                         "draw of the same level to the test images (default 0: clean images)")
     _add_arch_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of everything (default 0)")
     p.add_argument("--out", required=True, help="output folder DIR")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in DIR from its checkpoint")

@@ -1,14 +1,19 @@
 """Results cache: one ``<key>.json`` (and ``<key>.npz``) per finished run, written atomically.
 
-A run is finished exactly when its JSON exists, so an interrupted sweep resumes by skipping those.
+A run is finished exactly when its JSON exists *and* records the results version of the current
+code for its kind (``version.results_version``): results of older code are never reused, they
+are computed again (and overwritten). An interrupted sweep resumes by skipping finished runs;
+an interrupted training run resumes from its checkpoint in ``train/<key>-<version>/``.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..io import load_npz, save_npz, write_json
+from .version import results_version
 
 
 class Cache:
@@ -19,7 +24,15 @@ class Cache:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def __contains__(self, key: str) -> bool:
-        return (self.root / f"{key}.json").exists()
+        """True if *key* is cached with the results version of the current code."""
+        path = self.root / f"{key}.json"
+        if not path.exists():
+            return False
+        try:
+            result = json.loads(path.read_text())
+            return result.get("version") == results_version(result["run"]["kind"])
+        except (ValueError, KeyError, TypeError):  # unreadable or foreign: not a usable result
+            return False
 
     def get(self, key: str) -> tuple[dict, dict[str, np.ndarray]]:
         """The stored JSON result and its arrays (empty dict if none)."""
@@ -32,3 +45,14 @@ class Cache:
         if arrays:
             save_npz(self.root / f"{key}.npz", **arrays)
         write_json(self.root / f"{key}.json", result)
+
+    def drop(self, key: str) -> None:
+        """Forget *key*: its result (the "finished" mark first), arrays and training folders."""
+        for suffix in (".json", ".npz"):
+            (self.root / f"{key}{suffix}").unlink(missing_ok=True)
+        for folder in (self.root / "train").glob(f"{key}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def workdir(self, key: str, kind: str) -> Path:
+        """Folder for a run's intermediate files (training checkpoints), per code version."""
+        return self.root / "train" / f"{key}-{results_version(kind)}"

@@ -37,7 +37,7 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
         pert.shift_rule)`` and
         re-rendered (exact, no interpolation; *images* only fixes the shape). ``maxent``: *images*
         deformed by ``maxent_field`` at ``temperature(pert, N)`` with ``pert.cutoff`` and
-        ``pert.interp``.
+        ``pert.interp``, wrapping around the edges iff ``task.periodic`` (else clamping).
     """
     x = np.asarray(images)
     require(x.shape[1:] == task.image_shape, "images.shape", f"be (n,) + {task.image_shape}",
@@ -47,11 +47,12 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
     rng = as_rng(rng)
     if pert.diffeo == "shift":
         return render(task, shift(task, positions, rng, pert.delta, pert.shift_rule)[0])
-    return maxent_deform(x, pert, rng)
+    return maxent_deform(x, pert, rng, periodic=task.periodic)
 
 
 def maxent_deform(images: np.ndarray, pert: Perturbation,
-                  rng: np.random.Generator | int | None = None) -> np.ndarray:
+                  rng: np.random.Generator | int | None = None,
+                  periodic: bool = False) -> np.ndarray:
     """Images deformed by fresh max-entropy fields: one field per image, shared by its channels.
 
     Parameters
@@ -62,6 +63,8 @@ def maxent_deform(images: np.ndarray, pert: Perturbation,
         Its ``temperature`` (default ``default_temperature(N, cutoff)``), ``cutoff`` and
         ``interp``; ``pert.diffeo`` is not consulted.
     rng : Generator, int or None
+    periodic : bool
+        Wrap the displacements around the edges (a periodic task) instead of clamping at them.
 
     Returns
     -------
@@ -72,4 +75,4 @@ def maxent_deform(images: np.ndarray, pert: Perturbation,
     size = x.shape[-1]
     field = maxent_field(x.ndim - 2, size, len(x), temperature(pert, size), pert.cutoff,
                          as_rng(rng))
-    return deform(x, field, pert.interp).astype(np.float32)
+    return deform(x, field, pert.interp, periodic=periodic).astype(np.float32)

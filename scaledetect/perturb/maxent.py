@@ -159,7 +159,8 @@ def _gather(x: np.ndarray, idx: tuple[np.ndarray, ...]) -> np.ndarray:
     return np.take_along_axis(x.reshape(n, ch, -1), flat, axis=2).reshape(x.shape)
 
 
-def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear") -> np.ndarray:
+def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear",
+           periodic: bool = False) -> np.ndarray:
     """Deform images by a displacement field: ``out(x) = image(x - tau(x))``.
 
     Parameters
@@ -170,6 +171,10 @@ def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear") -> np.
         ``linear`` (bilinear), ``nearest`` (rounded source pixel) or ``gaussian`` (weights
         ``exp(-|source - pixel|^2 / (2 s^2))`` normalised over the image's pixels, ``s =
         GAUSSIAN_SIGMA = 0.4715``; truncated at +-3 pixels, relative error < 1e-11).
+    periodic : bool
+        The image is a torus: source coordinates wrap around the edges (``mod N``). Otherwise
+        they are clamped to ``[0, N - 1]``. Use the task's ``periodic`` flag, so that rendering,
+        labels and deformation share one boundary convention.
 
     Returns
     -------
@@ -177,8 +182,9 @@ def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear") -> np.
 
     Notes
     -----
-    Source coordinates are clamped to ``[0, N - 1]`` (edge pixels repeat), as in the authors'
-    code; the max-entropy field vanishes on the border, so this only matters for large T. A zero
+    Without ``periodic``, source coordinates are clamped to ``[0, N - 1]`` (edge pixels repeat),
+    as in the authors' code; the max-entropy field vanishes on the border, so the convention
+    only matters for large T. A zero
     field is the identity for ``linear`` and ``nearest``; ``gaussian`` then still smooths (each
     pixel keeps weight 0.83 in 1D, 0.68 in 2D), so its ``||tau x - x||`` is not 0 at T = 0.
     """
@@ -195,23 +201,27 @@ def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear") -> np.
     n, N = x.shape[0], x.shape[-1]
     f = np.broadcast_to(f, (n,) + f.shape[1:])
     grids = np.meshgrid(*([np.arange(N, dtype=np.float64)] * dim), indexing="ij")
-    src = [np.clip(grids[c] - f[:, c], 0, N - 1) for c in range(dim)]
+    src = [grids[c] - f[:, c] for c in range(dim)]
+    src = [np.mod(s, N) if periodic else np.clip(s, 0, N - 1) for s in src]
+
+    def index(i: np.ndarray) -> np.ndarray:  # a pixel index, wrapped or clamped
+        return np.mod(i, N) if periodic else np.clip(i, 0, N - 1)
+
     if interp == "nearest":
-        return _gather(x, tuple(np.rint(s).astype(np.int64) for s in src))
+        return _gather(x, tuple(index(np.rint(s).astype(np.int64)) for s in src))
     if interp == "linear":
         lo = [np.floor(s).astype(np.int64) for s in src]
-        terms = [(lo[c], 1 - (src[c] - lo[c])) for c in range(dim)]
-        options = [[terms[c], (np.minimum(lo[c] + 1, N - 1), src[c] - lo[c])] for c in range(dim)]
+        options = [[(index(lo[c]), 1 - (src[c] - lo[c])), (index(lo[c] + 1), src[c] - lo[c])]
+                   for c in range(dim)]
     else:
         options = []
         for s in src:
             base = np.rint(s).astype(np.int64)
             idx = [base + o for o in range(-_GAUSSIAN_REACH, _GAUSSIAN_REACH + 1)]
-            w = [np.where((i >= 0) & (i < N), np.exp(-((i - s) ** 2) / (2 * GAUSSIAN_SIGMA**2)),
-                          0.0) for i in idx]
+            w = [np.where(periodic | ((i >= 0) & (i < N)),
+                          np.exp(-((i - s) ** 2) / (2 * GAUSSIAN_SIGMA**2)), 0.0) for i in idx]
             total = sum(w)
-            options.append([(np.clip(i, 0, N - 1), wi / total) for i, wi in zip(idx, w,
-                                                                                 strict=True)])
+            options.append([(index(i), wi / total) for i, wi in zip(idx, w, strict=True)])
     out = np.zeros(x.shape, np.float64)
     combos = options[0] if dim == 1 else [(a, b) for a in options[0] for b in options[1]]
     for combo in combos:

@@ -1,4 +1,4 @@
-"""Rendering feature positions to images, and the ``sample`` convenience (SPEC section 2)."""
+"""Rendering feature positions to images, and the ``sample`` convenience."""
 
 from dataclasses import dataclass
 
@@ -28,16 +28,19 @@ class Batch:
 
 
 def _blob_profiles(task: TaskSpec, pos: np.ndarray) -> np.ndarray:
-    """Periodic Gaussian profiles ``(n, 2, p, N)``: unit sum of squares (or unit sum, ``mean``).
+    """Gaussian profiles ``(n, 2, p, N)``: unit sum of squares (or unit sum, ``mean``).
 
     Notes
     -----
-    ``g(x) = sum_m exp(-(x - c + m N)^2 / (2 w^2))`` over the periodic images m with
-    ``|m| <= ceil(6 w / N) + 1`` (w = ``blob_width``), computed relative to the largest term so
-    that narrow blobs between pixels do not underflow.
+    ``g(x) = exp(-(x - c)^2 / (2 w^2))`` (w = ``blob_width``), cut off at the image edges; on a
+    periodic task (``task.periodic``) the sum over the periodic images
+    ``sum_m exp(-(x - c + m N)^2 / (2 w^2))`` with ``|m| <= ceil(6 w / N) + 1``, so a blob near
+    an edge wraps around it, as the torus distance of the labels and the wrapping maxent
+    deformation do. Computed relative to the largest term so that narrow blobs between pixels
+    do not underflow.
     """
     N, w = task.size, task.blob_width
-    K = int(np.ceil(6 * w / N)) + 1
+    K = int(np.ceil(6 * w / N)) + 1 if task.periodic else 0
     shifts = N * np.arange(-K, K + 1)
     x = np.arange(N)
     e = -((x[:, None] - pos[..., None, None] + shifts) ** 2) / (2 * w**2)  # (n,2,p,N,images)
@@ -79,10 +82,11 @@ def render(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
     -----
     Amplitudes (``amplitude="rms"``, the default) make the mean of x^2 over pixels equal to 1
     when the features do not overlap: points ``a = sqrt(N^dim / 2)`` at their pixel; stripes
-    ``a = sqrt(N / 2)`` on the N pixels of their column (last image axis); blobs a periodic
-    Gaussian bump (wrapping around the edges), separable in 2D, scaled so that each bump's sum
-    of squares is ``N^dim / 2``. With ``amplitude="mean"`` the mean of x over pixels is 1
-    instead: points ``a = N^dim / 2``, stripes ``a = N / 2``, each bump sums to ``N^dim / 2``.
+    ``a = sqrt(N / 2)`` on the N pixels of their column (last image axis); blobs a Gaussian
+    bump, separable in 2D, scaled so that each bump's sum of squares is ``N^dim / 2``; it wraps
+    around the edges iff ``task.periodic`` (the one boundary convention of the task: labels and
+    diffeos follow it). With ``amplitude="mean"`` the mean of x over pixels is 1 instead:
+    points ``a = N^dim / 2``, stripes ``a = N / 2``, each bump sums to ``N^dim / 2``.
     See ``amplitude``. Overlapping features add.
     """
     pos = check_positions(task, positions)

@@ -1,0 +1,174 @@
+"""Local Sphinx extension of the scaledetect docs.
+
+- ``.. scaledetect-cli::`` renders every sub-command of ``scaledetect.cli.build_parser()``: its
+  description, usage and one entry per option with its help, default and choices;
+- ``.. scaledetect-api-index::`` tabulates ``scaledetect.__all__`` with the first line of each
+  docstring and a link to where the object is documented (its subpackage);
+- at ``builder-inited`` the tour ``analysis/tour.py`` (jupytext percent cells) is executed cell by
+  cell and written with its printed output and plots to ``generated/tour.md``.
+"""
+
+import argparse
+import contextlib
+import importlib
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+LOG = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+SUBPACKAGES = ("tasks", "perturb", "nn", "sensitivity", "theory", "experiments", "plots")
+
+
+def _rst(directive: SphinxDirective, lines: list[str]) -> list[nodes.Node]:
+    """Parse generated reStructuredText *lines* (use the directives from ``.rst`` pages)."""
+    container = nodes.section()
+    container.document = directive.state.document
+    directive.state.nested_parse(StringList(lines, "<scaledetect-docs>"), 0, container,
+                                 match_titles=True)
+    return container.children
+
+
+def _option_lines(action: argparse.Action) -> list[str]:
+    """One definition-list entry for an argparse action."""
+    if action.help == argparse.SUPPRESS:
+        return []
+    names = ", ".join(action.option_strings) or action.dest
+    if action.nargs != 0 and action.option_strings:
+        names += f" {action.metavar or action.dest.upper()}"
+    text = (action.help or "").replace("%(default)s", str(action.default)).strip()
+    if text and text[-1] not in ".)":
+        text += "."
+    if action.choices is not None:
+        text += " Choices: " + ", ".join(f"``{c}``" for c in action.choices) + "."
+    if action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0 \
+            and "default" not in text.lower():
+        text += f" Default: ``{action.default}``."
+    body = text.replace("*", r"\*").replace("`", "'").replace("''", "``") or "(no help)"
+    return [f"``{names}``", f"   {body}", ""]
+
+
+class CliDirective(SphinxDirective):
+    """Render each sub-command of the ``scaledetect`` parser as a section."""
+
+    def run(self) -> list[nodes.Node]:
+        """Sections generated from ``build_parser()``."""
+        from scaledetect.cli import build_parser
+
+        parser = build_parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        lines = []
+        for name, p in sub.choices.items():
+            title = f"scaledetect {name}"
+            lines += [title, "-" * len(title), "", p.description or "", "", ".. code-block:: text",
+                      ""]
+            lines += ["   " + u for u in p.format_usage().strip().splitlines()] + [""]
+            for group in p._action_groups:
+                actions = [a for a in group._group_actions if a.help != argparse.SUPPRESS
+                           and not isinstance(a, argparse._HelpAction)]
+                if not actions:
+                    continue
+                lines += [f"**{group.title}**", ""]
+                for action in actions:
+                    lines += _option_lines(action)
+        return _rst(self, lines)
+
+
+class ApiIndexDirective(SphinxDirective):
+    """A table of ``scaledetect.__all__``: name (linked to its home) and docstring summary."""
+
+    def run(self) -> list[nodes.Node]:
+        """The table, one row per public name."""
+        import scaledetect
+
+        homes = {}
+        for pkg in SUBPACKAGES:
+            mod = importlib.import_module(f"scaledetect.{pkg}")
+            homes.update({n: f"scaledetect.{pkg}" for n in mod.__all__ if n not in homes})
+        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 75", "",
+                 "   * - name", "     - what it is"]
+        for name in scaledetect.__all__:
+            obj = getattr(scaledetect, name)
+            home = homes.get(name, "scaledetect")
+            summary = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+            lines += [f"   * - :py:obj:`scaledetect.{name} <{home}.{name}>`", f"     - {summary}"]
+        return _rst(self, lines)
+
+
+def _cell_markdown(cell, outputs: str) -> list[str]:
+    """Markdown for one executed tour cell: the code, then what it printed."""
+    if cell.cell_type == "markdown":
+        return [cell.source, ""]
+    out = ["```python", cell.source, "```", ""]
+    if outputs.strip():
+        out += ["```text", outputs.rstrip(), "```", ""]
+    return out
+
+
+def run_tour(app) -> None:
+    """Execute ``analysis/tour.py`` cell by cell; write ``generated/tour.md`` with its output."""
+    import jupytext
+    import matplotlib
+
+    matplotlib.use("Agg")
+    gen = Path(app.srcdir) / "generated"
+    plots = gen / "tour"
+    plots.mkdir(parents=True, exist_ok=True)
+    for old in plots.iterdir():  # a fresh run: every plot listed is one this build made
+        old.unlink()
+    notebook = jupytext.read(ROOT / "analysis" / "tour.py")
+    namespace = {"__name__": "__main__", "__file__": str(ROOT / "analysis" / "tour.py")}
+    md, start = [], time.perf_counter()
+    saved = sys.argv, os.environ.get("SCALEDETECT_TOUR_OUT")
+    sys.argv, os.environ["SCALEDETECT_TOUR_OUT"] = ["tour.py"], str(plots)
+    try:
+        for cell in notebook.cells:
+            buffer = io.StringIO()
+            if cell.cell_type == "code":
+                with contextlib.redirect_stdout(buffer):
+                    exec(compile(cell.source, "tour.py", "exec"), namespace)  # noqa: S102
+            md += _cell_markdown(cell, buffer.getvalue())
+            md += [f"![{p.stem}](tour/{p.name})\n" for p in _new_plots(plots, namespace)]
+    finally:
+        sys.argv = saved[0]
+        if saved[1] is None:
+            os.environ.pop("SCALEDETECT_TOUR_OUT", None)
+        else:
+            os.environ["SCALEDETECT_TOUR_OUT"] = saved[1]
+    header = ["<!-- generated by docs/_ext/scaledetect_docs.py from analysis/tour.py: "
+              "do not edit -->", "",
+              "*Executed while these pages were built: every number and plot below is what "
+              "this version of scaledetect computes.*", ""]
+    # the tour's own title comes first, then the note on how it was produced
+    first, rest = md[0].split("\n", 1)
+    _write_if_changed(gen / "tour.md", "\n".join([first, "", *header, rest, *md[1:]]))
+    LOG.info("tour executed in %.1f s", time.perf_counter() - start)
+
+
+def _new_plots(plots: Path, namespace: dict) -> list[Path]:
+    """PNG files the tour wrote since the last call (tracked in the namespace)."""
+    seen = namespace.setdefault("_docs_seen_plots", set())
+    new = sorted(p for p in plots.glob("*.png") if p.name not in seen)
+    seen.update(p.name for p in new)
+    return new
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write *text* unless the file already holds it (keeps incremental builds incremental)."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def setup(app):
+    """Register the directives and the tour run."""
+    app.add_directive("scaledetect-cli", CliDirective)
+    app.add_directive("scaledetect-api-index", ApiIndexDirective)
+    app.connect("builder-inited", run_tour)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,120 @@
+"""Expected cost of a run, and the progress bar of ``run_all`` that weighs runs by it.
+
+The model counts multiply-adds per image of the forward pass (``forward_macs``) and scales it by
+what each kind of run does with it. Its constants were calibrated on timed runs (one numba thread,
+on a loaded 2-core machine): every run of the ``tiny`` preset, and epochs of the ``quick``
+preset's training net (N = 128, K = 7, C = 64: 0.64 s per ReLU epoch, 1.35 s per tanh epoch).
+Only ratios matter for the ETA: the progress bar derives it from the measured rate of expected
+seconds done per second.
+"""
+
+import math
+
+from tqdm.auto import tqdm
+
+from ..nn.spec import NetSpec
+from .config import Run
+
+#: Exact theory: seconds per (pair of positions x layer); tiny: 0.2 s in 1D, 2.9 s in 2D.
+_THEORY = 1.0e-5
+#: NNGP: seconds per (pair of positions x layer), at most ``_NNGP_PAIRS`` pairs (2.0 s on tiny).
+_NNGP, _NNGP_PAIRS = 4.0e-4, 4096
+#: Monte Carlo measurement: seconds per (probe x (3 forward MACs / width + 5 pixels)); the
+#: kernels vectorize over one channel axis, so the cost per MAC falls with the width.
+_MEASURE = 3.0e-8
+#: Training: seconds per (image x epoch) = a + b * forward MACs; tanh costs x1.6 (its kernels).
+_TRAIN_A, _TRAIN_B, _TANH = 5.0e-5, 1.1e-9, 1.6
+#: Fixed cost of any run (start-up, writing the result).
+_OVERHEAD = 0.05
+#: Epochs until the training set is interpolated, a typical value per activation (the quick
+#: preset's nets: ReLU about 9, tanh about 180 for the seeds that learn).
+_EPOCHS_TO_FIT = {"relu": 10, "tanh": 180, "linear": 50}
+
+
+def forward_macs(net: NetSpec) -> int:
+    """Multiply-adds of one forward pass of one image: ``sum_k C_{k-1} C_k F^dim N_k^dim``."""
+    side, total, c_in = net.size, 0, 1
+    for _ in range(net.depth):
+        side //= net.stride
+        total += c_in * net.width * net.filter ** net.dim * side ** net.dim
+        c_in = net.width
+    return total + c_in * side ** net.dim
+
+
+def expected_epochs(run: Run) -> int:
+    """Epochs a training run is expected to last: fit, then ``continue_factor`` times more."""
+    from ..nn.train import TrainSpec
+
+    spec = TrainSpec(**run.train)
+    if spec.stop == "epochs":
+        return spec.max_epochs
+    fit = min(_EPOCHS_TO_FIT.get(run.net.act, 50), spec.max_epochs)
+    return max(1, math.ceil(fit * (1 + spec.continue_factor)))
+
+
+def expected_seconds(run: Run) -> float:
+    """Rough single-thread seconds of *run* (the weights of the ETA; not a promise).
+
+    ``theory``: pairs of positions x depth; ``nngp`` the same with at most 4096 pairs;
+    ``pooling``/``init``: probes x forward cost (per channel); ``train``: epochs x images x
+    forward cost, plus the two measurements (at initialization and trained).
+    """
+    pixels = run.task.size ** run.task.dim
+    if run.kind == "theory":
+        return _OVERHEAD + _THEORY * pixels ** 2 * run.net.depth
+    if run.kind == "nngp":
+        return _OVERHEAD + _NNGP * min(pixels ** 2, _NNGP_PAIRS) * run.net.depth
+    measure = _MEASURE * run.probe * (3 * forward_macs(run.net) / run.net.width + 5 * pixels)
+    if run.kind in ("pooling", "init"):
+        return _OVERHEAD + measure
+    per_image = (_TRAIN_A + _TRAIN_B * forward_macs(run.net)) * (
+        _TANH if run.net.act == "tanh" else 1.0)
+    n_train = run.train.get("n_train", 1024)
+    return _OVERHEAD + 2 * measure + expected_epochs(run) * n_train * per_image
+
+
+class Progress:
+    """Progress of ``run_all``: runs done, epochs of training runs in flight, a weighted ETA.
+
+    The bar counts expected seconds (``expected_seconds``) of work done: a finished run adds its
+    whole cost, a training run in flight the share of its expected epochs it has done (at most
+    90 % until it ends). tqdm's remaining-time estimate is then weighted by cost.
+    """
+
+    def __init__(self, runs: list[Run], enabled: bool = True):
+        self.cost = {r.key: expected_seconds(r) for r in runs}
+        self.runs = {r.key: r for r in runs}
+        self.credit = dict.fromkeys(self.cost, 0.0)
+        self.epochs: dict[str, int] = {}
+        self.finished = 0
+        self.bar = tqdm(total=round(sum(self.cost.values()), 1), disable=not enabled,
+                        desc=self._desc(), unit="s", dynamic_ncols=True, smoothing=0,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+                                   "{postfix}")
+
+    def _desc(self) -> str:
+        return f"runs {self.finished}/{len(self.cost)}"
+
+    def _add(self, key: str, credit: float) -> None:
+        self.bar.update(round(credit - self.credit[key], 3))
+        self.credit[key] = credit
+
+    def epoch(self, key: str, epoch: int) -> None:
+        """A training run in flight finished *epoch*."""
+        self.epochs[key] = epoch
+        share = min(0.9, epoch / expected_epochs(self.runs[key]))
+        self._add(key, share * self.cost[key])
+        self.bar.set_postfix_str(", ".join(
+            f"train seed {self.runs[k].seed} {self.runs[k].net.act} epoch {e}"
+            for k, e in self.epochs.items()), refresh=True)
+
+    def done(self, key: str) -> None:
+        """Run *key* finished."""
+        self.epochs.pop(key, None)
+        self._add(key, self.cost[key])
+        self.finished += 1
+        self.bar.set_description_str(self._desc(), refresh=True)
+
+    def close(self) -> None:
+        """Close the bar."""
+        self.bar.close()
