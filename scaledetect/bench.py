@@ -2,13 +2,16 @@
 
 One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * grad``) of a CNN at
 initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
-process with the same number of threads, timed in alternating rounds so that load on a shared
-machine affects both alike; the reported times are medians over every repeat.
+process with the same number of threads (1, and the chosen count), timed in interleaved rounds
+together with the ceiling's matrix product, so that load on a shared machine affects all alike;
+the reported times are medians over every repeat.
 
 GFLOP/s count the multiply-adds of the convolutions (2 flops each): forward ``C_out C_in F^dim Q``
 per layer (Q = batch x output positions), the same again for dL/dW and for dL/df_{k-1} (not
 computed for the input layer); activations, pooling and readout are not counted. The ceiling is
-the GFLOP/s of a float32 numpy matrix product measured in the same run (best of 20).
+the GFLOP/s of a float32 ``512 x 512`` numpy matrix product (numpy's own BLAS threads) measured
+in the same rounds: the best repeat (what the cores give when no one else takes them; the median is
+reported too). ``pct_ceiling`` = 100 x median GFLOP/s / ceiling.
 """
 
 import json
@@ -115,6 +118,19 @@ def _timed(fn, repeats: int) -> list[float]:
     return ts
 
 
+def matmul_step(n: int = 512):
+    """A closure running one float32 ``(n, n) @ (n, n)`` numpy product, and its flops."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    out = np.empty((n, n), np.float32)
+
+    def step():
+        np.matmul(a, b, out=out)
+
+    return step, 2 * n ** 3
+
+
 def matmul_gflops(n: int = 512, repeats: int = 20) -> float:
     """GFLOP/s of the fastest of *repeats* float32 ``(n, n) @ (n, n)`` numpy products.
 
@@ -122,11 +138,20 @@ def matmul_gflops(n: int = 512, repeats: int = 20) -> float:
     a multi-threaded BLAS call collapses when another process takes a core. numpy's BLAS uses
     its own default thread count.
     """
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(np.float32)
-    b = rng.standard_normal((n, n)).astype(np.float32)
-    a @ b
-    return 2 * n ** 3 / min(_timed(lambda: a @ b, repeats)) / 1e9
+    step, flops = matmul_step(n)
+    step()
+    return flops / min(_timed(step, repeats)) / 1e9
+
+
+def blas_info() -> list[dict]:
+    """The BLAS libraries loaded (threadpoolctl's report; empty without threadpoolctl)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return []
+    keep = ("internal_api", "prefix", "version", "num_threads", "architecture")
+    return [{k: d.get(k) for k in keep} for d in threadpoolctl.threadpool_info()
+            if d.get("user_api") == "blas"]
 
 
 _JIT_SCRIPT = """
@@ -162,15 +187,61 @@ def jit_times(threads: int = 2) -> dict:
     return res
 
 
+def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_round: int,
+               torch, ceiling) -> dict[str, list[float]]:
+    """Seconds per step of every engine and thread count, and of the ceiling's product.
+
+    Each round runs, for every thread count, a warm-up step and *per_round* timed steps of numba
+    then PyTorch, then *per_round* ceiling products: load on a shared machine hits all alike.
+    """
+    import numba
+
+    step, model = numba_step(spec, batch)
+    tstep = torch_step(spec, batch, model) if torch is not None else None
+    times: dict[str, list[float]] = {"ceiling": []}
+    for _ in range(rounds):
+        for t in counts:
+            numba.set_num_threads(t)
+            step()
+            times.setdefault(f"numba_{t}", []).extend(_timed(step, per_round))
+            if tstep is not None:
+                torch.set_num_threads(t)
+                tstep()
+                times.setdefault(f"torch_{t}", []).extend(_timed(tstep, per_round))
+        times["ceiling"] += _timed(ceiling, per_round)
+    return times
+
+
+def _case_result(name: str, flops: int, times: dict, counts: list[int], ceiling: float) -> dict:
+    """One case's JSON object: fields at the largest thread count, and ``by_threads``."""
+    by = {}
+    for t in counts:
+        n_ms = 1e3 * float(np.median(times[f"numba_{t}"]))
+        tt = times.get(f"torch_{t}")
+        t_ms = 1e3 * float(np.median(tt)) if tt else None
+        by[str(t)] = {"numba_ms": n_ms, "torch_ms": t_ms,
+                      "ratio": n_ms / t_ms if t_ms else None,
+                      "gflops": flops / n_ms / 1e6,
+                      "torch_gflops": flops / t_ms / 1e6 if t_ms else None,
+                      "pct_ceiling": 100 * flops / n_ms / 1e6 / ceiling}
+    main = by[str(counts[-1])]
+    res = {"name": name, **main, "flops": flops, "by_threads": by}
+    for t in counts:
+        res[f"ratio_{t}t"] = by[str(t)]["ratio"]
+    return res
+
+
 def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True) -> dict:
-    """Run every case; return the SPEC section 7 JSON object.
+    """Run every case; return the benchmark's JSON object.
 
     Parameters
     ----------
     threads : int
-        numba and PyTorch threads.
+        numba and PyTorch threads of the main figures; 1 thread is measured as well.
     repeats : int
-        Timed steps per engine and case (split in *rounds* alternating rounds, after a warm-up).
+        Timed steps per engine, thread count and case (split in *rounds* interleaved rounds,
+        each after a warm-up step).
+    rounds : int
     jit : bool
         Also measure cold/warm JIT start-up in subprocesses.
 
@@ -178,44 +249,41 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
     -------
     dict
         ``{"cases": [{"name", "numba_ms", "torch_ms", "ratio", "gflops", "torch_gflops",
-        "flops"}], "ceiling_gflops", "threads", "repeats", "jit_cold_s", "jit_warm_s",
-        "jit_warm_import_s", "jit_warm_cache_misses", "torch", "numba_omp_wait_policy",
-        "numba_threading_layer"}``; torch fields are null without PyTorch.
+        "pct_ceiling", "flops", "ratio_1t", "ratio_<threads>t", "by_threads": {"1": {...},
+        ...}}], "ceiling_gflops", "ceiling_median_gflops", "threads", "repeats", "loadavg",
+        "blas", "jit_cold_s", "jit_warm_s", "jit_warm_import_s", "jit_warm_cache_misses",
+        "torch", "numba_omp_wait_policy", "numba_threading_layer"}``; torch fields are null
+        without PyTorch. ``pct_ceiling`` is 100 x the median GFLOP/s over ``ceiling_gflops``,
+        the best float32 numpy product of the whole run (numpy's own BLAS threads).
     """
     import numba
 
     policy = start_threads()  # before set_num_threads, which would launch them with defaults
-    numba.set_num_threads(threads)
     try:
         import torch
-
-        torch.set_num_threads(threads)
     except ImportError:
         torch = None
+    counts = sorted({1, threads})
+    saved = numba.get_num_threads()
     per_round = max(1, repeats // rounds)
-    cases = []
-    for name, spec, batch in CASES:
-        step, model = numba_step(spec, batch)
-        tstep = torch_step(spec, batch, model) if torch is not None else None
-        for _ in range(5):
-            step()
-            if tstep is not None:
-                tstep()
-        tn, tt = [], []
-        for _ in range(rounds):
-            tn += _timed(step, per_round)
-            if tstep is not None:
-                tt += _timed(tstep, per_round)
-        flops = step_flops(spec, batch)
-        n_ms = 1e3 * float(np.median(tn))
-        t_ms = 1e3 * float(np.median(tt)) if tt else None
-        cases.append({"name": name, "numba_ms": n_ms, "torch_ms": t_ms,
-                      "ratio": n_ms / t_ms if t_ms else None,
-                      "gflops": flops / n_ms / 1e6,
-                      "torch_gflops": flops / t_ms / 1e6 if t_ms else None,
-                      "flops": flops})
-    result = {"cases": cases, "ceiling_gflops": matmul_gflops(), "threads": threads,
-              "repeats": per_round * rounds, "torch": torch.__version__ if torch else None,
+    load = os.getloadavg()[0]
+    ceiling, _ = matmul_step()
+    raw, ceil_times = [], []
+    try:
+        for name, spec, batch in CASES:
+            times = _time_case(spec, batch, counts, rounds, per_round, torch, ceiling)
+            ceil_times += times["ceiling"]
+            raw.append((name, step_flops(spec, batch), times))
+    finally:
+        numba.set_num_threads(saved)
+    mm_flops = matmul_step()[1]
+    best = mm_flops / min(ceil_times) / 1e9
+    cases = [_case_result(name, flops, times, counts, best) for name, flops, times in raw]
+    result = {"cases": cases, "ceiling_gflops": best,
+              "ceiling_median_gflops": mm_flops / float(np.median(ceil_times)) / 1e9,
+              "threads": threads, "repeats": per_round * rounds,
+              "loadavg": [load, os.getloadavg()[0]], "blas": blas_info(),
+              "torch": torch.__version__ if torch else None,
               "numba_omp_wait_policy": policy, "numba_threading_layer": numba.threading_layer()}
     if jit:
         j = jit_times(threads)
@@ -227,13 +295,20 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
 
 def table(result: dict) -> str:
     """A readable table of ``run()``'s result."""
-    lines = [f"{'case':10s} {'numba ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'GFLOP/s':>8s}"]
+    counts = sorted(result["cases"][0]["by_threads"], key=int)
+    head = f"{'case':8s} {'thr':>3s} {'numba ms':>9s} {'torch ms':>9s} {'ratio':>6s} " \
+           f"{'GFLOP/s':>8s} {'% ceil':>6s}"
+    lines = [head]
     for c in result["cases"]:
-        t = f"{c['torch_ms']:9.3f}" if c["torch_ms"] is not None else f"{'-':>9s}"
-        r = f"{c['ratio']:6.3f}" if c["ratio"] is not None else f"{'-':>6s}"
-        lines.append(f"{c['name']:10s} {c['numba_ms']:9.3f} {t} {r} {c['gflops']:8.1f}")
-    lines.append(f"ceiling (numpy float32 matmul): {result['ceiling_gflops']:.1f} GFLOP/s, "
-                 f"threads {result['threads']}")
+        for t in counts:
+            b = c["by_threads"][t]
+            tm = f"{b['torch_ms']:9.3f}" if b["torch_ms"] is not None else f"{'-':>9s}"
+            r = f"{b['ratio']:6.3f}" if b["ratio"] is not None else f"{'-':>6s}"
+            lines.append(f"{c['name']:8s} {t:>3s} {b['numba_ms']:9.3f} {tm} {r} "
+                         f"{b['gflops']:8.1f} {b['pct_ceiling']:6.1f}")
+    lines.append(f"ceiling (numpy float32 matmul): best {result['ceiling_gflops']:.1f}, median "
+                 f"{result['ceiling_median_gflops']:.1f} GFLOP/s; load average "
+                 f"{result['loadavg'][0]:.1f} -> {result['loadavg'][1]:.1f}")
     if "jit_cold_s" in result:
         lines.append(f"JIT start-up: cold {result['jit_cold_s']:.1f} s, warm "
                      f"{result['jit_warm_s']:.2f} s ({result['jit_warm_cache_misses']} compiles)")
