@@ -1,8 +1,8 @@
 """``scaledetect train [task] [net] [training] --seed S --out DIR``: train and save a CNN.
 
 Writes ``DIR/init.npz`` (the net at initialization), ``DIR/checkpoint.npz`` (while running and at
-the end), ``DIR/model.npz`` (trained) and ``DIR/history.json``. The net flags default to the recipe
-of the training recipe (``--param mf --alpha 1 --gain sqrt(F)``), the training flags to ``TrainSpec``'s.
+the end), ``DIR/model.npz`` (trained) and ``DIR/history.json``. The net flags default to the
+training recipe (``--param mf --alpha 1 --gain sqrt(F)``), the training flags to ``TrainSpec``'s.
 
 With ``--arch ARCH`` it trains a standard architecture (PyTorch) instead: see ``_run_arch``.
 """
