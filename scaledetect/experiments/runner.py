@@ -19,7 +19,6 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
     Plain dicts in and out, so the function ships unchanged to worker processes and Dask workers.
     """
     from .. import nn, theory
-    from ..diagnostics.channel_sum import channel_sum
 
     run = Run.from_dict(run_dict)
     start = time.perf_counter()
@@ -36,14 +35,16 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
         model = nn.init_cnn(run.net, rng=run.seed)
         result["init"] = _measure(model, run)
         arrays.update(_filters(model, "init"))
+    elif run.kind == "deep":
+        from .deep import execute_deep
+
+        result.update(execute_deep(run))
     else:  # train
         spec = nn.TrainSpec(**run.train)
         outcome = nn.train(run.task, run.net, spec, rng=run.seed, progress=False)
         result["init"] = _measure(outcome.init, run)
         result["trained"] = _measure(outcome.model, run)
         result["history"] = outcome.history
-        result["channel_sum"] = {"init": _measure(channel_sum(outcome.init), run),
-                                 "trained": _measure(channel_sum(outcome.model), run)}
         arrays.update(_filters(outcome.init, "init"))
         arrays.update(_filters(outcome.model, "trained"))
     result["seconds"] = time.perf_counter() - start
@@ -58,19 +59,12 @@ def _measure(model, run: Run) -> dict:
 
 
 def _filters(model, prefix: str) -> dict[str, np.ndarray]:
-    """First-layer filters, every layer's ``nn.filters.uniform_share`` (norm-weighted) and filter
-    spectrum: ``spectrum.power`` ``(K, F^dim)`` on the grid-Laplacian modes of eigenvalues
-    ``spectrum.eigenvalues`` ``(F^dim,)`` (see ``diagnostics.spectrum``).
-    """
-    from ..diagnostics.spectrum import spectra
+    """First-layer filters and every layer's ``nn.filters.uniform_share`` (norm-weighted)."""
     from ..nn.filters import uniform_share
 
     weights = [model.params[f"conv{k}.weight"] for k in range(1, model.spec.depth + 1)]
-    layers = spectra(model)
     return {f"{prefix}.conv1.weight": np.asarray(weights[0], np.float64),
-            f"{prefix}.uniform_share": np.array([uniform_share(w) for w in weights]),
-            f"{prefix}.spectrum.power": np.stack([x.power for x in layers]),
-            f"{prefix}.spectrum.eigenvalues": layers[0].eigenvalues}
+            f"{prefix}.uniform_share": np.array([uniform_share(w) for w in weights])}
 
 
 def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str = "local",
@@ -110,10 +104,10 @@ def _cost_rank(run: Run) -> tuple[int, int]:
     """Longest runs first, so the pool drains evenly: training (tanh, ~20x more epochs to
     interpolate, before ReLU), then theory in 2D, Monte Carlo, theory in 1D.
     """
-    order = {"train": 0, "nngp": 2, "init": 3, "pooling": 3, "theory": 4}[run.kind]
+    order = {"train": 0, "deep": 0, "nngp": 2, "init": 3, "pooling": 3, "theory": 4}[run.kind]
     if run.kind == "theory" and run.task.dim == 2:
         order = 1
-    return order, run.net.act != "tanh"
+    return order, run.net is None or run.net.act != "tanh"
 
 
 def _dispatch(todo: list[Run], workers: int, executor: str, scheduler: str | None):

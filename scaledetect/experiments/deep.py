@@ -1,0 +1,91 @@
+"""Standard architectures in the experiments layer: the ``deep`` run kind and its presets (F9, F10).
+
+A ``deep`` run trains one architecture on the two-point task (``DEEP_TASK``) with
+``deep.train.train_arch`` and measures D, G, R at every node of its forward pass
+(``deep.layers.measure_module``) three times: at initialization, trained (the best-test model)
+and trained with channels shuffled (mode 1, ``diagnostics.shuffle``). Its ``Run.train`` holds the
+``DeepTrainSpec`` fields (``arch``, ``width_factor``, ...); ``Run.net`` is ``None``.
+
+Cost (measured on 2 loaded cores, CPU seconds of one run, 1024 training points, 512 probes):
+LeNet ~5 s, VGG11 width 1/4 ~45 s, ResNet18 width 1/8 ~55 s at 20 epochs; the quick preset (3
+architectures x 2 seeds) is ~3.5 CPU-minutes. ``paper`` (11 architectures at width 1, 10 seeds,
+the authors' 300 epochs) is GPU work: at width 1 an epoch of VGG11 costs ~16x the width-1/4
+one on CPU (~30 s), i.e. ~2.5 CPU-hours per VGG run and several hundred CPU-hours in total.
+"""
+
+import importlib.util
+
+from ..tasks.spec import TaskSpec
+from .config import Run
+
+#: Petrini et al.'s two-point task: side 28, xi 14, gap 2, L2 distance, image mean 1.
+DEEP_TASK = TaskSpec(dim=2, size=28, rule="distance", xi=14, gap=2, norm="l2", amplitude="mean")
+#: The architectures F10 draws layer by layer (those of the paper's layer-wise figure).
+LAYERWISE = ("vgg11", "vgg11bn", "vgg13bn", "lenet")
+PAPER_ARCHS = ("vgg11", "vgg11bn", "vgg13bn", "vgg16bn", "vgg19bn", "resnet18", "resnet34",
+               "resnet50", "alexnet", "lenet", "efficientnetb0")
+
+
+def deep_runs(name: str) -> list[Run]:
+    """The ``deep`` runs of preset *name* (``tiny``, ``quick`` or ``paper``).
+
+    ``tiny``: LeNet at width 1/2, 256 points, 3 epochs, 1 seed (seconds, for tests).
+    ``quick``: LeNet (width 1), VGG11 (1/4), ResNet18 (1/8); 2 seeds, 1024 points, 20 epochs
+    (each reached < 1% (VGG, ResNet) and ~4-6% (LeNet) test error on both seeds), 512 probes.
+    ``paper``: every architecture at width 1, 10 seeds, 300 epochs, 1024 probes.
+    """
+    if name == "tiny":
+        archs, seeds, probe = (("lenet", 0.5),), range(1), 128
+        train = {"n_train": 256, "n_test": 256, "epochs": 3}
+    elif name == "quick":
+        archs, seeds, probe = (("lenet", 1.0), ("vgg11", 0.25), ("resnet18", 0.125)), range(2), 512
+        train = {"n_train": 1024, "n_test": 1024, "epochs": 20}
+    else:
+        archs, seeds, probe = tuple((a, 1.0) for a in PAPER_ARCHS), range(10), 1024
+        train = {"n_train": 1024, "n_test": 1024, "epochs": 300}
+    return [Run("deep", DEEP_TASK, None, probe=probe, seed=s,
+                train={**train, "arch": a, "width_factor": w}, tag=a)
+            for a, w in archs for s in seeds]
+
+
+def deep_presets(name: str) -> dict[str, list[Run]]:
+    """``{"fig9_architectures": [...], "fig10_layers": [...]}`` for preset *name*; empty without
+    PyTorch (the optional backend these runs need), so the other figures still reproduce.
+    """
+    if importlib.util.find_spec("torch") is None:
+        return {}
+    runs = deep_runs(name)
+    return {"fig9_architectures": runs,
+            "fig10_layers": [r for r in runs if r.train["arch"] in LAYERWISE]}
+
+
+def execute_deep(run: Run) -> dict:
+    """Train and measure one ``deep`` run; return its JSON result (see the module docstring).
+
+    Result keys: ``init``, ``trained``, ``shuffled`` (``Sensitivities.to_dict()`` with layer
+    names and relative depths) and ``history`` (``records``, ``best_epoch``, ``test_error``).
+    """
+    import torch
+
+    from ..deep.layers import measure_module
+    from ..deep.train import DeepTrainSpec, train_arch
+    from ..diagnostics.shuffle import shuffle_channels
+
+    out = train_arch(run.task, DeepTrainSpec(**run.train), rng=run.seed, progress=False,
+                     threads=1)
+
+    def measured(module) -> dict:
+        # probes with a seed of their own, independent of the training data; one thread, as
+        # the runner's workers share the cores
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return measure_module(module, task=run.task, pert=run.pert, probe=run.probe,
+                                  rng=10_000 + run.seed).to_dict()
+        finally:
+            torch.set_num_threads(before)
+
+    return {"init": measured(out.init), "trained": measured(out.model),
+            "shuffled": measured(shuffle_channels(out.model, 1, rng=run.seed)),
+            "history": {"records": out.history, "best_epoch": out.best_epoch,
+                        "test_error": out.test_error}}
