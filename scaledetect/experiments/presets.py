@@ -83,6 +83,8 @@ def preset(name: str) -> dict[str, list[Run]]:
         [r for net in tanh_pool for r in theory_and_mc(d1, net, net.act)]
         + runs["fig2_init_vs_trained"] + trained("tanh", "tanh"))
     runs["fig6_filters"] = runs["fig2_init_vs_trained"]
+    runs["fig11_spectra"] = runs["fig2_init_vs_trained"] + _filter4(trained, tiny, paper)
+    runs["fig12_noise"] = _noise_runs(train_task, width, train_depth, probe_trained, tiny, paper)
     blobs = TaskSpec(dim=2, size=16 if tiny else 32, shape="blobs", rule="distance",
                      xi=4 if tiny else 8, blob_width=1.5)
     blob_net = pooling_spec(2, blobs.size, 3 if tiny else 4, 2, 2)
@@ -92,6 +94,35 @@ def preset(name: str) -> dict[str, list[Run]]:
             probe=probe_mc // 4, seed=2, tag=f"T={t:.3g}") for t in temps]
     runs.update(deep_presets(name))
     return runs
+
+
+def _filter4(trained, tiny: bool, paper: bool) -> list[Run]:
+    """The recipe net with F = s = 4 (four Laplacian modes per filter): K = 3 on N = 128 (sides
+    128, 32, 8, 2), K = 2 on tiny's N = 32; 2 seeds in quick (about 40 s each on a quiet core).
+    """
+    runs = [r for r in trained("relu", "F4", filter=4, stride=4, depth=2 if tiny else 3)
+            if r.kind == "train"]
+    return runs if paper else runs[:2]
+
+
+#: Relative noise levels of noise-corrupted training (||eta|| = sigma ||x|| on average).
+NOISE_SIGMAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _noise_runs(task: TaskSpec, width: int, depth: int, probe: int, tiny: bool,
+                paper: bool) -> list[Run]:
+    """Noise-corrupted training of the recipe net at each sigma, for a fixed number of epochs
+    (interpolation is not reachable at every sigma, fresh noise every epoch): quick 4 levels,
+    1 seed, 40 epochs; paper 6 levels, 3 seeds, 200 epochs.
+    """
+    sigmas = (0.0, 0.3) if tiny else NOISE_SIGMAS if paper else (0.0, 0.1, 0.3, 1.0)
+    epochs = 20 if tiny else 200 if paper else 40
+    train = {"n_train": 256 if tiny else 1024, "n_test": 256 if tiny else 1024, "stop": "epochs",
+             "max_epochs": epochs}
+    net = recipe_net(width=width, size=task.size, depth=depth)
+    return [Run("train", task, net, probe=probe, seed=s, train={**train, "train_noise": sigma},
+                tag=f"sigma={sigma:g}")
+            for sigma in sigmas for s in range(3 if paper else 1)]
 
 
 def _temperatures(size: int, n: int) -> list[float]:

@@ -19,6 +19,7 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
     Plain dicts in and out, so the function ships unchanged to worker processes and Dask workers.
     """
     from .. import nn, theory
+    from ..diagnostics.channel_sum import channel_sum
 
     run = Run.from_dict(run_dict)
     start = time.perf_counter()
@@ -45,6 +46,8 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
         result["init"] = _measure(outcome.init, run)
         result["trained"] = _measure(outcome.model, run)
         result["history"] = outcome.history
+        result["channel_sum"] = {"init": _measure(channel_sum(outcome.init), run),
+                                 "trained": _measure(channel_sum(outcome.model), run)}
         arrays.update(_filters(outcome.init, "init"))
         arrays.update(_filters(outcome.model, "trained"))
     result["seconds"] = time.perf_counter() - start
@@ -59,12 +62,19 @@ def _measure(model, run: Run) -> dict:
 
 
 def _filters(model, prefix: str) -> dict[str, np.ndarray]:
-    """First-layer filters and every layer's ``nn.filters.uniform_share`` (norm-weighted)."""
+    """First-layer filters, every layer's ``nn.filters.uniform_share`` (norm-weighted) and filter
+    spectrum: ``spectrum.power`` ``(K, F^dim)`` on the grid-Laplacian modes of eigenvalues
+    ``spectrum.eigenvalues`` ``(F^dim,)`` (see ``diagnostics.spectrum``).
+    """
+    from ..diagnostics.spectrum import spectra
     from ..nn.filters import uniform_share
 
     weights = [model.params[f"conv{k}.weight"] for k in range(1, model.spec.depth + 1)]
+    layers = spectra(model)
     return {f"{prefix}.conv1.weight": np.asarray(weights[0], np.float64),
-            f"{prefix}.uniform_share": np.array([uniform_share(w) for w in weights])}
+            f"{prefix}.uniform_share": np.array([uniform_share(w) for w in weights]),
+            f"{prefix}.spectrum.power": np.stack([x.power for x in layers]),
+            f"{prefix}.spectrum.eigenvalues": layers[0].eigenvalues}
 
 
 def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str = "local",
