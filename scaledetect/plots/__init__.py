@@ -28,6 +28,8 @@ from . import (
     fig6_filters,
     fig7_pileup,
     fig8_maxent,
+    fig9_architectures,
+    fig10_layers,
     fig11_spectra,
     fig12_noise,
 )
@@ -56,7 +58,8 @@ class FigureInfo:
 
 
 _MODULES = (fig1_gallery, fig2_init_vs_trained, fig3_strided, fig4_unstrided, fig5_relu_vs_tanh,
-            fig6_filters, fig7_pileup, fig8_maxent, fig11_spectra, fig12_noise)
+            fig6_filters, fig7_pileup, fig8_maxent, fig9_architectures, fig10_layers,
+            fig11_spectra, fig12_noise)
 _NO_RUNS = (fig1_gallery.ID, fig7_pileup.ID)
 
 
