@@ -15,6 +15,8 @@ one on CPU (~30 s), i.e. ~2.5 CPU-hours per VGG run and several hundred CPU-hour
 
 import importlib.util
 
+import numpy as np
+
 from ..tasks.spec import TaskSpec
 from .config import Run
 
@@ -89,3 +91,100 @@ def execute_deep(run: Run) -> dict:
             "shuffled": measured(shuffle_channels(out.model, 1, rng=run.seed)),
             "history": {"records": out.history, "best_epoch": out.best_epoch,
                         "test_error": out.test_error}}
+
+
+#: A trained net "learned" the task below this test error.
+LEARNED = 0.1
+#: "R trained << init": every seed's R_out(trained) / R_out(init) below this.
+R_DROP = 0.5
+#: "D falls with depth": late / early D below this (mean over seeds).
+D_FALL = 0.7
+#: Shuffled D_k "unchanged" within a factor KEEP of the trained D_k; "raised" above KEEP.
+KEEP = 1.5
+
+
+def _profile(result: dict, which: str, q: str):
+    rows = result[which]["layers"]
+    depth = np.array([r.get("depth", np.nan) for r in rows], float)
+    return depth, np.array([np.nan if r.get(q) is None else r[q] for r in rows], float)
+
+
+def _by_arch(runs, results) -> dict:
+    out: dict = {}
+    for r in runs:
+        if r.kind == "deep" and r.key in results:
+            out.setdefault(r.train["arch"], {})[r.key] = results[r.key]
+    return {a: list(d.values()) for a, d in out.items()}
+
+
+def _verdict(votes: list[str]) -> str:
+    return "NO" if "NO" in votes else "inconclusive" if "inconclusive" in votes or not votes \
+        else "yes"
+
+
+def output_r_claim(groups: dict) -> tuple[str, str, str]:
+    """R of the output, trained vs init, per architecture that learned (per-seed ratios)."""
+    votes, parts = [], []
+    for arch, res in groups.items():
+        err = np.array([x["history"]["test_error"] for x in res])
+        q = np.array([_profile(x, "trained", "R")[1][-1] / _profile(x, "init", "R")[1][-1]
+                      for x in res])
+        if err.mean() >= LEARNED:
+            parts.append(f"{arch}: did not learn (test error {err.mean():.3f})")
+            continue
+        votes.append("yes" if np.all(q < R_DROP) else "NO" if q.mean() >= 1 else "inconclusive")
+        parts.append(f"{arch}: R_out trained/init per seed " + ", ".join(f"{v:.3g}" for v in q)
+                     + f" (test error {err.mean():.3f} +- {err.std():.3f})")
+    return (f"R of the output: trained << init (below {R_DROP:g} x) for every architecture",
+            _verdict(votes), "; ".join(parts))
+
+
+def depth_claim(groups: dict) -> tuple[str, str, str]:
+    """Trained D in the last quarter of the net vs the first quarter (input and output excluded)."""
+    votes, parts = [], []
+    for arch, res in groups.items():
+        ratios, at_init = _late_early(res, "trained"), _late_early(res, "init")
+        votes.append("yes" if np.all(ratios < D_FALL) else "NO" if ratios.mean() >= 1
+                     else "inconclusive")
+        parts.append(f"{arch}: D(depth >= 0.75) / D(depth <= 0.25) per seed "
+                     + ", ".join(f"{v:.3g}" for v in ratios)
+                     + " (at init " + ", ".join(f"{v:.3g}" for v in at_init) + ")")
+    return ("After training D_k falls with depth (last quarter of the nodes below "
+            f"{D_FALL:g} x the first quarter)", _verdict(votes), "; ".join(parts))
+
+
+def _late_early(res: list, which: str) -> np.ndarray:
+    """Per seed: mean D over nodes at depth >= 0.75 over mean D at depth <= 0.25 (0 < depth < 1)."""
+    out = []
+    for x in res:
+        d, v = _profile(x, which, "D")
+        inner = (d > 0) & (d < 1)
+        out.append(np.nanmean(v[inner & (d >= 0.75)]) / np.nanmean(v[inner & (d <= 0.25)]))
+    return np.array(out)
+
+
+def shuffle_claim(groups: dict) -> tuple[str, str, str]:
+    """Shuffled / trained D_k: unchanged in the first half of the net, raised in the second."""
+    votes, parts = [], []
+    for arch, res in groups.items():
+        ratio = np.mean([_profile(x, "shuffled", "D")[1] / _profile(x, "trained", "D")[1]
+                         for x in res], axis=0)
+        d = _profile(res[0], "trained", "D")[0]
+        first, second = ratio[(d > 0) & (d <= 0.5)], ratio[d > 0.5]
+        kept = bool(np.all((first > 1 / KEEP) & (first < KEEP)))
+        raised = float(np.nanmean(second))
+        votes.append("yes" if kept and raised > KEEP else "NO" if not kept or raised < 1
+                     else "inconclusive")
+        parts.append(f"{arch}: first half within [{1 / KEEP:.2f}, {KEEP:g}]: {kept} (range "
+                     f"{np.nanmin(first):.2f}-{np.nanmax(first):.2f}); second half mean "
+                     f"ratio {raised:.2f}")
+    return ("Shuffling channels leaves D_k of the first half unchanged and raises it in the "
+            "second half", _verdict(votes), "; ".join(parts))
+
+
+def deep_claims(runs, results: dict) -> list[tuple[str, str, str]]:
+    """The report rows on standard CNNs (empty without ``deep`` results)."""
+    groups = _by_arch(runs, results)
+    if not groups:
+        return []
+    return [output_r_claim(groups), depth_claim(groups), shuffle_claim(groups)]

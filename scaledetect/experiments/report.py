@@ -364,6 +364,12 @@ def build(runs: list[Run], results: dict[str, dict], arrays_of, figures: list[tu
     if pooling:
         blocks.append(("h", "Spatial vs channel pooling, noise-corrupted training"))
         blocks += _table(["claim", "reproduced", "evidence"], [list(c) for c in pooling])
+    from .deep import deep_claims
+
+    deep = deep_claims(runs, results)
+    if deep:
+        blocks.append(("h", "Standard CNNs on the two-point task (F9, F10)"))
+        blocks += _table(["claim", "reproduced", "evidence"], [list(c) for c in deep])
     if figures:
         blocks.append(("h", "Figures"))
         blocks += [("img", path, caption) for path, caption in figures]
