@@ -252,3 +252,36 @@ def test_cli_numba_model_images_and_bad_values(tmp_path, capsys):
         assert main(base + bad) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and bad[0].lstrip("-") in err
+
+
+def test_untraceable_module_falls_back_to_hooks_and_layers_selects_nodes():
+    # Data-dependent control flow defeats torch.fx symbolic tracing: "auto" then uses forward
+    # hooks on the leaf modules, "fx" says so. A layer selection keeps the depths of the full
+    # node list (input 0, conv 1/4, relu 2/4, pool 3/4, head 1).
+    torch = pytest.importorskip("torch")
+    from scaledetect.deep import ModuleSource
+
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(1, 2, 3, padding=1)
+            self.act = torch.nn.ReLU()
+            self.pool = torch.nn.AvgPool1d(2)
+            self.head = torch.nn.Linear(16, 1)
+
+        def forward(self, x):
+            h = self.pool(self.act(self.conv(x)))
+            if h.sum() > 0:  # data-dependent: not traceable
+                h = 2 * h
+            return self.head(h.flatten(1))
+
+    net = Branchy().eval()
+    src = ModuleSource(net, (1, 16))
+    assert src.capture == "hooks" and src.names == ("input", "conv", "act", "pool", "head")
+    with pytest.raises(ScaleDetectError, match="fx"):
+        ModuleSource(net, (1, 16), capture="fx")
+    sel = ModuleSource(net, (1, 16), layers=["act"])
+    assert sel.names == ("input", "act", "head") and sel.depths == (0.0, 0.5, 1.0)
+    seq = torch.nn.Sequential(*list(net.children())[:3])
+    part = ModuleSource(seq, (1, 16), layers=["1"])
+    assert part.names == ("input", "1", "2") and part.depths == (0.0, 2 / 3, 1.0)
