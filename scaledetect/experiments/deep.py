@@ -65,13 +65,16 @@ def execute_deep(run: Run) -> dict:
     """Train and measure one ``deep`` run; return its JSON result (see the module docstring).
 
     Result keys: ``init``, ``trained``, ``shuffled`` (``Sensitivities.to_dict()`` with layer
-    names and relative depths) and ``history`` (``records``, ``best_epoch``, ``test_error``).
+    names and relative depths), ``history`` (``records``, ``best_epoch``, ``test_error``) and
+    ``spectra`` (``{"init", "trained"}``: ``diagnostics.spectrum.spectra`` of every conv layer as
+    ``LayerSpectrum.to_dict()``; F11).
     """
     import torch
 
     from ..deep.layers import measure_module
     from ..deep.train import DeepTrainSpec, train_arch
     from ..diagnostics.shuffle import shuffle_channels
+    from ..diagnostics.spectrum import spectra
 
     out = train_arch(run.task, DeepTrainSpec(**run.train), rng=run.seed, progress=False,
                      threads=1)
@@ -90,7 +93,9 @@ def execute_deep(run: Run) -> dict:
     return {"init": measured(out.init), "trained": measured(out.model),
             "shuffled": measured(shuffle_channels(out.model, 1, rng=run.seed)),
             "history": {"records": out.history, "best_epoch": out.best_epoch,
-                        "test_error": out.test_error}}
+                        "test_error": out.test_error},
+            "spectra": {w: [x.to_dict() for x in spectra(m)]
+                        for w, m in (("init", out.init), ("trained", out.model))}}
 
 
 #: A trained net "learned" the task below this test error.

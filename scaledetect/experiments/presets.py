@@ -82,7 +82,6 @@ def preset(name: str) -> dict[str, list[Run]]:
     runs["fig5_relu_vs_tanh"] = (
         [r for net in tanh_pool for r in theory_and_mc(d1, net, net.act)]
         + runs["fig2_init_vs_trained"] + trained("tanh", "tanh"))
-    runs["fig6_filters"] = runs["fig2_init_vs_trained"]
     runs["fig11_spectra"] = runs["fig2_init_vs_trained"] + _filter4(trained, tiny, paper)
     runs["fig12_noise"] = _noise_runs(train_task, width, train_depth, probe_trained, tiny, paper)
     blobs = TaskSpec(dim=2, size=16 if tiny else 32, shape="blobs", rule="distance",
@@ -93,6 +92,10 @@ def preset(name: str) -> dict[str, list[Run]]:
         Run("pooling", blobs, blob_net, Perturbation(diffeo="maxent", temperature=t, cutoff=3.0),
             probe=probe_mc // 4, seed=2, tag=f"T={t:.3g}") for t in temps]
     runs.update(deep_presets(name))
+    deep = runs.get("fig9_architectures", [])  # F11 (d): VGG11's spectra, else the first arch
+    arch = "vgg11" if any(r.train["arch"] == "vgg11" for r in deep) else \
+        deep[0].train["arch"] if deep else None
+    runs["fig11_spectra"] = runs["fig11_spectra"] + [r for r in deep if r.train["arch"] == arch]
     return runs
 
 
