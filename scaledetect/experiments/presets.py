@@ -4,13 +4,15 @@
 larger probe sets, dim-2 training).
 """
 
+import importlib.util
+
 from ..errors import require_choice
 from ..nn.spec import NetSpec
 from ..nn.train import recipe_net
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from .config import Run
-from .deep import deep_presets
+from .deep import DEEP_TASK, deep_presets
 
 PRESETS = ("tiny", "quick", "paper")
 
@@ -123,9 +125,24 @@ def _noise_runs(task: TaskSpec, width: int, depth: int, probe: int, tiny: bool,
     train = {"n_train": 256 if tiny else 1024, "n_test": 256 if tiny else 1024, "stop": "epochs",
              "max_epochs": epochs}
     net = recipe_net(width=width, size=task.size, depth=depth)
-    return [Run("train", task, net, probe=probe, seed=s, train={**train, "train_noise": sigma},
-                tag=f"sigma={sigma:g}")
-            for sigma in sigmas for s in range(3 if paper else 1)]
+    seeds = range(3 if paper else 1)
+    runs = [Run("train", task, net, probe=probe, seed=s, train={**train, "train_noise": sigma},
+                tag=f"sigma={sigma:g}") for sigma in sigmas for s in seeds]
+    return runs + _deep_noise_runs(sigmas, seeds, tiny, paper)
+
+
+def _deep_noise_runs(sigmas, seeds, tiny: bool, paper: bool) -> list[Run]:
+    """LeNet on the 2D two-point task at each sigma (``deep`` runs; none without PyTorch): tiny
+    width 1/2, 256 points, 3 epochs; quick width 1, 1024 points, 20 epochs (~5 CPU-seconds of
+    training each); paper 300 epochs.
+    """
+    if importlib.util.find_spec("torch") is None:
+        return []
+    train = {"n_train": 256, "n_test": 256, "epochs": 3, "width_factor": 0.5} if tiny else \
+        {"n_train": 1024, "n_test": 1024, "epochs": 300 if paper else 20, "width_factor": 1.0}
+    return [Run("deep", DEEP_TASK, None, probe=128 if tiny else 512, seed=s,
+                train={**train, "arch": "lenet", "train_noise": sigma}, tag=f"sigma={sigma:g}")
+            for sigma in sigmas for s in seeds]
 
 
 def _temperatures(size: int, n: int) -> list[float]:

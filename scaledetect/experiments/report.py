@@ -262,25 +262,28 @@ def channel_sum_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | 
 def noise_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
     """R of the output is below its initial value at every sigma where the test error < 10%.
 
-    Per noise level (F12's runs): trained vs init R of the output (mean over seeds, by more than
-    2 combined s.e.), over the levels whose trained test error is below 0.1.
+    Per net (F12's numba CNN and standard CNN) and noise level: trained vs init R of the output
+    (mean over seeds, by more than 2 combined s.e.), over the levels whose trained test error is
+    below 0.1 (a deep run's trained model is its best-test epoch).
     """
     levels = {}
     for r in runs:
-        if r.kind == "train" and r.key in results and "train_noise" in r.train:
-            levels.setdefault(r.train["train_noise"], []).append(results[r.key])
+        if r.kind in ("train", "deep") and r.key in results and "train_noise" in r.train:
+            net = r.train["arch"] if r.kind == "deep" else "CNN"
+            levels.setdefault((net, r.train["train_noise"]), []).append(results[r.key])
     if not levels:
         return None
     ok, parts, learned = True, [], 0
-    for sigma, res in sorted(levels.items()):
-        err = _mean_se([x["history"]["final"]["test_error"] for x in res])[0]
+    for (net, sigma), res in sorted(levels.items()):
+        err = _mean_se([x["history"].get("test_error", x["history"]["records"][-1]["test_error"])
+                        for x in res])[0]
         out = {w: _mean_se([_out_value(x[w], "R") for x in res]) for w in ("init", "trained")}
         (t, tse), (i, ise) = out["trained"], out["init"]
         if err < 0.1:
             learned += 1
             ok = ok and i - t > 2 * math.hypot(_nz(tse), _nz(ise))
-        parts.append(f"sigma={sigma:g}: test error {err:.3f}, R_out trained {t:.3g} vs init "
-                     f"{i:.3g}")
+        parts.append(f"{net} sigma={sigma:g}: test error {err:.3f}, R_out trained {t:.3g} vs "
+                     f"init {i:.3g}")
     verdict = "inconclusive" if learned == 0 else "yes" if ok else "NO"
     return ("R of the output is below its initial value at every sigma where test error < 10%",
             verdict, "; ".join(parts))
