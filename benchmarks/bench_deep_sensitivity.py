@@ -6,7 +6,8 @@ VGG11 at width 1/4 (22 nodes and the head), mean estimator with standard errors.
 not by P.
 
 Reported:
-- ``time_s``: the measurement, after a warm-up (best of ``--repeat``);
+- ``time_s``: the measurement, after a warm-up (best of ``--repeat``), and ``cpu_s`` its CPU
+  time (all threads; on a quiet machine ``time_s`` is about ``cpu_s`` / threads);
 - ``forward_s``: the bare forward passes of the same images (3 P + 512 for the elasticity) in
   batches of 768, without capturing anything: the network's share of the time;
 - ``capture_s``: the same forward passes capturing every node (``ModuleSource``);
@@ -39,6 +40,13 @@ def _setup():
 
     torch.manual_seed(0)
     return build("vgg11", 0.25, 28).eval(), TaskSpec(**TASK)
+
+
+def torch_threads() -> int:
+    """torch's intra-op thread count."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _forward_times(module, n_images: int) -> tuple[float, float]:
@@ -96,22 +104,24 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     s = measure_module(module, task, probe=256, rng=0)  # warm-up
     warm = time.perf_counter() - t0
-    best = float("inf")
+    best = cpu = float("inf")
     for _ in range(a.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         s = measure_module(module, task, probe=a.probe, rng=1)
         best = min(best, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
     bare, capture = _forward_times(module, 3 * a.probe + 512)
     memory = [json.loads(subprocess.run(
         [sys.executable, __file__, "--child", str(p_)], check=True, capture_output=True,
         text=True).stdout) for p_ in a.memory]
     res = {"arch": "vgg11", "width_factor": 0.25, "probe": a.probe, "layers": len(s.layers),
-           "warmup_s": warm, "time_s": best, "forward_s": bare, "capture_s": capture,
+           "warmup_s": warm, "time_s": best, "cpu_s": cpu, "forward_s": bare, "capture_s": capture,
            "forward_share": bare / best, "memory": memory}
     if a.json:
         print(json.dumps(res, indent=2))
     else:
         print(f"VGG11 w=1/4, {len(s.layers)} layers, P={a.probe}: {best:.2f} s "
+              f"(CPU time {cpu:.2f} s over {torch_threads()} threads) "
               f"(bare forward {bare:.2f} s = {bare / best:.0%}, with capture {capture:.2f} s)")
         for m in memory:
             print(f"  P={m['probe']:>6}: tracemalloc peak {m['tracemalloc_peak_mb']:.0f} MB, "
