@@ -115,9 +115,10 @@ def _profile(result: dict, which: str, q: str):
 
 
 def _by_arch(runs, results) -> dict:
+    """``{arch: [results]}`` of the F9/F10 runs (noise-corrupted training has rows of its own)."""
     out: dict = {}
     for r in runs:
-        if r.kind == "deep" and r.key in results:
+        if r.kind == "deep" and r.key in results and "train_noise" not in r.train:
             out.setdefault(r.train["arch"], {})[r.key] = results[r.key]
     return {a: list(d.values()) for a, d in out.items()}
 

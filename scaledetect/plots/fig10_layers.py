@@ -35,10 +35,10 @@ def seed_profiles(results: dict, runs, which: str, quantity: str):
 
 
 def by_arch(runs) -> dict:
-    """``{arch: [runs]}`` of the ``deep`` runs, in the order they appear."""
+    """``{arch: [runs]}`` of the clean-training ``deep`` runs, in the order they appear."""
     out: dict = {}
     for r in runs:
-        if r.kind == "deep":
+        if r.kind == "deep" and "train_noise" not in r.train:
             out.setdefault(r.train["arch"], {})[r.key] = r
     return {a: list(d.values()) for a, d in out.items()}
 
