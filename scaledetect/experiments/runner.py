@@ -55,10 +55,14 @@ def execute(run_dict: dict) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _measure(model, run: Run) -> dict:
+    """D, G, R of *model* on the run's probes; a noise-trained net (``train_noise`` sigma in
+    ``run.train``) is probed at the same corruption level (``measure(probe_noise=sigma)``).
+    """
     from ..sensitivity import measure
 
     # probes drawn with a seed of their own, independent of the training data
-    return measure(model, run.task, run.pert, probe=run.probe, rng=10_000 + run.seed).to_dict()
+    return measure(model, run.task, run.pert, probe=run.probe, rng=10_000 + run.seed,
+                   probe_noise=run.train.get("train_noise", 0.0)).to_dict()
 
 
 def _filters(model, prefix: str) -> dict[str, np.ndarray]:
