@@ -6,11 +6,13 @@ A ``deep`` run trains one architecture on the two-point task (``DEEP_TASK``) wit
 and trained with channels shuffled (mode 1, ``diagnostics.shuffle``). Its ``Run.train`` holds the
 ``DeepTrainSpec`` fields (``arch``, ``width_factor``, ...); ``Run.net`` is ``None``.
 
-Cost (measured on 2 loaded cores, CPU seconds of one run, 1024 training points, 512 probes):
-LeNet ~5 s, VGG11 width 1/4 ~45 s, ResNet18 width 1/8 ~55 s at 20 epochs; the quick preset (3
-architectures x 2 seeds) is ~3.5 CPU-minutes. ``paper`` (11 architectures at width 1, 10 seeds,
-the authors' 300 epochs) is GPU work: at width 1 an epoch of VGG11 costs ~16x the width-1/4
-one on CPU (~30 s), i.e. ~2.5 CPU-hours per VGG run and several hundred CPU-hours in total.
+Cost (CPU seconds, measured on 2 heavily loaded cores, 1024 training points, 512 probes): the
+quick preset's six runs (LeNet, VGG11 width 1/4, ResNet18 width 1/8; 2 seeds; 20 epochs) took
+193 CPU-s in all, training included (LeNet ~4 s, VGG11 ~35 s, ResNet18 ~45 s of training per
+run). ``paper`` (11 architectures at width 1, 10 seeds, the authors' 300 epochs) is GPU work:
+one SGD step on 128 images costs, on one thread, 1.5 s (VGG11), 4.0 s (ResNet18), 15 s
+(ResNet50), 1.4 s (EfficientNetB0), 0.5 s (AlexNet), so 300 epochs of 8 steps are ~1, 2.7, 10,
+1 and 0.4 CPU-hours; about 30 CPU-hours per seed over the 11 nets, ~300 for 10 seeds.
 """
 
 import importlib.util
