@@ -75,7 +75,9 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
                 ok = np.isfinite(y) & (y > 0)
                 ax.errorbar(x[ok], y[ok], yerr=se[ok], color=color, marker=marker, ms=3.5,
                             lw=1.0, capsize=1.5, label=f"{label} (n={n})")
-                panel[which] = {"x": x, "y": y, "se": se, "n_seeds": n, "names": names}
+                panel[which] = {"x": x[ok], "y": y[ok], "se": se[ok], "n_seeds": n,
+                                "names": [m for m, keep in zip(names, ok, strict=True) if keep],
+                                "label": label}
             ax.set_yscale("log")
             plain_log_ticks(ax)
             ax.set_xlabel("relative depth")

@@ -52,7 +52,9 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
         ax.bar(x[i], e.mean(), color="#f4a582", width=0.6)
     ax.set_ylabel("test error (best epoch)")
     ax.set_title("(a) test error", fontsize=9)
-    data["panels"]["test_error"] = {a: e for a, e in zip(names, errs, strict=True)}
+    data["panels"]["test_error"] = {
+        "x": np.concatenate([np.full(len(e), i, float) for i, e in enumerate(errs)]),
+        "y": np.concatenate(errs), "label": "test error per seed (x: architecture index)"}
     for ax, q, tag in zip(axes[0, 1:], ("D", "G", "R"), "bcd", strict=True):
         panel = {}
         for which, off in (("init", -0.15), ("trained", 0.15)):
@@ -61,7 +63,11 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
             for i, v in enumerate(vals):
                 ax.plot(np.full(len(v), x[i] + off), v, marker, color=color, ms=4,
                         label=label if i == 0 else None, alpha=0.8)
-            panel[which] = {a: v for a, v in zip(names, vals, strict=True)}
+            xs = np.concatenate([np.full(len(v), i, float) for i, v in enumerate(vals)])
+            ys = np.concatenate(vals)
+            ok = np.isfinite(ys)
+            panel[which] = {"x": xs[ok], "y": ys[ok],
+                            "label": f"{label}, per seed (x: architecture index)"}
         ax.set_yscale("log")
         ax.set_ylabel(QUANTITY_LABELS[q].replace("_k", ""))
         ax.set_title(f"({tag}) {q} of the output", fontsize=9)
