@@ -152,14 +152,23 @@ def measure(model, task: TaskSpec | None = None,
     .. math::
 
         a_i = f_k(x_i + n_i), \quad
-        D_k \propto \|f_k(\tau_i x_i + n_i) - a_i\|^2, \quad
-        G_k \propto \|f_k(x_i + n_i + \eta_i) - a_i\|^2,
+        D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i + n_i) - a_i\|^2}{\mathrm{den}_k},
+        \quad
+        G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + n_i + \eta_i) - a_i\|^2}{\mathrm{den}_k},
 
     den_k as above over the corrupted a_i, and eta_i matched to the clean change
     ``||tau_i x_i - x_i||`` (batch sigma over the clean probe set, as without corruption). For a
-    linear f_k the numerators are those of the clean probes and den_k grows by the pairwise
-    spread of ``f_k(n_i)`` (plus a cross term of mean zero). The n_i come from a random stream
-    of their own per 256-probe block, like the diffeos and eta.
+    linear layer ``f_k = A_k`` the numerators are those of the clean probes, and
+
+    .. math::
+
+        \mathrm{den}'_k = \mathrm{den}_k
+        + \frac{2}{P(P-1)} \sum_{i \ne j} \langle A_k(x_i - x_j), A_k(n_i - n_j) \rangle
+        + \frac{1}{P(P-1)} \sum_{i \ne j} \|A_k(n_i - n_j)\|^2,
+
+    of expectation ``den_k + 2 s^2 ||A_k||_F^2``. The n_i come from a random stream of their own
+    per 256-probe block, like the diffeos and eta; ``probe_noise = 0`` draws nothing and gives
+    the clean measurement bit for bit.
 
     The probes are streamed in batches; each batch is one forward pass of its clean, deformed
     and noisy images, giving every layer at once. Memory does not grow with P (beyond the
@@ -191,9 +200,6 @@ def measure(model, task: TaskSpec | None = None,
     require(probe is None or (isinstance(probe, (int, np.integer)) and probe >= 2), "probe",
             "be an integer >= 2 or None", probe)
     require_choice("estimator", estimator, ESTIMATORS)
-    require(isinstance(probe_noise, (int, float, np.integer, np.floating))
-            and not isinstance(probe_noise, bool) and bool(np.isfinite(probe_noise))
-            and probe_noise >= 0, "probe_noise", "be a finite number >= 0", probe_noise)
     seed = _probe.root_seed(rng)
     if task is not None:
         ps = _probe.draw(task, pert, 4096 if probe is None else int(probe), seed, probe_noise)

@@ -224,8 +224,8 @@ def _levels(ps, pixels: int, probe_noise: float):
     both over the whole probe set (one pass).
     """
     require(isinstance(probe_noise, (int, float, np.floating, np.integer))
-            and bool(np.isfinite(probe_noise)) and probe_noise >= 0, "probe_noise",
-            "be a finite number >= 0", probe_noise)
+            and not isinstance(probe_noise, bool) and bool(np.isfinite(probe_noise))
+            and probe_noise >= 0, "probe_noise", "be a finite number >= 0", probe_noise)
     batch = ps.pert.noise_match == "batch"
     if not batch and probe_noise == 0:
         return ps
