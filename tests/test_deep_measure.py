@@ -252,3 +252,68 @@ def test_cli_numba_model_images_and_bad_values(tmp_path, capsys):
         assert main(base + bad) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and bad[0].lstrip("-") in err
+
+
+def test_untraceable_module_falls_back_to_hooks_and_layers_selects_nodes():
+    # Data-dependent control flow defeats torch.fx symbolic tracing: "auto" then uses forward
+    # hooks on the leaf modules, "fx" says so. A layer selection keeps the depths of the full
+    # node list (input 0, conv 1/4, relu 2/4, pool 3/4, head 1).
+    torch = pytest.importorskip("torch")
+    from scaledetect.deep import ModuleSource
+
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(1, 2, 3, padding=1)
+            self.act = torch.nn.ReLU()
+            self.pool = torch.nn.AvgPool1d(2)
+            self.head = torch.nn.Linear(16, 1)
+
+        def forward(self, x):
+            h = self.pool(self.act(self.conv(x)))
+            if h.sum() > 0:  # data-dependent: not traceable
+                h = 2 * h
+            return self.head(h.flatten(1))
+
+    net = Branchy().eval()
+    src = ModuleSource(net, (1, 16))
+    assert src.capture == "hooks" and src.names == ("input", "conv", "act", "pool", "head")
+    with pytest.raises(ScaleDetectError, match="fx"):
+        ModuleSource(net, (1, 16), capture="fx")
+    sel = ModuleSource(net, (1, 16), layers=["act"])
+    assert sel.names == ("input", "act", "head") and sel.depths == (0.0, 0.5, 1.0)
+    seq = torch.nn.Sequential(*list(net.children())[:3])
+    part = ModuleSource(seq, (1, 16), layers=["1"])
+    assert part.names == ("input", "1", "2") and part.depths == (0.0, 2 / 3, 1.0)
+
+
+def test_numba_paths_work_with_torch_hidden(tmp_path):
+    # torch blocked (import raises): the numba measurement, shuffling and the command still
+    # work; a deep model file says it needs torch, in one line, exit status 2.
+    import subprocess
+    import sys
+    import textwrap
+
+    from scaledetect.nn.io import save_model
+
+    path = tmp_path / "m.npz"
+    save_model(path, init_cnn(NetSpec(dim=1, size=16, depth=2, width=3), 0))
+    deep = tmp_path / "deep.npz"
+    np.savez(deep, config=np.array(json.dumps({"format": "scaledetect-arch-model", "version": 1,
+                                               "arch": "lenet", "width_factor": 1, "size": 28})))
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None
+        import scaledetect.deep, scaledetect.diagnostics
+        from scaledetect.cli import main
+        assert main(["sensitivity", "--model", {str(path)!r}, "--dim", "1", "--size", "16",
+                     "--probe", "256", "--shuffle-channels", "2", "--json"]) == 0
+        assert main(["sensitivity", "--model", {str(deep)!r}, "--dim", "2", "--size", "28",
+                     "--probe", "256"]) == 2
+        assert "torch" not in [m for m in sys.modules if sys.modules[m] is not None]
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["config"]["shuffle"] == {"mode": 2, "seed": 0}
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "torch" in err[0]

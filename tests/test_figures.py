@@ -1,7 +1,7 @@
 """Figures: every ``analysis/fig_*.py`` main runs on the tiny preset and writes PNG, PDF and JSON.
 
 The scripts share one results cache (module fixture), so the trained nets used by F2, F3, F5
-and F6 are trained once. Checks: the three files exist and are what they claim (PNG/PDF magic
+and F11 are trained once. Checks: the three files exist and are what they claim (PNG/PDF magic
 bytes, parseable JSON); every plotted series holds only finite numbers; the figure index covers
 exactly the preset's figures plus the two that need no runs; and a few numbers in the saved
 data are checked against independent computations.
@@ -18,7 +18,7 @@ import pytest
 from scaledetect import ScaleDetectError
 from scaledetect.experiments import Cache, preset
 from scaledetect.nn.filters import uniform_share
-from scaledetect.plots import FIGURES, fig6_filters, figures_index, style
+from scaledetect.plots import FIGURES, fig11_spectra, figures_index, style
 from scaledetect.plots._data import select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def test_runner_stores_each_layers_uniform_share(drawn):
     """The cached per-layer share is ``nn.filters.uniform_share`` of the stored layer-1 filters."""
     _, cache_dir, _ = drawn
     cache = Cache(cache_dir)
-    run = select(preset("tiny")["fig6_filters"], "train", "relu")[0]
+    run = select(preset("tiny")["fig11_spectra"], "train", "relu")[0]
     arrays = cache.get(run.key)[1]
     for which in ("init", "trained"):
         expected = uniform_share(arrays[f"{which}.conv1.weight"])
@@ -187,7 +187,7 @@ def test_missing_runs_and_arrays_are_named(tmp_path):
     with pytest.raises(ScaleDetectError, match="results"):
         figures_index()["fig2_init_vs_trained"].render(tmp_path, runs, {}, None)
     with pytest.raises(ScaleDetectError, match="arrays_of"):
-        fig6_filters.render(tmp_path, runs, {}, None)
+        fig11_spectra.render(tmp_path, preset("tiny")["fig11_spectra"], {}, None)
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 

@@ -41,6 +41,14 @@ def test_bad_train_noise_exits_2_and_writes_nothing(tmp_path, capsys, sigma):
         TrainSpec(train_noise=float(sigma))
 
 
+@pytest.mark.parametrize("sigma", ["-1", "nan"])
+def test_bad_train_noise_of_a_pytorch_architecture_exits_2(tmp_path, capsys, sigma):
+    pytest.importorskip("torch")
+    rc = main(["train", "--arch", "lenet", "--train-noise", sigma, "--out", str(tmp_path / "r")])
+    assert rc == 2 and not (tmp_path / "r").exists()
+    assert "train_noise" in capsys.readouterr().err
+
+
 def test_epoch_noise_is_fresh_per_epoch_reproducible_and_of_relative_size_sigma():
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, (64, 1, 32)).astype(np.float32)

@@ -6,8 +6,9 @@ order of random draws, updates, evaluations or stopping decisions shows up here 
 hash. One deliberate change since: the test set is now drawn among the configurations absent
 from the training set (``tasks.train_test``), which changed the loss-stop run's test errors
 (final 0.09375 -> 0.15625, so its records hash) and nothing else: weights, losses and stopping
-epochs are the pre-refactor ones. They are bit-exact on one machine: numba kernels run with fastmath off and deterministic
-reductions (see tests/test_kernels.py), float64 for the loss-stop run.
+epochs are the pre-refactor ones. They are bit-exact on one machine: numba kernels run with
+fastmath off and deterministic reductions (see tests/test_kernels.py), float64 for the loss-stop
+run.
 """
 
 import hashlib

@@ -6,7 +6,9 @@ net of the net flags (``--pooling``) or of a saved model (``--model``: a numba C
 ``scaledetect train --arch``, measured at every node of its forward pass). The task flags must
 match the model's input. ``--images X.npz`` measures on the user's own images instead of task
 probes (max-entropy diffeos only). ``--shuffle-channels 1|2`` measures the channel-shuffled
-model, ``--channel-sum`` the channel-summed one. ``--json`` prints ``{"config": ..., "layers":
+model, ``--channel-sum`` the channel-summed one. ``--probe-noise SIGMA`` corrupts every probe with
+fixed Gaussian noise of relative size SIGMA, the level of ``train --train-noise SIGMA`` (numba
+models). ``--json`` prints ``{"config": ..., "layers":
 [{"k": 0, "D", "G", "R", "D_se", "G_se", "R_se"}, ..., {"k": "out"}]}`` (undefined values as
 null; deep models add ``name`` and ``depth``); otherwise a table.
 """
@@ -64,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="measure the channel-summed net: one channel per layer carrying the "
                         "filter summed over input channels and averaged over output channels "
                         "(biases and batch-norm statistics averaged)")
+    d.add_argument("--probe-noise", type=float, default=0.0, metavar="SIGMA",
+                   help="measure around noise-corrupted probes: every probe x (and its deformed "
+                        "and noisy versions) gets one fixed draw of i.i.d. Gaussian noise of "
+                        "norm SIGMA ||x|| on average, as in training with --train-noise SIGMA; "
+                        "numba models only (default 0: clean probes)")
     d.add_argument("--device", default="cpu",
                    help="where a deep model runs: cpu (default, the tested results), cuda, mps")
     p.add_argument("--probe", type=int, default=None,
@@ -131,7 +138,8 @@ def _measure_numba(a, model, task, images, pert):
     if a.channel_sum:
         model = channel_sum(model)
     return measure(model, task, pert, probe=a.probe, rng=a.seed, estimator=a.estimator,
-                   channel_mean=a.channel_mean, batch_size=a.batch_size, images=images)
+                   channel_mean=a.channel_mean, batch_size=a.batch_size, images=images,
+                   probe_noise=a.probe_noise)
 
 
 def _measure_deep(a, module, cfg, task, images, pert):
@@ -142,6 +150,8 @@ def _measure_deep(a, module, cfg, task, images, pert):
         _check_input(a.model, want, task.image_shape, "task (--dim --size)")
     else:
         _check_input(a.model, want, images.shape[1:], "images")
+    require(a.probe_noise == 0, "probe-noise", "be 0 for a PyTorch model (it applies to numba "
+            "models)", a.probe_noise)
     module = shuffle_channels(module, a.shuffle_channels, a.shuffle_seed)
     if a.channel_sum:
         module = channel_sum(module)
@@ -158,6 +168,8 @@ def run(a: argparse.Namespace) -> int:
     require(a.seed >= 0, "seed", "be an integer >= 0", a.seed)
     require_choice("shuffle-channels", a.shuffle_channels, SHUFFLE_MODES)
     require(a.shuffle_seed >= 0, "shuffle-seed", "be an integer >= 0", a.shuffle_seed)
+    require(bool(np.isfinite(a.probe_noise)) and a.probe_noise >= 0, "probe-noise",
+            "be a finite number >= 0", a.probe_noise)
     pert = perturbation_from_args(a)
     if a.images is not None:
         require(pert.diffeo == "maxent", "diffeo", "be maxent with --images (your images "

@@ -86,19 +86,35 @@ def _fx_nodes(module):
     return gm, [(node, s) for (node, _), s in zip(cand, names, strict=True)]
 
 
-def _fx_run(gm, nodes: set, x, clone: bool):
-    """Run the traced module on *x*; return ``{node: output}`` for the nodes in *nodes*."""
-    torch = _torch()
-    seen = {}
+_RECORDER = []  # the Interpreter subclass, built once torch is imported
 
-    class _Recorder(torch.fx.Interpreter):
-        def run_node(self, n):
-            r = super().run_node(n)
-            if n in nodes:
-                seen[n] = _capture(r, clone)
-            return r
 
-    _Recorder(gm).run(x)
+def _recorder_class():
+    """The ``fx.Interpreter`` subclass that keeps the outputs of chosen nodes.
+
+    Defined once: a class made per call would sit in a reference cycle holding a batch of
+    tensors until the cyclic garbage collector runs (memory growing with P).
+    """
+    if not _RECORDER:
+        torch = _torch()
+
+        class _Recorder(torch.fx.Interpreter):
+            def run_node(self, n):
+                r = super().run_node(n)
+                if n in self.keep:
+                    self.seen[n] = _capture(r, self.clone)
+                return r
+
+        _RECORDER.append(_Recorder)
+    return _RECORDER[0]
+
+
+def _fx_run(gm, nodes: set, x, clone: bool) -> dict:
+    """Run the traced module on *x*; return ``{node: _Captured}`` for the nodes in *nodes*."""
+    rec = _recorder_class()(gm)
+    rec.keep, rec.seen, rec.clone = nodes, {}, clone
+    rec.run(x)
+    seen, rec.seen = rec.seen, None
     return seen
 
 

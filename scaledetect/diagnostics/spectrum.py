@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ScaleDetectError, require
+from ..nn.filters import uniform_share
 
 
 def path_modes(f: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,8 +99,10 @@ class LayerSpectrum:
     power : float64 ``(F^dim,)``
         ``mean over filters of (w . psi_l)^2``; sums to the mean squared filter norm.
     constant_fraction : float
-        ``power[0] / sum(power)`` (NaN if every filter is zero). 1 for a 1 x 1 kernel, whose
-        only mode is the constant one.
+        ``power[0] / sum(power)`` (NaN if every filter is zero), computed as
+        ``nn.filters.uniform_share`` of the weight (the same quantity: ``psi_0 = F^(-dim/2)``,
+        so ``(w . psi_0)^2 = F^dim mean(w)^2``). 1 for a 1 x 1 kernel, whose only mode is the
+        constant one.
     """
 
     k: int
@@ -192,7 +195,6 @@ def spectra(model) -> list[LayerSpectrum]:
     out = []
     for k, (name, w) in enumerate(layers.items(), start=1):
         vals, power = filter_power(w)
-        total = float(power.sum())
-        frac = float(power[0] / total) if total > 0 else float("nan")
+        frac = uniform_share(w) if power.sum() > 0 else float("nan")
         out.append(LayerSpectrum(k, name, tuple(w.shape), vals, power, frac))
     return out

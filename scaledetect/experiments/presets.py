@@ -4,6 +4,7 @@
 larger probe sets, dim-2 training).
 """
 
+import importlib.util
 from dataclasses import replace
 
 from ..errors import require_choice
@@ -12,6 +13,7 @@ from ..nn.train import recipe_net
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from .config import Run
+from .deep import DEEP_TASK, deep_presets
 
 PRESETS = ("tiny", "quick", "paper")
 
@@ -82,7 +84,6 @@ def preset(name: str) -> dict[str, list[Run]]:
     runs["fig5_relu_vs_tanh"] = (
         [r for net in tanh_pool for r in theory_and_mc(d1, net, net.act)]
         + runs["fig2_init_vs_trained"] + trained("tanh", "tanh"))
-    runs["fig6_filters"] = runs["fig2_init_vs_trained"]
     runs["fig11_spectra"] = runs["fig2_init_vs_trained"] + _filter4(trained, tiny, paper)
     runs["fig12_noise"] = _noise_runs(train_task, width, train_depth, probe_trained, tiny, paper)
     blobs = TaskSpec(dim=2, size=16 if tiny else 32, shape="blobs", rule="distance",
@@ -95,6 +96,11 @@ def preset(name: str) -> dict[str, list[Run]]:
     runs["fig13_scaling"] = _scaling_runs(name)
     runs["fig14_width"], runs["fig15_xi"] = _width_and_xi_runs(name, trained, train_task,
                                                                 train_depth, width)
+    runs.update(deep_presets(name))
+    deep = runs.get("fig9_architectures", [])  # F11 (d): VGG11's spectra, else the first arch
+    arch = "vgg11" if any(r.train["arch"] == "vgg11" for r in deep) else \
+        deep[0].train["arch"] if deep else None
+    runs["fig11_spectra"] = runs["fig11_spectra"] + [r for r in deep if r.train["arch"] == arch]
     return runs
 
 
@@ -122,9 +128,24 @@ def _noise_runs(task: TaskSpec, width: int, depth: int, probe: int, tiny: bool,
     train = {"n_train": 256 if tiny else 1024, "n_test": 256 if tiny else 1024, "stop": "epochs",
              "max_epochs": epochs}
     net = recipe_net(width=width, size=task.size, depth=depth)
-    return [Run("train", task, net, probe=probe, seed=s, train={**train, "train_noise": sigma},
-                tag=f"sigma={sigma:g}")
-            for sigma in sigmas for s in range(3 if paper else 1)]
+    seeds = range(3 if paper else 1)
+    runs = [Run("train", task, net, probe=probe, seed=s, train={**train, "train_noise": sigma},
+                tag=f"sigma={sigma:g}") for sigma in sigmas for s in seeds]
+    return runs + _deep_noise_runs(sigmas, seeds, tiny, paper)
+
+
+def _deep_noise_runs(sigmas, seeds, tiny: bool, paper: bool) -> list[Run]:
+    """LeNet on the 2D two-point task at each sigma (``deep`` runs; none without PyTorch): tiny
+    width 1/2, 256 points, 3 epochs; quick width 1, 1024 points, 20 epochs (~5 CPU-seconds of
+    training each); paper 300 epochs.
+    """
+    if importlib.util.find_spec("torch") is None:
+        return []
+    train = {"n_train": 256, "n_test": 256, "epochs": 3, "width_factor": 0.5} if tiny else \
+        {"n_train": 1024, "n_test": 1024, "epochs": 300 if paper else 20, "width_factor": 1.0}
+    return [Run("deep", DEEP_TASK, None, probe=128 if tiny else 512, seed=s,
+                train={**train, "arch": "lenet", "train_noise": sigma}, tag=f"sigma={sigma:g}")
+            for sigma in sigmas for s in seeds]
 
 
 def _trained_2d(name: str, trained) -> list[Run]:

@@ -116,7 +116,7 @@ def trained_findings(runs: list[Run], results: dict[str, dict]) -> list[dict]:
     out = []
     groups = {}
     for r in runs:
-        if _main_trained(r) and r.key in results:
+        if _main_trained(r) and _recipe(r) and r.key in results:
             groups.setdefault(r.net.act, []).append(results[r.key])
     for act, res in sorted(groups.items()):
         stats = {"act": act, "seeds": len(res)}
@@ -209,6 +209,114 @@ def claims(findings: list[dict], shares: dict[str, tuple[float, float]]) -> list
     return rows
 
 
+def _recipe(run: Run) -> bool:
+    """A run of the recipe's geometry (F = s = 2) trained by the recipe (not F11's F = 4 or
+    F12's fixed-length noise-corrupted runs, which have findings of their own).
+    """
+    return run.net.filter == run.net.stride == 2 and "train_noise" not in run.train
+
+
+def _mean_se(v) -> tuple[float, float]:
+    v = np.asarray(v, float)
+    return float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 \
+        else float("nan")
+
+
+#: A layer "reduces D" when the trained D_k / D_{k-1} is below this (mean over seeds).
+D_FALL = 0.7
+#: Channel-summed D_k "keeps" the trained net's when their ratio is within [1/KEEP, KEEP].
+KEEP = 1.5
+
+
+def spectra_claim(runs: list[Run], results: dict, arrays_of) -> tuple[str, str, str] | None:
+    """Trained filters concentrate on the constant mode where D_k falls (F11's F = 4 nets).
+
+    Per layer k: the constant-mode fraction of the filter power (trained and init, mean +- s.e.
+    over seeds) and the trained D_k / D_{k-1}. Yes if, in every layer where that ratio is below
+    ``D_FALL``, the trained fraction exceeds the initial one by more than 2 s.e. (combined).
+    """
+    f4 = [r for r in runs if r.kind == "train" and r.net.filter == 4 and r.key in results]
+    if not f4 or arrays_of is None:
+        return None
+    frac = {w: np.stack([a[f"{w}.spectrum.power"][:, 0] / a[f"{w}.spectrum.power"].sum(1)
+                         for a in map(arrays_of, (r.key for r in f4))]) for w in ("init",
+                                                                                  "trained")}
+    d = np.stack([layer_arrays(results[r.key]["trained"])["D"] for r in f4])
+    ratio = (d[:, 1:] / d[:, :-1]).mean(0)
+    ok, parts = True, []
+    for k in range(1, len(ratio) + 1):
+        (a, ase), (b, bse) = _mean_se(frac["trained"][:, k - 1]), _mean_se(frac["init"][:, k - 1])
+        if ratio[k - 1] < D_FALL:
+            ok = ok and a - b > 2 * math.hypot(_nz(ase), _nz(bse))
+        parts.append(f"k={k}: D_k/D_k-1 {ratio[k - 1]:.2f}, const. fraction trained {a:.2f} +- "
+                     f"{_nz(ase):.2f} vs init {b:.2f} +- {_nz(bse):.2f}")
+    verdict = "yes" if ok and (ratio < D_FALL).any() else "inconclusive" if ok else "NO"
+    return ("Trained filters concentrate on the constant mode in the layers where D_k falls "
+            f"(F = s = 4, {len(f4)} seeds)", verdict, "; ".join(parts))
+
+
+def channel_sum_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
+    """Channel-summed nets keep the trained net's D_k in the early layers (k = 1 .. K // 2).
+
+    Yes if the mean over seeds of D_k(summed) / D_k(trained) lies within [1/KEEP, KEEP] at every
+    early layer, for every trained recipe and F = 4 geometry measured.
+    """
+    groups = {}
+    for r in runs:
+        if r.kind == "train" and r.key in results and "channel_sum" in results[r.key] \
+                and "train_noise" not in r.train:
+            groups.setdefault((r.net.filter, r.net.act), []).append(results[r.key])
+    if not groups:
+        return None
+    ok, parts = True, []
+    for (f, act), res in sorted(groups.items()):
+        summed = np.stack([layer_arrays(x["channel_sum"]["trained"])["D"] for x in res])
+        full = np.stack([layer_arrays(x["trained"])["D"] for x in res])
+        early = np.arange(1, max(2, (full.shape[1] - 1) // 2 + 1))
+        ratio = (summed[:, early] / full[:, early]).mean(0)
+        ok = ok and bool(np.all((ratio > 1 / KEEP) & (ratio < KEEP)))
+        parts.append(f"F={f} {act}: D_k(summed)/D_k(trained) at k={early[0]}..{early[-1]}: "
+                     + ", ".join(f"{v:.2f}" for v in ratio))
+    return ("Channel-summed nets keep the trained net's D_k in the early layers",
+            "yes" if ok else "NO", "; ".join(parts))
+
+
+def noise_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
+    """R of the output is below its initial value at every sigma where the test error < 10%.
+
+    Per net (F12's numba CNN and standard CNN) and noise level: trained vs init R of the output
+    (mean over seeds, by more than 2 combined s.e.), over the levels whose trained test error is
+    below 0.1 (a deep run's trained model is its best-test epoch).
+    """
+    levels = {}
+    for r in runs:
+        if r.kind in ("train", "deep") and r.key in results and "train_noise" in r.train:
+            net = r.train["arch"] if r.kind == "deep" else "CNN"
+            levels.setdefault((net, r.train["train_noise"]), []).append(results[r.key])
+    if not levels:
+        return None
+    ok, parts, learned = True, [], 0
+    for (net, sigma), res in sorted(levels.items()):
+        err = _mean_se([x["history"].get("test_error", x["history"]["records"][-1]["test_error"])
+                        for x in res])[0]
+        out = {w: _mean_se([_out_value(x[w], "R") for x in res]) for w in ("init", "trained")}
+        (t, tse), (i, ise) = out["trained"], out["init"]
+        if err < 0.1:
+            learned += 1
+            ok = ok and i - t > 2 * math.hypot(_nz(tse), _nz(ise))
+        parts.append(f"{net} sigma={sigma:g}: test error {err:.3f}, R_out trained {t:.3g} vs "
+                     f"init {i:.3g}")
+    verdict = "inconclusive" if learned == 0 else "yes" if ok else "NO"
+    return ("R of the output is below its initial value at every sigma where test error < 10%",
+            verdict, "; ".join(parts))
+
+
+def _out_value(sens: dict, q: str) -> float:
+    """The network output's value of *q* (the ``k = "out"`` row)."""
+    row = next(r for r in sens["layers"] if r["k"] == "out")
+    return float("nan") if row.get(q) is None else float(row[q])
+
+
 def _nz(x: float) -> float:
     return 0.0 if not np.isfinite(x) else x
 
@@ -217,7 +325,7 @@ def uniform_shares(runs: list[Run], arrays_of) -> dict[str, tuple[float, float]]
     """Layer-1 uniform share (mean, s.e. over ReLU trained seeds) before and after training."""
     vals = {"init": [], "trained": []}
     for r in runs:
-        if _main_trained(r) and r.net.act == "relu":
+        if _main_trained(r) and _recipe(r) and r.net.act == "relu":
             arr = arrays_of(r.key)
             for state in vals:
                 if f"{state}.uniform_share" in arr:
@@ -288,6 +396,17 @@ def build(runs: list[Run], results: dict[str, dict], arrays_of, figures: list[tu
         blocks += _table(["task", "width", "seeds", "D distance", "D s.e.", "G distance",
                           "G s.e."], [[r["task"], r["width"], r["seeds"], *r["D"], *r["G"]]
                                       for r in widths])
+    pooling = [c for c in (spectra_claim(runs, results, arrays_of),
+                           channel_sum_claim(runs, results), noise_claim(runs, results)) if c]
+    if pooling:
+        blocks.append(("h", "Spatial vs channel pooling, noise-corrupted training"))
+        blocks += _table(["claim", "reproduced", "evidence"], [list(c) for c in pooling])
+    from .deep import deep_claims
+
+    deep = deep_claims(runs, results)
+    if deep:
+        blocks.append(("h", "Standard CNNs on the two-point task (F9, F10)"))
+        blocks += _table(["claim", "reproduced", "evidence"], [list(c) for c in deep])
     if figures:
         blocks.append(("h", "Figures"))
         blocks += [("img", path, caption) for path, caption in figures]

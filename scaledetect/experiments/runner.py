@@ -63,6 +63,10 @@ def execute(run_dict: dict, workdir: str | os.PathLike | None = None,
         model = nn.init_cnn(run.net, rng=run.seed)
         result["init"] = _measure(model, run)
         arrays.update(_filters(model, "init"))
+    elif run.kind == "deep":
+        from .deep import execute_deep
+
+        result.update(execute_deep(run))
     else:  # train
         callback = None if on_epoch is None else (lambda epoch, model, record: on_epoch(epoch))
         outcome = nn.train(run.task, run.net, nn.TrainSpec(**run.train), rng=run.seed,
@@ -82,11 +86,15 @@ def execute(run_dict: dict, workdir: str | os.PathLike | None = None,
 
 
 def _measure(model, run: Run, channel_mean: bool = False) -> dict:
+    """D, G, R of *model* on the run's probes; a noise-trained net (``train_noise`` sigma in
+    ``run.train``) is probed at the same corruption level (``measure(probe_noise=sigma)``).
+    """
     from ..sensitivity import measure
 
     # probes drawn with a seed of their own, independent of the training data
     return measure(model, run.task, run.pert, probe=run.probe, rng=10_000 + run.seed,
-                   channel_mean=channel_mean).to_dict()
+                   channel_mean=channel_mean,
+                   probe_noise=run.train.get("train_noise", 0.0)).to_dict()
 
 
 def _filters(model, prefix: str) -> dict[str, np.ndarray]:
@@ -152,10 +160,10 @@ def _cost_rank(run: Run) -> tuple[int, int]:
     """Longest runs first, so the pool drains evenly: training (tanh, ~20x more epochs to
     interpolate, before ReLU), then theory in 2D, Monte Carlo, theory in 1D.
     """
-    order = {"train": 0, "nngp": 2, "init": 3, "pooling": 3, "theory": 4}[run.kind]
+    order = {"train": 0, "deep": 0, "nngp": 2, "init": 3, "pooling": 3, "theory": 4}[run.kind]
     if run.kind == "theory" and run.task.dim == 2:
         order = 1
-    return order, run.net.act != "tanh"
+    return order, run.net is None or run.net.act != "tanh"
 
 
 def _dispatch(jobs: list[tuple[Run, Path | None]], workers: int, executor: str,

@@ -31,7 +31,9 @@ from .spec import NetSpec
 STOPS = ("interpolate", "loss", "epochs")
 CHECKPOINT = "checkpoint.npz"
 _CKPT_FORMAT = "scaledetect-checkpoint"
-_CKPT_VERSION = 1
+#: 2: the test set is drawn disjoint from the training set and ``train_noise`` exists; a version-1
+#: checkpoint resumed now would evaluate on a different test set, so it is refused.
+_CKPT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -672,7 +674,9 @@ def _read_checkpoint(path: Path, config: dict):
     except Exception as err:
         raise ScaleDetectError(f"{where}: unreadable ({err}); delete it to start afresh") from None
     if meta.get("format") != _CKPT_FORMAT or meta.get("version") != _CKPT_VERSION:
-        raise ScaleDetectError(f"{where}: not a scaledetect checkpoint version {_CKPT_VERSION}")
+        raise ScaleDetectError(f"{where}: not a scaledetect checkpoint version {_CKPT_VERSION} "
+                               "(older versions drew another test set); delete it to start "
+                               "afresh")
     old = meta["config"]
     for part in ("task", "net", "train"):
         diff = {k: (old[part].get(k), v) for k, v in config[part].items()

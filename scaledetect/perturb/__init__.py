@@ -13,7 +13,7 @@ from .maxent import (
     temperature_range,
     typical_displacement,
 )
-from .noise import corrupt, matched_noise, noise_sigma
+from .noise import corrupt, corruption_std, matched_eta, matched_noise, noise_sigma
 from .shift import shift, shift_acceptance, shift_outcomes, steps
 from .spec import Perturbation
 
@@ -21,10 +21,12 @@ __all__ = [
     "GAUSSIAN_SIGMA",
     "Perturbation",
     "corrupt",
+    "corruption_std",
     "default_temperature",
     "deform",
     "diffeo",
     "displacement_rms",
+    "matched_eta",
     "matched_noise",
     "maxent_deform",
     "maxent_field",

@@ -58,6 +58,22 @@ def matched_noise(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
     Returns
     -------
     float32, the shape of *clean*
+        ``x_i + eta_i``, eta from ``matched_eta`` (the same arguments).
+    """
+    c = np.asarray(clean, np.float64)
+    return (c + matched_eta(c, deformed, match, rng, sigma)).astype(np.float32)
+
+
+def matched_eta(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
+                rng: np.random.Generator | int | None = None,
+                sigma: float | None = None) -> np.ndarray:
+    """The noise ``eta_i`` of ``matched_noise`` alone, float64 (arguments as there).
+
+    Returns
+    -------
+    float64, the shape of *clean*
+        ``eta_i``: one standard Gaussian draw ``g`` of the shape of *clean* from *rng*, scaled
+        by sigma (``batch``) or by ``||tau x_i - x_i|| / ||g_i||`` (``sample``).
     """
     require_choice("match", match, NOISE_MATCH)
     c, d = _pair(clean, deformed)
@@ -67,11 +83,9 @@ def matched_noise(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
         if sigma is None:
             sigma = noise_sigma(c, d)
         require(sigma >= 0, "sigma", "be >= 0", sigma)
-        eta = sigma * g
-    else:
-        scale = np.sqrt(_change_sq(c, d) / _change_sq(np.zeros_like(g), g))
-        eta = g * scale.reshape((-1,) + (1,) * (c.ndim - 1))
-    return (c + eta).astype(np.float32)
+        return sigma * g
+    scale = np.sqrt(_change_sq(c, d) / _change_sq(np.zeros_like(g), g))
+    return g * scale.reshape((-1,) + (1,) * (c.ndim - 1))
 
 
 def corrupt(images: np.ndarray, sigma: float,
@@ -103,5 +117,31 @@ def corrupt(images: np.ndarray, sigma: float,
     if sigma == 0:
         return x.copy()
     x64 = x.astype(np.float64)
-    s = sigma * np.sqrt((x64.reshape(len(x), -1) ** 2).sum(1).mean() / x[0].size)
+    s = corruption_std(sigma, (x64.reshape(len(x), -1) ** 2).sum(1).mean(), x[0].size)
     return (x64 + s * as_rng(rng).standard_normal(x.shape)).astype(x.dtype)
+
+
+def corruption_std(sigma: float, mean_sq_norm: float, pixels: int) -> float:
+    """Per-pixel std of relative Gaussian noise *sigma* (the level of ``corrupt``).
+
+    Parameters
+    ----------
+    sigma : float
+        Relative noise level, ``>= 0``.
+    mean_sq_norm : float
+        ``mean_i ||x_i||^2`` over the clean images the noise is relative to, ``>= 0``.
+    pixels : int
+        D, the number of entries ``C N^dim`` of one image.
+
+    Returns
+    -------
+    float
+        ``s = sigma sqrt(mean_i ||x_i||^2 / D)``: i.i.d. ``N(0, s^2)`` entries give
+        ``E||eta||^2 = sigma^2 mean_i ||x_i||^2``.
+    """
+    require(isinstance(sigma, (int, float, np.floating, np.integer)) and sigma >= 0, "sigma",
+            "be a number >= 0", sigma)
+    require(mean_sq_norm >= 0, "mean_sq_norm", "be >= 0", mean_sq_norm)
+    require(isinstance(pixels, (int, np.integer)) and pixels >= 1, "pixels", "be an integer >= 1",
+            pixels)
+    return float(sigma * np.sqrt(mean_sq_norm / pixels))

@@ -8,7 +8,7 @@ returning those three paths. Arguments:
   which compute what they show directly);
 - ``results``: ``{run.key: result}`` as returned by ``experiments.run_all``;
 - ``arrays_of``: ``key -> {name: ndarray}`` giving a run's cached arrays, e.g.
-  ``lambda key: cache.get(key)[1]`` (used by F6 and F11).
+  ``lambda key: cache.get(key)[1]`` (used by F11).
 
 ``figures_index()`` maps each figure id to its render function and a one-sentence caption;
 ``make(id, out_dir, preset=...)`` runs the figure's experiments through the cache and draws it.
@@ -25,9 +25,10 @@ from . import (
     fig3_strided,
     fig4_unstrided,
     fig5_relu_vs_tanh,
-    fig6_filters,
     fig7_pileup,
     fig8_maxent,
+    fig9_architectures,
+    fig10_layers,
     fig11_spectra,
     fig12_noise,
     fig13_scaling,
@@ -59,8 +60,8 @@ class FigureInfo:
 
 
 _MODULES = (fig1_gallery, fig2_init_vs_trained, fig3_strided, fig4_unstrided, fig5_relu_vs_tanh,
-            fig6_filters, fig7_pileup, fig8_maxent, fig11_spectra, fig12_noise, fig13_scaling,
-            fig14_width, fig15_xi)
+            fig7_pileup, fig8_maxent, fig9_architectures, fig10_layers, fig11_spectra,
+            fig12_noise, fig13_scaling, fig14_width, fig15_xi)
 _NO_RUNS = (fig1_gallery.ID, fig7_pileup.ID)
 
 

@@ -17,8 +17,8 @@ from .style import KIND_COLORS, errorbars, figure, save, styled
 ID = "fig12_noise"
 CAPTION = ("Noise-corrupted training: test error and the output's diffeo sensitivity D, noise "
            "sensitivity G and their ratio R against the relative noise level sigma of the "
-           "training and test images, trained vs initialization (ReLU CNN of the training "
-           "recipe, fixed number of epochs).")
+           "training and test images, trained vs initialization, for the ReLU CNN of the "
+           "training recipe (fixed number of epochs) and for LeNet on the 2D task.")
 
 
 def _sigma(run) -> float:
@@ -49,36 +49,23 @@ def _test_error(results: dict, runs: list, which: str) -> tuple[float, float]:
 
     One seed: the binomial standard error ``sqrt(e (1 - e) / n_test)`` of the test set.
     """
-    recs = [result_of(results, r)["history"]["records"] for r in runs]
-    v = np.array([rec[-1 if which == "trained" else 0]["test_error"] for rec in recs], float)
+    hist = [result_of(results, r)["history"] for r in runs]
+    # the trained model of a deep run is its best-test epoch (history["test_error"])
+    v = np.array([h["records"][0]["test_error"] if which == "init" else
+                  h.get("test_error", h["records"][-1]["test_error"]) for h in hist], float)
     if len(v) > 1:
         return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
     return float(v[0]), float(np.sqrt(v[0] * (1 - v[0]) / runs[0].train["n_test"]))
 
 
-@styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
-    """Draw F12 from the ``train`` runs of ``preset(name)["fig12_noise"]`` (tags ``sigma=...``).
-
-    The plotted x of sigma is ``log10(sigma)``, sigma = 0 one decade left of the smallest level
-    (saved as ``sigma`` next to each series' ``x``).
-
-    Returns
-    -------
-    list of Path
-        ``[png, pdf, json]`` of ``fig12_noise``.
-    """
-    trained = select(runs, "train")
-    require(len(trained) > 0, "runs", "contain train runs", len(trained))
-    levels = sorted({_sigma(r) for r in trained})
-    by = {s: [r for r in trained if _sigma(r) == s] for s in levels}
-    sig = np.array(levels)
-    x = _x(sig)
-    fig, axes = figure(1, 4, width=14.0, height=3.6)
-    data = {"caption": CAPTION, "sigma": sig, "task": trained[0].task.to_dict(),
-            "net": trained[0].net.to_dict(), "train": trained[0].train}
+def _row(axes, group: list, results: dict, label: str) -> dict:
+    """One row of four panels (test error, D, G, R of the output) for one net's runs."""
+    levels = sorted({_sigma(r) for r in group})
+    by = {s: [r for r in group if _sigma(r) == s] for s in levels}
+    x = _x(np.array(levels))
+    data = {"sigma": levels, "task": group[0].task.to_dict(), "train": group[0].train}
     panels = [("test_error", "test error", False)] + [(q, q, True) for q in ("D", "G", "R")]
-    for ax, (name, label, log) in zip(axes[0], panels, strict=True):
+    for ax, (name, qlabel, log) in zip(axes, panels, strict=True):
         data[name] = {}
         for which, off in (("init", -0.04), ("trained", 0.04)):
             pts = [(_test_error(results, by[s], which) if name == "test_error"
@@ -94,9 +81,37 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
         ax.set_xticks(x)
         ax.set_xticklabels([f"{s:g}" for s in levels])
         ax.set_xlabel(r"relative noise level $\sigma$")
-        ax.set_ylabel(label if name == "test_error" else f"{label} of the output")
+        ax.set_ylabel(qlabel if name == "test_error" else f"{qlabel} of the output")
         ax.legend(fontsize=7)
-    axes[0, 0].axhline(0.1, color="#bbbbbb", ls=":", lw=0.9)
-    fig.suptitle(f"F12  Noise-corrupted training: {describe_task(trained[0].task)}; CNN "
-                 f"{describe_net(trained[0].net)}", fontsize=9)
+    axes[0].axhline(0.1, color="#bbbbbb", ls=":", lw=0.9)
+    axes[0].set_title(label, loc="left", fontsize=8)  # one title per row, spanning its panels
+    return data
+
+
+@styled
+def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
+    """Draw F12 from the runs of ``preset(name)["fig12_noise"]`` (tags ``sigma=...``): one row
+    for the numba CNN (``train`` runs), one for the standard CNN (``deep`` runs), if any.
+
+    The plotted x of sigma is ``log10(sigma)``, sigma = 0 one decade left of the smallest level
+    (saved as ``sigma`` next to each series' ``x``).
+
+    Returns
+    -------
+    list of Path
+        ``[png, pdf, json]`` of ``fig12_noise``.
+    """
+    trained = select(runs, "train")
+    require(len(trained) > 0, "runs", "contain train runs", len(trained))
+    deep = [r for r in select(runs, "deep") if r.key in results]
+    fig, axes = figure(2 if deep else 1, 4, width=14.0, height=7.0 if deep else 3.6)
+    data = {"caption": CAPTION, "net": trained[0].net.to_dict()}
+    data["cnn"] = _row(axes[0], trained, results,
+                       f"{describe_task(trained[0].task)}; CNN {describe_net(trained[0].net)}")
+    if deep:
+        arch = deep[0].train["arch"]
+        data["standard_cnn"] = _row(axes[1], [r for r in deep if r.train["arch"] == arch],
+                                    results, f"{arch} (width x{deep[0].train['width_factor']:g}) "
+                                             f"on {describe_task(deep[0].task)}")
+    fig.suptitle("F12  Noise-corrupted training", fontsize=9)
     return save(fig, out_dir, ID, data)

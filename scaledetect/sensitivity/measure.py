@@ -84,7 +84,7 @@ def measure(model, task: TaskSpec | None = None,
             probe: int | None = None,
             rng: np.random.Generator | int | None = 0, estimator: str = "mean",
             channel_mean: bool = False, batch_size: int | None = None,
-            images: np.ndarray | None = None) -> Sensitivities:
+            images: np.ndarray | None = None, probe_noise: float = 0.0) -> Sensitivities:
     r"""Relative sensitivities to diffeomorphisms and to noise at every layer of *model*.
 
     Parameters
@@ -117,6 +117,10 @@ def measure(model, task: TaskSpec | None = None,
     images : ``(n, C, N[, N])``, optional
         A user's own images instead of a task (e.g. CIFAR-10): only ``pert.diffeo = "maxent"``
         applies (one field per image, shared by its channels), noise matched as usual.
+    probe_noise : float
+        Relative level sigma_c >= 0 of Gaussian corruption of the probes, for nets trained with
+        noise-corrupted images (``TrainSpec.train_noise``): every probe is measured at its
+        corrupted point ``x_i + n_i`` (see Notes). 0 (default): clean probes, no random draw.
 
     Returns
     -------
@@ -125,7 +129,7 @@ def measure(model, task: TaskSpec | None = None,
         ``depths`` when the source has them; ``D_se, G_se, R_se`` for ``mean``, None for
         ``median``; ``config`` records task (or the images' count and shape), the source's
         description (``net`` for a CNN), perturbation, probe, seed, estimator, channel_mean
-        and the batch-matched ``sigma``.
+        the batch-matched ``sigma``, ``probe_noise`` and its per-pixel std ``probe_noise_std``.
 
     Notes
     -----
@@ -137,6 +141,34 @@ def measure(model, task: TaskSpec | None = None,
         D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i) - a_i\|^2}{\mathrm{den}_k}, \quad
         G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + \eta_i) - a_i\|^2}{\mathrm{den}_k}, \quad
         R_k = D_k / G_k .
+
+    With ``probe_noise`` = sigma_c > 0 every probe is first corrupted, as the images of
+    noise-corrupted training are (``perturb.corrupt``): ``x_i -> x_i + n_i`` with
+    ``n_i ~ N(0, s^2 I)`` one fixed draw per probe, ``s = sigma_c sqrt(mean_i ||x_i||^2 / D)``
+    over the clean probe set (D = C N^dim pixels; ``perturb.corruption_std``, the level of
+    training). The same n_i rides on the deformed and the noisy probe, so that the numerators
+    measure the diffeo's and the noise's change at the corrupted point:
+
+    .. math::
+
+        a_i = f_k(x_i + n_i), \quad
+        D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i + n_i) - a_i\|^2}{\mathrm{den}_k},
+        \quad
+        G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + n_i + \eta_i) - a_i\|^2}{\mathrm{den}_k},
+
+    den_k as above over the corrupted a_i, and eta_i matched to the clean change
+    ``||tau_i x_i - x_i||`` (batch sigma over the clean probe set, as without corruption). For a
+    linear layer ``f_k = A_k`` the numerators are those of the clean probes, and
+
+    .. math::
+
+        \mathrm{den}'_k = \mathrm{den}_k
+        + \frac{2}{P(P-1)} \sum_{i \ne j} \langle A_k(x_i - x_j), A_k(n_i - n_j) \rangle
+        + \frac{1}{P(P-1)} \sum_{i \ne j} \|A_k(n_i - n_j)\|^2,
+
+    of expectation ``den_k + 2 s^2 ||A_k||_F^2``. The n_i come from a random stream of their own
+    per 256-probe block, like the diffeos and eta; ``probe_noise = 0`` draws nothing and gives
+    the clean measurement bit for bit.
 
     The probes are streamed in batches; each batch is one forward pass of its clean, deformed
     and noisy images, giving every layer at once. Memory does not grow with P (beyond the
@@ -170,9 +202,9 @@ def measure(model, task: TaskSpec | None = None,
     require_choice("estimator", estimator, ESTIMATORS)
     seed = _probe.root_seed(rng)
     if task is not None:
-        ps = _probe.draw(task, pert, 4096 if probe is None else int(probe), seed)
+        ps = _probe.draw(task, pert, 4096 if probe is None else int(probe), seed, probe_noise)
     else:
-        ps = _probe.draw_images(images, pert, probe, seed)
+        ps = _probe.draw_images(images, pert, probe, seed, probe_noise)
     if batch_size is None:
         batch_size = _auto_batch(source, shape, channel_mean)
     require(isinstance(batch_size, (int, np.integer)) and batch_size >= 1, "batch_size",
@@ -184,7 +216,8 @@ def measure(model, task: TaskSpec | None = None,
              {"images": {"count": int(len(images)), "shape": [int(v) for v in shape]}})
     config = {**where, **source.config, "perturbation": pert.to_dict(), "probe": ps.size,
               "seed": seed, "estimator": estimator, "channel_mean": bool(channel_mean),
-              "sigma": ps.sigma}
+              "sigma": ps.sigma, "probe_noise": ps.probe_noise,
+              "probe_noise_std": ps.corrupt_std}
     se = {name: res.get(name) for name in ("D_se", "G_se", "R_se")}
     return Sensitivities(layers=labels, D=res["D"], G=res["G"], R=res["R"], config=config,
                          names=source.names, depths=source.depths, **se)

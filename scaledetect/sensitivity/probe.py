@@ -2,9 +2,9 @@
 
 The probe set is ``P`` configurations drawn once from the task's class-balanced distribution
 (positions only: ``(P, 2, p)`` float64, a few MB even for P = 100,000). Images are rendered batch
-by batch; the diffeomorphism and the noise of probe ``i`` use the random stream of its *block*
-``i // BLOCK`` (``default_rng([seed, stream, block])``), so the perturbed images, hence every
-number computed from them, do not depend on the batch size.
+by batch; the diffeomorphism, the matched noise and the corruption of probe ``i`` use the random
+stream of its *block* ``i // BLOCK`` (``default_rng([seed, stream, block])``), so the perturbed
+images, hence every number computed from them, do not depend on the batch size.
 """
 
 import dataclasses
@@ -21,7 +21,7 @@ from .source import as_source, flatten
 BLOCK = 256
 """Probes per random-stream block; batches are whole numbers of blocks."""
 
-_POSITIONS, _DIFFEO, _NOISE = 0, 1, 2  # random-stream tags
+_POSITIONS, _DIFFEO, _NOISE, _CORRUPT = 0, 1, 2, 3  # random-stream tags
 
 
 def root_seed(rng: np.random.Generator | int | None) -> int:
@@ -40,13 +40,48 @@ def _stream(seed: int, tag: int, block: int) -> np.random.Generator:
 
 
 class _Streams:
-    """Block-wise random streams and matched noise of the probe sets (``seed``, ``pert``)."""
+    """Block-wise random streams, matched noise and corruption of the probe sets (``seed``,
+    ``pert``, ``sigma``, ``corrupt_std``).
+    """
 
     def noisy(self, lo: int, hi: int, images: np.ndarray, deformed: np.ndarray) -> np.ndarray:
-        """``x + eta`` of probes ``lo .. hi-1``, eta matched to ``deformed - images``."""
-        return self._blockwise(lo, hi, lambda a, b, r: perturb.matched_noise(
+        """``x + eta`` of probes ``lo .. hi-1`` (float32), eta matched to ``deformed - images``."""
+        x = np.asarray(images, np.float64)
+        return (x + self.eta(lo, hi, images, deformed)).astype(np.float32)
+
+    def eta(self, lo: int, hi: int, images: np.ndarray, deformed: np.ndarray) -> np.ndarray:
+        """Matched noise ``eta_i`` of probes ``lo .. hi-1``, float64 (``perturb.matched_eta``)."""
+        return self._blockwise(lo, hi, lambda a, b, r: perturb.matched_eta(
             images[a - lo:b - lo], deformed[a - lo:b - lo], self.pert.noise_match, r,
             sigma=self.sigma), _NOISE)
+
+    def corruption(self, lo: int, hi: int, shape: tuple) -> np.ndarray:
+        """Corruption ``n_i ~ N(0, corrupt_std^2 I)`` of probes ``lo .. hi-1``, float64
+        ``(hi - lo,) + shape``.
+        """
+        return self._blockwise(lo, hi, lambda a, b, r: self.corrupt_std * r.standard_normal(
+            (b - a,) + tuple(shape)), _CORRUPT)
+
+    def perturbed(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Clean, deformed and noisy images of probes ``lo .. hi-1`` (lo on a block edge).
+
+        Returns
+        -------
+        x, x_diffeo, x_noise : float32 ``(hi - lo, C, N[, N])``
+            ``x_i + n_i``, ``tau x_i + n_i`` and ``x_i + n_i + eta_i``, each rounded once from
+            float64; eta_i matched to the clean change ``tau x_i - x_i``; ``n_i = 0`` (no draw)
+            when ``corrupt_std = 0``.
+        """
+        x = self.clean(lo, hi)
+        xd = self.deformed(lo, hi, x)
+        eta = self.eta(lo, hi, x, xd)
+        x64 = np.asarray(x, np.float64)
+        if self.corrupt_std > 0:
+            n = self.corruption(lo, hi, x.shape[1:])
+            x64 = x64 + n
+            x = x64.astype(np.float32)
+            xd = (np.asarray(xd, np.float64) + n).astype(np.float32)
+        return x, xd, (x64 + eta).astype(np.float32)
 
     def _blockwise(self, lo: int, hi: int, fn, tag: int) -> np.ndarray:
         parts = []
@@ -72,6 +107,11 @@ class ProbeSet(_Streams):
     sigma : float or None
         Batch-matched noise level, ``sigma^2 = mean_i ||tau x_i - x_i||^2 / N^dim`` over the whole
         probe set; None for sample-matched noise.
+    probe_noise : float
+        Relative level of the corruption ``n_i`` added to every probe (0: none).
+    corrupt_std : float
+        Its per-pixel std, ``perturb.corruption_std(probe_noise, mean_i ||x_i||^2, N^dim)`` over
+        the clean probe set.
 
     """
 
@@ -81,6 +121,8 @@ class ProbeSet(_Streams):
     positions: np.ndarray
     labels: np.ndarray
     sigma: float | None
+    probe_noise: float = 0.0
+    corrupt_std: float = 0.0
 
     @property
     def size(self) -> int:
@@ -109,6 +151,8 @@ class ImageProbeSet(_Streams):
     seed : int
     sigma : float or None
         Batch-matched noise level, ``sigma^2 = mean_i ||tau x_i - x_i||^2 / (C N^dim)``.
+    probe_noise, corrupt_std : float
+        As in ``ProbeSet`` (pixels ``C N^dim``).
 
     """
 
@@ -116,6 +160,8 @@ class ImageProbeSet(_Streams):
     pert: Perturbation
     seed: int
     sigma: float | None
+    probe_noise: float = 0.0
+    corrupt_std: float = 0.0
 
     @property
     def size(self) -> int:
@@ -139,8 +185,9 @@ def change_sq(clean: np.ndarray, deformed: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", diff, diff)
 
 
-def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int) -> ProbeSet:
-    """Draw the probe set and, for batch-matched noise, its noise level (a pass over the diffeos).
+def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int,
+         probe_noise: float = 0.0) -> ProbeSet:
+    """Draw the probe set, its matched-noise level and its corruption level (one pass).
 
     Parameters
     ----------
@@ -152,6 +199,8 @@ def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int) -> ProbeSet:
         P, the number of probes.
     seed : int
         Root seed (see ``root_seed``).
+    probe_noise : float
+        Relative corruption level (``>= 0``; see ``ProbeSet``).
 
     Returns
     -------
@@ -159,31 +208,42 @@ def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int) -> ProbeSet:
 
     Notes
     -----
-    Batch matching needs ``sigma`` before the first noisy image: this first pass renders and
-    deforms every block (the same streams as the measurement pass, so the same ``tau x_i``) and
-    keeps only the running sum of ``||tau x_i - x_i||^2``.
+    Batch matching needs ``sigma`` before the first noisy image, and the corruption needs the
+    probes' mean ``||x_i||^2``: this first pass renders (and, for batch matching, deforms) every
+    block (the same streams as the measurement pass, so the same ``tau x_i``) and keeps only the
+    running sums of ``||tau x_i - x_i||^2`` and of ``||x_i||^2``.
 
     """
     positions, labels = tasks.sample_positions(task, probe, _stream(seed, _POSITIONS, 0))
     ps = ProbeSet(task, pert, seed, positions, labels, None)
-    return dataclasses.replace(ps, sigma=_matched_sigma(ps, task.size**task.dim))
+    return _levels(ps, task.size**task.dim, probe_noise)
 
 
-def _matched_sigma(ps, pixels: int) -> float | None:
-    """Batch-matched sigma over the whole probe set (a pass over the diffeos); None otherwise."""
-    if ps.pert.noise_match != "batch":
-        return None
-    probe = ps.size
-    total = 0.0
+def _levels(ps, pixels: int, probe_noise: float):
+    """*ps* with the batch-matched sigma (None unless batch matching) and the corruption level,
+    both over the whole probe set (one pass).
+    """
+    require(isinstance(probe_noise, (int, float, np.floating, np.integer))
+            and not isinstance(probe_noise, bool) and bool(np.isfinite(probe_noise))
+            and probe_noise >= 0, "probe_noise", "be a finite number >= 0", probe_noise)
+    batch = ps.pert.noise_match == "batch"
+    if not batch and probe_noise == 0:
+        return ps
+    probe, change, norm = ps.size, 0.0, 0.0
     for lo in range(0, probe, BLOCK):
         hi = min(lo + BLOCK, probe)
         x = ps.clean(lo, hi)
-        total += float(change_sq(x, ps.deformed(lo, hi, x)).sum())
-    return float(np.sqrt(total / probe / pixels))
+        if batch:
+            change += float(change_sq(x, ps.deformed(lo, hi, x)).sum())
+        if probe_noise > 0:
+            norm += float(change_sq(np.zeros_like(x), x).sum())
+    sigma = float(np.sqrt(change / probe / pixels)) if batch else None
+    std = perturb.corruption_std(probe_noise, norm / probe, pixels) if probe_noise > 0 else 0.0
+    return dataclasses.replace(ps, sigma=sigma, probe_noise=float(probe_noise), corrupt_std=std)
 
 
 def draw_images(images: np.ndarray, pert: Perturbation, probe: int | None,
-                seed: int) -> ImageProbeSet:
+                seed: int, probe_noise: float = 0.0) -> ImageProbeSet:
     """The probe set of a user's images (all, or *probe* of them drawn without replacement).
 
     Parameters
@@ -195,11 +255,14 @@ def draw_images(images: np.ndarray, pert: Perturbation, probe: int | None,
         Number of images used; None: all of them, in their order.
     seed : int
         Root seed: the subset, the fields and the noise.
+    probe_noise : float
+        Relative corruption level (``>= 0``; see ``ProbeSet``).
 
     Returns
     -------
     ImageProbeSet
-        sigma over the ``C N^dim`` entries of an image (see ``perturb.noise_sigma``).
+        sigma and corrupt_std over the ``C N^dim`` entries of an image (see
+        ``perturb.noise_sigma``, ``perturb.corruption_std``).
     """
     x = np.asarray(images)
     require(x.ndim in (3, 4) and (x.ndim == 3 or x.shape[-1] == x.shape[-2]), "images.shape",
@@ -220,7 +283,7 @@ def draw_images(images: np.ndarray, pert: Perturbation, probe: int | None,
     x = np.ascontiguousarray(x, dtype=np.float32)
     require(bool(np.all(np.isfinite(x))), "images", "be finite", "non-finite values")
     ps = ImageProbeSet(x, pert, seed, None)
-    return dataclasses.replace(ps, sigma=_matched_sigma(ps, x[0].size))
+    return _levels(ps, x[0].size, probe_noise)
 
 
 @dataclass(frozen=True)
@@ -231,7 +294,8 @@ class ProbeBatch:
     ----------
     start : int
     x, x_diffeo, x_noise : float32 ``(n, C, N[, N])``
-        Clean, deformed and noisy images.
+        Clean, deformed and noisy images (``x_i + n_i``, ``tau x_i + n_i``, ``x_i + n_i + eta_i``
+        when the probes are corrupted; see ``_Streams.perturbed``).
     clean, diffeo, noise : list of ndarray ``(n, d_k)``
         Flattened representations f_0 .. f_K and the output (d = 1), model dtype.
 
@@ -268,9 +332,7 @@ def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean:
     for lo in range(0, P, batch_size):
         hi = min(lo + batch_size, P)
         n = hi - lo
-        x = ps.clean(lo, hi)
-        xd = ps.deformed(lo, hi, x)
-        xn = ps.noisy(lo, hi, x, xd)
+        x, xd, xn = ps.perturbed(lo, hi)
         reps = representations(source, np.concatenate([x, xd, xn]), channel_mean)
         yield ProbeBatch(lo, x, xd, xn, [f[:n] for f in reps], [f[n:2 * n] for f in reps],
                          [f[2 * n:] for f in reps])
