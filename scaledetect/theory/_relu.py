@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from . import gaussian as gs
+from ._translation import periodic_band
 
 __all__ = ["block_relu_noise", "fits", "relu_tables", "signed_lags"]
 
@@ -54,16 +55,15 @@ def relu_tables(ops, d: int, F: int, a: float, sigma2: float, lags: np.ndarray):
 
 
 class _Layer1D:
-    """Per-layer 1D tables: ``GA(u, u + delta)`` for the deltas needed and column sums ``r``."""
+    """Per-layer 1D tables over one period T of the units: ``GA(t, t + delta mod n1)`` for the
+    deltas needed and the column sums ``r(t)`` (both periodic in t with period T).
+    """
 
-    def __init__(self, A, n1: int, deltas):
+    def __init__(self, A, n1: int, period: int, deltas):
         A = sparse.csr_matrix(A)
-        x = np.arange(n1)
-        self.band = {}
-        for dl in sorted({int(t) % n1 for t in deltas}):
-            S = sparse.csr_matrix((np.ones(n1), ((x + dl) % n1, x)), shape=(n1, n1))
-            self.band[dl] = np.asarray(A.multiply(A @ S).sum(0)).ravel()
-        self.r = np.asarray(A.sum(0)).ravel()
+        self.T = min(period, n1)
+        self.band = periodic_band(A, period, sorted({int(t) % n1 for t in deltas}), tile=False)
+        self.r = np.asarray(A.sum(0)).ravel()[:self.T]
         self.rows = A.shape[0]
 
 
@@ -120,12 +120,14 @@ def _weighted_table(L: _Layer1D, wvec: np.ndarray, s: int, r: int, n1: int,
                     bs: np.ndarray, deltas: np.ndarray) -> tuple[dict, np.ndarray]:
     """``T[b, delta] = sum_{u0} wvec(s u0 + r) GA(u0 + b, u0 + b + delta)`` and the same for r.
 
+    GA is periodic with period T in u0, so wvec is first folded onto one period.
     Returns ``{delta: (n_b,)}`` over ``b`` in *bs* and ``R (n_b,)``.
     """
     w = wvec[r::s][:n1]
-    idx = (np.arange(n1)[None, :] + bs[:, None]) % n1
-    tab = {int(dl): L.band[int(dl) % n1][idx] @ w for dl in deltas}
-    return tab, L.r[idx] @ w
+    wf = w.reshape(-1, L.T).sum(0)
+    W = wf[(np.arange(L.T)[None, :] - bs[:, None]) % L.T]  # (n_b, T): wf((t - b) mod T)
+    tab = {int(dl): np.einsum("bt,t->b", W, L.band[int(dl) % n1]) for dl in deltas}
+    return tab, np.einsum("bt,t->b", W, L.r)
 
 
 def patch_range(ops, d: int, F: int, s: int) -> tuple[int, int, int]:
@@ -177,14 +179,14 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
     mu, cov = relu_tables(ops, d, F, a, sigma2, lags)
     bs = pt.b
     deltas = np.arange(lo - hi, hi - lo + 1)
-    layers = [_Layer1D(ops.A[k], n1, deltas) for k in range(1, K + 2)]
+    layers = [_Layer1D(ops.A[k], n1, s ** (min(k, K) - 1), deltas) for k in range(1, K + 2)]
     dl = wp - wm
     bsize = np.bincount(block)[block].astype(float)
     h_comps = [(wm * N**d - wp, [np.ones(N)] * d), (dl, [bsize] * d)]
     out = np.zeros(K + 1)
     # stat: no feature
     for i, L in enumerate(layers):
-        T1 = {int(t): L.band[int(t) % n1].sum() for t in np.unique(lags)}
+        T1 = {int(t): L.band[int(t) % n1].sum() * (n1 // L.T) for t in np.unique(lags)}
         out[i] = sum(cov[0, 0, li] * np.prod([T1[int(t)] for t in lag])
                      for li, lag in enumerate(lags)) + mu[0] ** 2 * L.rows**d
     jobs = []  # (coefficient sets, weight components, residue class)

@@ -23,7 +23,7 @@ from scipy import sparse
 
 from ..tasks.spec import TaskSpec
 
-__all__ = ["Axis", "block_data_terms", "class_weights"]
+__all__ = ["Axis", "block_data_terms", "class_weights", "periodic_band"]
 
 #: Largest Gram offset looked up by the coincidence corrections (two steps plus one).
 BAND = 3
@@ -34,11 +34,29 @@ def colsum(A: sparse.spmatrix, B: sparse.spmatrix) -> np.ndarray:
     return np.asarray(A.multiply(B).sum(0)).ravel()
 
 
-def _shift(N: int, d: int) -> sparse.csr_matrix:
-    """``S`` with ``S e_x = e_{x+d}`` (zero column when x + d leaves ``[0, N)``), ``(N, N)``."""
-    x = np.arange(N)
-    ok = (x + d >= 0) & (x + d < N)
-    return sparse.csr_matrix((np.ones(ok.sum()), (x[ok] + d, x[ok])), shape=(N, N))
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product without BLAS threads (which stall on a loaded machine)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def periodic_band(M: sparse.spmatrix, period: int, deltas, tile: bool = True) -> dict:
+    """``{delta: <M e_x, M e_{(x + delta) mod n}> for x = 0..n-1}`` of a circulant-by-blocks M.
+
+    M ``(m, n)`` must satisfy ``M[:, x + period]`` = ``M[:, x]`` shifted by one row block (a
+    periodic net: moving the input by ``period`` moves the units by one), so the Gram is
+    periodic in x and only ``min(period, n)`` columns are read (``tile=False``: only those
+    ``min(period, n)`` values are returned).
+    """
+    Mc = sparse.csc_matrix(M)
+    n = Mc.shape[1]
+    T = min(period, n)
+    xs = np.arange(T)
+    A = Mc[:, xs]
+    out = {}
+    for d in deltas:
+        g = colsum(A, Mc[:, (xs + d) % n])
+        out[int(d)] = g if not tile else np.tile(g, n // T) if n % T == 0 else np.resize(g, n)
+    return out
 
 
 class Axis:
@@ -53,58 +71,93 @@ class Axis:
     mats : list of sparse matrices
         1D count operators ``(n_i, N)`` of layers 0..K and the output (``Operators.C`` and the
         row of column sums of ``C[K]``).
+    periods : list of int
+        Input period of each operator's Gram (``s^k``; the output: ``s^K``).
     """
 
-    def __init__(self, N: int, xi: float, mats: list):
+    def __init__(self, N: int, xi: float, mats: list, periods: list):
         self.N, self.xi = N, xi
         x = np.arange(N)
         self.block = np.floor(x / xi).astype(np.int64)
         nb = int(self.block[-1]) + 1
         self.bs = np.bincount(self.block, minlength=nb)[self.block].astype(float)  # block size
-        self.Bmat = sparse.csr_matrix((np.ones(N), (x, self.block)), shape=(N, nb))
-        self.ib = {}
-        fam = {"e": sparse.identity(N, format="csr")}
+        if nb <= 64:
+            self.Bind = (self.block[:, None] == np.arange(nb)[None, :]).astype(float)
+        else:
+            self.Bind = sparse.csr_matrix((np.ones(N), (x, self.block)), shape=(N, nb))
+        self.ib, self.X = {}, {"e": np.ones(N)}
         for s in (1, -1):
             ok = (x + s >= 0) & (x + s < N)
             ok[ok] = self.block[(x + s)[ok]] == self.block[ok]
             self.ib[s] = ok.astype(float)
-            fam[s] = ((_shift(N, s) - sparse.identity(N)) @ sparse.diags(self.ib[s])).tocsr()
-        self.layers = [_AxisLayer(M, fam, self) for M in mats]
+            self.X[s] = _at(self.ib[s], -s) - self.ib[s]  # sum_x ib(x) (e_{x+s} - e_x)
+        self.layers = [_AxisLayer(M, T, self) for M, T in zip(mats, periods, strict=True)]
 
 
 class _AxisLayer:
-    """Per-layer sums of one axis for the families ``e`` (``e_x``) and +-1 (in-block moves)."""
+    """Per-layer sums of one axis for the families ``e`` (``e_x``) and +-1 (in-block moves).
 
-    def __init__(self, M, fam: dict, ax: Axis):
+    ``phi_e(x) = e_x``, ``phi_s(x) = ib_s(x) (e_{x+s} - e_x)``; ``X_f = sum_x phi_f(x)``.
+    """
+
+    def __init__(self, M, period: int, ax: Axis):
         M = sparse.csr_matrix(M)
-        self.MF = {k: (M @ f).tocsr() for k, f in fam.items()}
-        ones = np.ones(ax.N)
-        self.MX = {k: m @ ones for k, m in self.MF.items()}
-        self.MB = {k: (m @ ax.Bmat).tocsr() for k, m in self.MF.items()}
+        N = ax.N
+        self.ax = ax
+        self.MX = {k: M @ v for k, v in ax.X.items()}
+        if isinstance(ax.Bind, np.ndarray):
+            self.MB = {k: M @ (v[:, None] * ax.Bind) for k, v in ax.X.items()}
+        else:
+            self.MB = {k: (M @ sparse.diags(v) @ ax.Bind).tocsr() for k, v in ax.X.items()}
+        ones = np.ones(N)
         self.M1, self.Mbs = M @ ones, M @ ax.bs
-        self.fac = float(self.M1 @ self.M1)
+        self.fac = _dot(self.M1, self.M1)
         nnz = M.getnnz(axis=1)
-        self.const = bool(np.all(nnz == ax.N) and np.all(M.max(1).toarray() == M.min(1).toarray()))
-        self._diag = {}
-        pad = np.zeros((2 * BAND + 1, ax.N + 2 * BAND))
+        self.const = bool(np.all(nnz == N) and np.all(M.max(1).toarray() == M.min(1).toarray()))
+        band = periodic_band(M, period, range(-BAND, BAND + 1))
+        pad = np.zeros((2 * BAND + 1, N + 2 * BAND))
+        x = np.arange(N)
         for d in range(-BAND, BAND + 1):
-            pad[d + BAND, BAND:BAND + ax.N] = colsum(M, M @ _shift(ax.N, d))
+            ok = (x + d >= 0) & (x + d < N)
+            pad[d + BAND, BAND:BAND + N] = np.where(ok, band[d], 0.0)
         self.band = pad
+        self._diag, self._cross, self._same = {}, {}, {}
 
     def diag(self, f, g) -> np.ndarray:
         """``<M phi_f(x), M phi_g(x)>`` for every x, ``(N,)``."""
         key = (f, g) if str(f) <= str(g) else (g, f)
         if key not in self._diag:
-            self._diag[key] = colsum(self.MF[f], self.MF[g])
+            f, g = key
+            self._diag[key] = self._diag_value(f, g)
         return self._diag[key]
+
+    def _diag_value(self, f, g) -> np.ndarray:
+        ib, G = self.ax.ib, self.gram
+        if f == "e" and g == "e":
+            return G(0, 0)
+        if g == "e":  # f a move
+            return ib[f] * (G(f, 0) - G(0, 0))
+        if f == "e":
+            return ib[g] * (G(g, 0) - G(0, 0))
+        if f == g:
+            return ib[f] * (G(f, f) - 2 * G(f, 0) + G(0, 0))
+        return ib[f] * ib[g] * (G(f, g) - G(f, 0) - G(0, g) + G(0, 0))
 
     def cross(self, f, g) -> float:
         """``<M X_f, M X_g>`` with ``X_f = sum_x phi_f(x)``."""
-        return float(self.MX[f] @ self.MX[g])
+        key = (f, g) if str(f) <= str(g) else (g, f)
+        if key not in self._cross:
+            self._cross[key] = _dot(self.MX[f], self.MX[g])
+        return self._cross[key]
 
     def same(self, f, g) -> float:
         """``sum_B <M X_{f,B}, M X_{g,B}>`` over the blocks B of the axis."""
-        return float(self.MB[f].multiply(self.MB[g]).sum())
+        key = (f, g) if str(f) <= str(g) else (g, f)
+        if key not in self._same:
+            a, b = self.MB[f], self.MB[g]
+            prod = a * b if isinstance(a, np.ndarray) else a.multiply(b)
+            self._same[key] = float(prod.sum())
+        return self._same[key]
 
     def gram(self, u: int, v: int) -> np.ndarray:
         """``<M e_{x+u}, M e_{x+v}>`` for x = 0..N-1 (0 where x+u or x+v leaves the image)."""
@@ -166,11 +219,11 @@ def block_data_terms(task: TaskSpec, ax: Axis) -> tuple[np.ndarray, np.ndarray, 
     for i, L in enumerate(ax.layers):
         fac = L.fac if task.shape == "stripes" else 1.0
         gd = L.diag("e", "e")
-        s_gd, s_bgd = float(gd.sum()), float(ax.bs @ gd)
+        s_gd, s_bgd = float(gd.sum()), _dot(ax.bs, gd)
         hG = alpha * s_gd**p + dl * s_bgd**p
         pairG = wm * L.cross("e", "e") ** p + dl * L.same("e", "e") ** p - wp * s_gd**p
-        hh = (alpha**2 * float(L.M1 @ L.M1) ** p + 2 * alpha * dl * float(L.M1 @ L.Mbs) ** p
-              + dl**2 * float(L.Mbs @ L.Mbs) ** p)
+        hh = (alpha**2 * _dot(L.M1, L.M1) ** p + 2 * alpha * dl * _dot(L.M1, L.Mbs) ** p
+              + dl**2 * _dot(L.Mbs, L.Mbs) ** p)
         den[i] = 0.0 if L.const else 2 * fac * (hG + pairG - hh)
         pair[i] = fac * pairG / 2
         # integer sums per class weight, so that an exact zero stays exactly 0
@@ -191,7 +244,7 @@ def _diffeo_sum(ax: Axis, L: "_AxisLayer", p: int, wp: float, wm: float) -> floa
     t1 = 0.0
     for st in steps:
         t1 += (alpha * _prod(float(L.diag(f, f).sum()) for f in st)
-               + dl * _prod(float(ax.bs @ L.diag(f, f)) for f in st))
+               + dl * _prod(_dot(ax.bs, L.diag(f, f)) for f in st))
     t2 = 0.0
     for s1 in steps:
         for s2 in steps:

@@ -24,7 +24,7 @@ from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
 from ..tasks.spec import TaskSpec
 from . import gaussian as gs
-from ._operators import Operators, apply, apply_cov, pool, unit_images
+from ._operators import Operators, apply, apply_cov, overlaps, pool, unit_images
 from ._relu import block_relu_noise, fits, relu_tables, signed_lags
 from ._translation import Axis, block_data_terms, class_weights
 
@@ -57,8 +57,7 @@ def _check(task: TaskSpec, net: NetSpec, pert: Perturbation) -> None:
     require(pert.diffeo == "shift", "diffeo", "be shift for the exact theory (maxent fields are "
             "continuous; measure them with `scaledetect sensitivity --pooling`)", pert.diffeo)
     if net.act in ("relu", "tanh"):
-        w0 = set(net.windows(1, 0))
-        ov = np.array([len(w0 & set(net.windows(1, u))) for u in range(1, net.sizes[1])])
+        ov = overlaps(net)[1:]
         require(np.all(ov < net.filter), "filter", "be < size for the layer-1 noise moments "
                 "(two distinct units would see the same window)", net.filter, f"size={net.size}")
 
@@ -493,14 +492,15 @@ class _TanhNoise:
 
 
 # --------------------------------------------------------------------------- driver
-def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation) -> bool:
+def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
+                         ops: Operators) -> bool:
     """Whether ``_predict_block`` (no pair enumeration) covers this case."""
     if task.rule != "block" or pert.shift_rule != "auto" or pert.noise_match != "batch":
         return False
     if net.act == "linear":
         return True
     return (net.act == "relu" and task.shape == "points"
-            and fits(Operators(net), net.dim, net.filter, net.stride, net.size))
+            and fits(ops, net.dim, net.filter, net.stride, net.size))
 
 
 def _amplitude(task: TaskSpec) -> float:
@@ -510,14 +510,15 @@ def _amplitude(task: TaskSpec) -> float:
     return float(np.max(tasks.render(task, pos)))
 
 
-def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation) -> Sensitivities:
+def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
+                   ops: Operators) -> Sensitivities:
     """``predict`` for the block rule by sums over single positions (``_translation``,
     ``_relu``): cost O(N^dim) per layer instead of O(N^(2 dim)), same values.
     """
     d, K, N = net.dim, net.depth, net.size
-    ops = Operators(net)
     mats = [ops.C[k] for k in range(K + 1)] + [sparse.csr_matrix(ops.C[K].sum(0))]
-    ax = Axis(N, task.xi, mats)
+    st = net.stride
+    ax = Axis(N, task.xi, mats, [st**k for k in range(K + 1)] + [st**K])
     den, Dn, pair = block_data_terms(task, ax)
     a = _amplitude(task)
     sigma2 = a**2 * Dn[0] / N**d
@@ -601,8 +602,9 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> S
     """
     pert = Perturbation() if pert is None else pert
     _check(task, net, pert)
-    if _translation_applies(task, net, pert):
-        return _predict_block(task, net, pert)
+    ops = Operators(net)
+    if _translation_applies(task, net, pert, ops):
+        return _predict_block(task, net, pert, ops)
     st = _Setup(task, net, pert)
     d, K, N = st.d, st.K, task.size
     n_layers = K + 2
