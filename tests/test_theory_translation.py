@@ -1,7 +1,5 @@
 """The block-rule theory without pair enumeration against the enumeration and Monte Carlo."""
 
-from unittest import mock
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,8 @@ from scaledetect.theory import exact, predict
 from scaledetect.theory._operators import Operators
 
 # (dim, N, xi, K, F, s, shape, act): strided, unstrided, overlapping (F > s), F = s = 3,
-# partial blocks (xi not dividing N), stripes (linear: the ReLU stripes use the enumeration)
+# partial blocks (xi not dividing N), stripes (linear only: ``predict`` sends stripes, and nets
+# too small for the ReLU patch, to the enumeration; the block path is called directly here)
 GEOMS = [
     (1, 32, 8, 4, 2, 2, "points", "relu"),
     (1, 24, 6, 3, 3, 2, "points", "relu"),
@@ -38,20 +37,33 @@ def _setup(geom):
 
 @pytest.mark.parametrize("geom", GEOMS, ids=str)
 def test_translation_theory_equals_the_enumeration(geom):
-    # Expect: D, G, R identical to the enumeration of every configuration and move outcome to
-    # 1e-12 relative (float64 sums in a different order; observed <= 3e-14), the same exact
-    # zeros and the same undefined (nan/inf) layers.
+    # Expect: D, G, R of the block path identical to the enumeration of every configuration and
+    # move outcome to 1e-12 relative (float64 sums in a different order; observed <= 3e-14),
+    # the same exact zeros and the same undefined (nan/inf) layers.
     task, net = _setup(geom)
-    assert exact._translation_applies(task, net, Perturbation(), Operators(net))
-    fast = predict(task, net)
-    with mock.patch.object(exact, "_translation_applies", lambda *a: False):
-        ref = predict(task, net)
+    pert = Perturbation()
+    fast = exact._predict_block(task, net, pert, Operators(net))
+    ref = exact._predict_enumerated(task, net, pert)
     for name in ("D", "G", "R"):
         a, b = getattr(fast, name), getattr(ref, name)
         assert np.array_equal(np.isfinite(a), np.isfinite(b)) and np.array_equal(a == 0, b == 0)
         ok = np.isfinite(b) & (b != 0)
         np.testing.assert_allclose(a[ok], b[ok], rtol=1e-12, atol=0)
     assert fast.config["configs"] == ref.config["configs"]
+
+
+def test_predict_takes_the_block_path_only_where_it_applies():
+    # Expect: 2D points N = 16 (F = s = 2) -> block path; stripes, the distance rule, the label
+    # shift rule, sample-matched noise and tanh -> enumeration.
+    task, net = _setup((2, 16, 8, 4, 2, 2, "points", "relu"))
+    ops = Operators(net)
+    assert exact._translation_applies(task, net, Perturbation(), ops)
+    stripes = TaskSpec(dim=2, size=16, xi=8, shape="stripes")
+    dist = TaskSpec(dim=2, size=16, xi=5, rule="distance")
+    cases = [(stripes, Perturbation()), (dist, Perturbation()),
+             (task, Perturbation(shift_rule="label")), (task, Perturbation(noise_match="sample"))]
+    for t, p in cases:
+        assert not exact._translation_applies(t, net, p, ops)
 
 
 def test_block_layer_D_is_exactly_zero_1d_512_theory_and_monte_carlo():

@@ -17,9 +17,10 @@ import numpy as np
 from scipy import sparse
 
 from . import gaussian as gs
+from ._data import Setup
 from ._translation import periodic_band
 
-__all__ = ["block_relu_noise", "fits", "relu_tables", "signed_lags"]
+__all__ = ["ReluNoise", "block_relu_noise", "fits", "relu_tables", "signed_lags"]
 
 
 def signed_lags(ops, d: int) -> np.ndarray:
@@ -202,19 +203,7 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
                  (dl, [(block[(np.arange(N) + oc) % N] == block).astype(float) for oc in o])]
         for r in np.ndindex(*(s,) * d):
             q = tuple(int(rc + oc) for rc, oc in zip(r, o, strict=True))
-            both = _terms(pt, pt.counts([r, q]), mu, cov, lags)
-            one_p = _terms(pt, pt.counts([r]), mu, cov, lags)
-            one_q = _terms(pt, pt.counts([q]), mu, cov, lags)
-            cp, cq = pt.counts([r]).reshape(-1), pt.counts([q]).reshape(-1)
-            grid = np.stack(np.meshgrid(*([pt.b] * d), indexing="ij"), -1).reshape(-1, d)
-            dp, dq = mu[cp] - mu[0], mu[cq] - mu[0]
-            ip, iq = np.flatnonzero(cp), np.flatnonzero(cq)
-            cross = [(np.repeat(grid[ip], len(iq), 0), np.tile(grid[iq], (len(ip), 1)),
-                      -2 * np.outer(dp[ip], dq[iq]).ravel())]
-            pairs = both[0] + [(b, b2, -c) for b, b2, c in one_p[0] + one_q[0]] + cross
-            sb = np.concatenate([both[1], one_p[1], one_q[1]])
-            sc = np.concatenate([both[2], -one_p[2], -one_q[2]])
-            jobs.append((pairs, sb, sc, comps, r))
+            jobs.append(_pair_job(pt, r, q, mu, cov, lags) + (comps, r))
     for pairs, sb, sc, comps, r in jobs:
         out += _sum_job(layers, pairs, sb, sc, comps, r, s, n1, bs, deltas, d)
     scale = [float(F) ** (2 * d * (k - 1)) for k in range(1, K + 1)]
@@ -222,6 +211,26 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
     dmu1 = mu[1] - mu[0]
     out += 2 * dmu1**2 * pair[1:] / np.array(scale)
     return out
+
+
+def _pair_job(pt: _Patch, r: tuple, q: tuple, mu, cov, lags) -> tuple:
+    """Coefficients of a local pair (features at relative positions r, q) minus those of its two
+    single features and of their dmu cross term (which the input-space Gram sum counts).
+    """
+    d = pt.d
+    both = _terms(pt, pt.counts([r, q]), mu, cov, lags)
+    one_p = _terms(pt, pt.counts([r]), mu, cov, lags)
+    one_q = _terms(pt, pt.counts([q]), mu, cov, lags)
+    cp, cq = pt.counts([r]).reshape(-1), pt.counts([q]).reshape(-1)
+    grid = np.stack(np.meshgrid(*([pt.b] * d), indexing="ij"), -1).reshape(-1, d)
+    dp, dq = mu[cp] - mu[0], mu[cq] - mu[0]
+    ip, iq = np.flatnonzero(cp), np.flatnonzero(cq)
+    cross = [(np.repeat(grid[ip], len(iq), 0), np.tile(grid[iq], (len(ip), 1)),
+              -2 * np.outer(dp[ip], dq[iq]).ravel())]
+    pairs = both[0] + [(b, b2, -c) for b, b2, c in one_p[0] + one_q[0]] + cross
+    sb = np.concatenate([both[1], one_p[1], one_q[1]])
+    sc = np.concatenate([both[2], -one_p[2], -one_q[2]])
+    return pairs, sb, sc
 
 
 def _sum_job(layers, pairs, sb, sc, comps, r, s, n1, bs, deltas, d) -> np.ndarray:
@@ -244,3 +253,71 @@ def _sum_job(layers, pairs, sb, sc, comps, r, s, n1, bs, deltas, d) -> np.ndarra
                 term_s = term_s * rt[sb[:, c] - b0]
             out[i] += term_p.sum() + term_s.sum()
     return out
+
+
+class ReluNoise:
+    """Exact ``E ||f_k(x + eta) - f_k(x)||^2`` of the ReLU pooling net, for one sigma^2.
+
+    Notes
+    -----
+    Layer-1 pre-activations are ``z_u = m_u + g_u`` with ``m_u = a c_u / F^dim`` (``c_u`` = count
+    of feature pixels in unit u's window) and ``g`` Gaussian, ``Var g_u = v = sigma^2 / F^dim``,
+    ``Cov(g_u, g_w) = sigma^2 o(u - w) / F^(2 dim)`` (o = shared pixels). With ``d_u =
+    relu(z_u) - relu(m_u)`` and every deeper layer linear (``f_k = A_k f_1`` because f_1 >= 0)::
+
+        E ||A_k d||^2 = ||A_k mu||^2 + sum_{u,w} (A_k^T A_k)_{uw} Cov(d_u, d_w),
+
+    mu_u, Var d_u from ``relu_moments`` and the covariances of overlapping units from
+    ``relu_product`` (exact bivariate moments; arc-cosine kernel between zero-signal units).
+    The covariance sum is split into the translation-invariant zero-signal part
+    ``sum_l c0(l) T_k(l)`` (``T_k(l) = sum_u (A^T A)_{u,u+l}``) plus corrections on the pairs
+    that touch a signal unit; operators are tensor powers of 1D matrices.
+    """
+
+    def __init__(self, st: Setup, sigma2: float):
+        self.st = st
+        ops, d, F, a = st.ops, st.d, st.F, st.a
+        n1 = st.net.sizes[1]
+        self.n1 = n1
+        lag1 = ops.lags
+        self.lags = signed_lags(ops, d)
+        self.mu, cov = relu_tables(ops, d, F, a, sigma2, self.lags)
+        self.cov = cov
+        self.c0 = cov[0, 0]
+        self.layers = []
+        mu0 = self.mu[0]
+        for A in ops.A[1:]:
+            GA = (A.T @ A).toarray()
+            T1 = np.array([np.trace(np.roll(GA, -int(lag), axis=1)) for lag in lag1])
+            T1 = dict(zip(lag1.tolist(), T1, strict=True))
+            stat = sum(self.c0[li] * np.prod([T1[int(lc) % n1] for lc in self.lags[li]])
+                       for li in range(len(self.lags)))
+            stat += mu0 * mu0 * A.shape[0] ** d  # ||A mu0 1||^2, rows of A sum to 1
+            self.layers.append((GA, np.asarray(A.sum(0)).ravel(), stat))
+
+    def __call__(self, pos: np.ndarray) -> np.ndarray:
+        """Noise numerators ``(B, K + 1)`` (layers 1..K and out) for configurations (B, 2, p)."""
+        st, d, n1 = self.st, self.st.d, self.n1
+        U, valid = st.signal_units(pos)  # (B, R, d), (B, R)
+        cu = st.count_at(pos, U)
+        dmu = (self.mu[cu] - self.mu[0]) * valid
+        recs = []
+        for li, lag in enumerate(self.lags):
+            W = (U + lag) % n1
+            cw = st.count_at(pos, W)
+            delta = (self.cov[cu, cw, li] - self.c0[li]) * (1.0 + (cw == 0)) * valid
+            recs.append((W, delta))
+        out = np.empty((len(pos), len(self.layers)))
+        mu0 = self.mu[0]
+        for i, (GA, r1, stat) in enumerate(self.layers):
+            tot = stat + 2 * mu0 * np.sum(dmu * np.prod(r1[U], -1), -1)
+            g = np.ones(U.shape[:2] + U.shape[1:2])
+            for c in range(d):
+                g = g * GA[U[:, :, None, c], U[:, None, :, c]]
+            tot += np.einsum("bi,bij,bj->b", dmu, g, dmu)
+            for W, delta in recs:
+                tot += np.sum(delta * np.prod(GA[U, W], -1), -1)
+            out[:, i] = tot
+        return out
+
+
