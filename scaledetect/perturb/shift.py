@@ -23,7 +23,8 @@ def steps(task: TaskSpec, rule: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     require_choice("rule", rule, SHIFT_RULES)
     if rule == "authors2d":
         require(task.coords == 2, "shift_rule", "be auto or label for this task (authors2d "
-                "moves 2D points, possibly diagonally)", rule, f"dim={task.dim}, shape={task.shape}")
+                "moves 2D points, possibly diagonally)", rule,
+                f"dim={task.dim}, shape={task.shape}")
         st = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
                        [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
         return st, np.array([1 / 6] * 4 + [1 / 12] * 4)
