@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scaledetect import Perturbation
+from scaledetect import Perturbation, ScaleDetectError
 from scaledetect.nn import NetSpec, pooling_net
 from scaledetect.sensitivity import measure
 from scaledetect.tasks import TaskSpec
@@ -95,3 +95,12 @@ def test_translation_theory_matches_monte_carlo_2d(stride):
                 assert m[i] == 0.0
                 continue
             assert abs(t[i] - m[i]) <= 3 * se[i], (name, i, t[i], m[i], se[i])
+
+
+def test_block_path_refuses_an_empty_class():
+    # Expect: xi = N (one block, no -1 configuration) raises the task error naming xi, as the
+    # enumeration does, instead of dividing by zero.
+    task = TaskSpec(dim=1, size=64, xi=64)
+    net = NetSpec(dim=1, size=64, depth=3, width=1, bias=False)
+    with pytest.raises(ScaleDetectError, match="xi"):
+        predict(task, net)

@@ -22,6 +22,7 @@ from ..errors import require
 from ..nn.spec import NetSpec
 from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
+from ..tasks.configs import require_both_classes
 from ..tasks.spec import TaskSpec
 from ._data import CHUNK_FLOATS, DataStats, Setup, count_scales, data_counts, r2_norms
 from ._operators import Operators, overlaps
@@ -97,6 +98,7 @@ def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
     ``_relu``): cost O(N^dim) per layer instead of O(N^(2 dim)), same values.
     """
     d, K, N = net.dim, net.depth, net.size
+    require_both_classes(task)
     mats = [ops.C[k] for k in range(K + 1)] + [sparse.csr_matrix(ops.C[K].sum(0))]
     st = net.stride
     ax = Axis(N, task.xi, mats, [st**k for k in range(K + 1)] + [st**K])
