@@ -45,16 +45,19 @@ def _geometry(dim, n, stride):
 
 
 def test_depths_and_windows():
-    # strided: k* = log2(N/4), K = k* + 1; window max(1, min(ceil(k*/2), k*-3)) .. k* - 2
+    # strided: k* = log2(N/4), K = k* + 1; G over max(1, min(ceil(k*/2), k*-3)) .. k* - 2,
+    # D over 1 .. max(2, k* - 4)
     task, net = _geometry(1, 16384, 2)
-    assert net.depth == 13 and list(window(task, net)) == [6, 7, 8, 9, 10]
+    assert net.depth == 13 and list(window(task, net, "G")) == [6, 7, 8, 9, 10]
+    assert list(window(task, net, "D")) == list(range(1, 9))
     task, net = _geometry(1, 64, 2)
-    assert net.depth == 5 and list(window(task, net)) == [1, 2]
+    assert net.depth == 5 and list(window(task, net, "G")) == list(window(task, net, "D")) == [1, 2]
     task, net = _geometry(2, 256, 2)
-    assert net.depth == 7 and list(window(task, net)) == [3, 4]
+    assert net.depth == 7 and list(window(task, net, "G")) == [3, 4]
+    assert list(window(task, net, "D")) == [1, 2]
     # unstrided: K = N / 4, second half of the layers
     task, net = _geometry(1, 256, 1)
-    assert net.depth == 64 and list(window(task, net)) == list(range(32, 65))
+    assert net.depth == 64 and list(window(task, net, "D")) == list(range(32, 65))
     with pytest.raises(ScaleDetectError, match="size"):
         scaling_depth("strided", 100)
 
@@ -106,7 +109,7 @@ def test_log_distance_and_collapse_layer():
 
 
 def test_channel_mean_missing_is_named():
-    run = preset("tiny")["fig14_width"][1]
+    run = next(r for r in preset("tiny")["fig14_width"] if r.kind == "train")
     with pytest.raises(ScaleDetectError, match="channel-averaged"):
         channel_mean_of({run.key: {"init": {}, "trained": {}}}, run)
 

@@ -84,13 +84,14 @@ def exponents(runs: list[Run], results: dict[str, dict]) -> list[dict]:
     """Fitted scaling exponents of D_k and G_k at the largest system size, with a verdict.
 
     System-size series of pooling nets on the block task with xi = N/4 (``experiments.scaling``).
-    Strided nets (s = F = 2, depth log2(xi) + 1): ``V_k ~ s^(e k)`` fitted on log V against
-    k ln s over the layers from max(1, min(ceil(k*/2), k* - 3)) to k* - 2, k* = log2(xi);
-    predicted e = -1 for D and dim for G. Unstrided nets (s = 1, depth N/4): ``V_k ~ k^e``
-    fitted on log V against log k over the second half of the layers; predicted e = -1 for D and
-    dim/2 for G. The exact theory and the Monte Carlo are each shown at the largest size they
-    were run at; the verdict says whether the theory's exponent there is within 5% of the
-    prediction, and otherwise lists its trend with N.
+    Strided nets (s = F = 2, depth log2(xi) + 1, k* = log2(xi)): ``V_k ~ s^(e k)`` fitted on
+    log V against k ln s, D over layers 1 to max(2, k* - 4) (at most 1/16 of a block per unit,
+    away from the block-boundary correction), G over max(1, min(ceil(k*/2), k* - 3)) to k* - 2
+    (away from the pixel-scale offset); predicted e = -1 for D and dim for G. Unstrided nets
+    (s = 1, depth N/4): ``V_k ~ k^e`` fitted on log V against log k over the second half of the
+    layers; predicted e = -1 for D and dim/2 for G. The exact theory and the Monte Carlo are
+    each shown at the largest size they were run at; the verdict says whether the theory's
+    exponent there is within 5% of the prediction, and otherwise lists its trend with N.
     """
     from .scaling import exponent_series, verdict
 

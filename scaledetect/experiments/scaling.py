@@ -52,15 +52,21 @@ def is_scaling_run(run) -> bool:
             and n.depth == scaling_depth(geometry_of(n), t.size, t.dim))
 
 
-def window(task, net) -> np.ndarray:
-    """Layers of the scaling window, where the leading power law should hold.
+def window(task, net, quantity: str) -> np.ndarray:
+    """Layers of the scaling window of *quantity*, where its leading power law should hold.
 
-    Strided: ``lo .. k* - 2`` with ``lo = max(1, min(ceil(k*/2), k* - 3))``: far above the
-    pixel (``s^k >= sqrt(xi)`` once there is room) and at least two layers below the block scale.
-    Unstrided: the second half of the layers, ``ceil(K/2) .. K``.
+    Strided (k* = log_s xi, x = s^k / xi the units per block side): D_k s^k falls like 1 - x
+    towards the block layer (moves across a block boundary are undone), a local slope -x/(1 - x),
+    while it has no correction at the pixel end, so D is fitted over ``1 .. max(2, k* - 4)``
+    (x <= 1/16); G_k = 1/2 + (s^k/4 - 1/2)/pi (1D) needs s^k >> 1, so G is fitted over
+    ``lo .. k* - 2`` with ``lo = max(1, min(ceil(k*/2), k* - 3))``.
+    Unstrided: the second half of the layers, ``ceil(K/2) .. K``, for both.
     """
+    require_choice("quantity", quantity, ("D", "G"))
     if geometry_of(net) == "strided":
         kstar = int(round(math.log(task.xi, net.stride)))
+        if quantity == "D":
+            return np.arange(1, max(2, kstar - 4) + 1)
         lo = max(1, min(math.ceil(kstar / 2), kstar - 3))
         return np.arange(lo, kstar - 1)
     return np.arange(math.ceil(net.depth / 2), net.depth + 1)
@@ -76,7 +82,7 @@ def fit_exponent(task, net, sens: dict, quantity: str) -> tuple[float, float]:
     from .report import fit_slope
 
     x, y, se = profile(sens, quantity)
-    ks = window(task, net)
+    ks = window(task, net, quantity)
     ks = ks[np.isfinite(y[ks]) & (y[ks] > 0)]
     if len(ks) < 2:
         return float("nan"), float("nan")
@@ -141,7 +147,7 @@ def exponent_series(runs, results: dict) -> dict:
             side["e"].append(e)
             if r.kind == "pooling":
                 side["se"].append(se)
-            ks = window(r.task, r.net)
+            ks = window(r.task, r.net, q)
             entry["layers"][r.task.size] = f"{ks[0]}-{ks[-1]}"
     return out
 

@@ -5,6 +5,7 @@ The model holds its parameters as plain numpy arrays (``params``), all views int
 layer (``scaledetect._kernels.net``), with buffers preallocated per batch size.
 """
 
+import itertools
 from collections import OrderedDict
 
 import numba
@@ -352,24 +353,37 @@ def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -
 def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int) -> np.ndarray:
     """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``."""
     n_in = x.shape[axis]
-    if F == s and n_in == F * n_out:  # tiling windows: add the F phases of a reshaped view
-        y = x.reshape(x.shape[:axis] + (n_out, F) + x.shape[axis + 1:])
-        pre = (slice(None),) * (axis + 1)
-        if F == 1:
-            return y[pre + (0,)].copy()
-        out = y[pre + (0,)] + y[pre + (1,)]
-        for j in range(2, F):
-            out += y[pre + (j,)]
-        return out
-    out = None
+    parts = []
     for j in range(F):
         if j + s * (n_out - 1) < n_in:  # no wrap: a strided view
             sl = [slice(None)] * x.ndim
             sl[axis] = slice(j, j + s * (n_out - 1) + 1, s)
-            part = x[tuple(sl)]
+            parts.append(x[tuple(sl)])
         else:
-            part = np.take(x, (s * np.arange(n_out) + j) % n_in, axis=axis)
-        out = part.copy() if out is None else out.__iadd__(part)
+            parts.append(np.take(x, (s * np.arange(n_out) + j) % n_in, axis=axis))
+    if F == 1:
+        return parts[0].copy()
+    out = parts[0] + parts[1]
+    for part in parts[2:]:
+        out += part
+    return out
+
+
+def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int) -> np.ndarray:
+    """Window sums of tiling windows (F = s), ``(n, N[, N]) -> (n, n_out[, n_out])``: the F^dim
+    phases of a reshaped view added into one output (no full-size temporary).
+    """
+    y = x.reshape((len(x),) + (n_out, F) * dim)
+    phases = list(itertools.product(range(F), repeat=dim))
+
+    def view(ph):
+        return y[(slice(None),) + sum(((slice(None), j) for j in ph), ())]
+
+    if len(phases) == 1:
+        return view(phases[0]).copy()
+    out = view(phases[0]) + view(phases[1])
+    for ph in phases[2:]:
+        out += view(ph)
     return out
 
 
@@ -408,8 +422,11 @@ class PoolingNet(CNN):
         F, s = spec.filter, spec.stride
         for k in range(1, spec.depth + 1):
             z, n_out = f[:, 0], spec.sizes[k]
-            for ax in range(spec.dim):
-                z = _pool_axis(z, 1 + ax, F, s, n_out)
+            if F == s:
+                z = _pool_tiles(z, F, n_out, spec.dim)
+            else:
+                for ax in range(spec.dim):
+                    z = _pool_axis(z, 1 + ax, F, s, n_out)
             z *= ws[k - 1]
             f = _PHI[spec.act](z)
             if spec.gain != 1.0:

@@ -22,7 +22,8 @@ def steps(task: TaskSpec, rule: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     require_discrete(task, "unit steps")
     require_choice("rule", rule, SHIFT_RULES)
     if rule == "authors2d":
-        require(task.coords == 2, "rule", "be authors2d only for 2D points", rule,
+        require(task.coords == 2, "shift_rule", "be auto or label for this task (authors2d "
+                "moves 2D points, possibly diagonally)", rule,
                 f"dim={task.dim}, shape={task.shape}")
         st = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
                        [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
@@ -111,7 +112,7 @@ def shift(task: TaskSpec, positions: np.ndarray, rng: np.random.Generator | int 
     rng = as_rng(rng)
     n = len(pos)
     if task.shape == "blobs":
-        require(rule != "authors2d", "rule", "be auto or label for blobs", rule)
+        require(rule != "authors2d", "shift_rule", "be auto or label for blobs", rule)
         require(delta > 0, "delta", "be > 0", delta)
         if task.dim == 1:
             st = delta * (2.0 * rng.integers(0, 2, (n, 2, 1)) - 1)

@@ -11,13 +11,28 @@ from scipy import sparse
 from ..nn.spec import NetSpec
 
 
+def window_index(net: NetSpec, k: int) -> np.ndarray:
+    """Input indices of every unit of layer k, ``(N_k, F)`` int: ``s*u + j mod N_{k-1}``.
+
+    The one home of the window geometry (``NetSpec.windows`` for all units at once).
+    """
+    n_in, n_out = net.sizes[k - 1], net.sizes[k]
+    return (net.stride * np.arange(n_out)[:, None] + np.arange(net.filter)[None, :]) % n_in
+
+
+def overlaps(net: NetSpec) -> np.ndarray:
+    """``|window(0) & window(l)|`` of layer-1 units at lag l = 0..N_1-1 (1D), int."""
+    idx = window_index(net, 1)
+    return np.sum(idx < net.filter, axis=1)
+
+
 def pool_counts(net: NetSpec, k: int) -> sparse.csr_matrix:
     """1D count matrix of layer k, ``(N_k, N_{k-1})`` sparse, integer entries (float64).
 
     ``P[u, i]`` = number of taps of unit u's window on input i (``NetSpec.windows``).
     """
     n_out, n_in = net.sizes[k], net.sizes[k - 1]
-    idx = np.array([net.windows(k, u) for u in range(n_out)])
+    idx = window_index(net, k)
     rows = np.repeat(np.arange(n_out), idx.shape[1])
     return sparse.csr_matrix((np.ones(idx.size), (rows, idx.ravel())), shape=(n_out, n_in))
 
@@ -52,8 +67,7 @@ class Operators:
         for k in range(2, K + 1):
             self.A.append((self.P[k] @ self.A[-1] / F).tocsr())
         self.A.append(sparse.csr_matrix(np.asarray(self.A[K].mean(0))))
-        w0 = set(net.windows(1, 0))
-        self.overlap = np.array([len(w0 & set(net.windows(1, u))) for u in range(n1)])
+        self.overlap = overlaps(net)
         self.lags = np.flatnonzero(self.overlap > 0)
 
 
@@ -63,7 +77,7 @@ def pool(X: np.ndarray, net: NetSpec, k: int, dim: int) -> np.ndarray:
     Equal to ``apply(X, pool_counts(net, k), dim)`` at O(F) cost per output.
     """
     n_in, n_out = net.sizes[k - 1], net.sizes[k]
-    idx = np.array([net.windows(k, u) for u in range(n_out)])  # (n_out, F)
+    idx = window_index(net, k)  # (n_out, F)
     lead = X.shape[:-1]
     if dim == 1:
         return X[..., idx].sum(-1)

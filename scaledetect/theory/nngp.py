@@ -31,6 +31,7 @@ from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
 from ..tasks.spec import TaskSpec
 from . import gaussian as gs
+from ._operators import window_index
 from .exact import _ratio
 
 __all__ = ["nngp", "pair_distances"]
@@ -43,7 +44,7 @@ TANH_NODES = 32
 def _window_index(net: NetSpec, k: int) -> np.ndarray:
     """Flattened input index of every (output unit, window offset) of layer k, ``(N_k^d, F^d)``."""
     n_out, n_in = net.sizes[k], net.sizes[k - 1]
-    idx1 = np.array([net.windows(k, u) for u in range(n_out)])  # (n_out, F)
+    idx1 = window_index(net, k)  # (n_out, F)
     if net.dim == 1:
         return idx1
     rows = idx1[:, None, :, None] * n_in + idx1[None, :, None, :]  # (u1, u2, j1, j2)
@@ -169,7 +170,7 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
         return tasks.render(task, p.reshape(-1, 2, task.coords)).reshape(-1, nd).astype(float)
 
     Xall = img(pos)
-    outc, q = perturb.shift_outcomes(task, pos)
+    outc, q = perturb.shift_outcomes(task, pos, pert.shift_rule)
     m = q.shape[1]
     Oall = img(outc).reshape(M, m, nd)
     r2 = np.sum((Oall - Xall[:, None]) ** 2, -1)  # (M, m)
