@@ -1,4 +1,4 @@
-"""Models as ``.npz`` files without pickle (SPEC section 4): save, and load with full validation.
+"""Models as ``.npz`` files without pickle: save, and load with full validation.
 
 Layout of a model file:
 

@@ -1,4 +1,4 @@
-"""``Perturbation``: which diffeomorphism and which matched noise (SPEC section 3)."""
+"""``Perturbation``: which diffeomorphism and which matched noise."""
 
 from dataclasses import asdict, dataclass
 

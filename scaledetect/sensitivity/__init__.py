@@ -1,4 +1,4 @@
-"""Layer-wise relative sensitivities D_k, G_k, R_k to diffeomorphisms and noise (SPEC section 5).
+"""Layer-wise relative sensitivities D_k, G_k, R_k to diffeomorphisms and noise.
 
 ``measure`` streams a probe set through any network and returns a ``Sensitivities``; the
 ``mean`` estimator carries delta-method standard errors, the ``median`` one follows Petrini et
