@@ -1,4 +1,4 @@
-"""Benchmark of the numba engine against PyTorch on the CPU (``scaledetect bench``, SPEC section 7).
+"""Benchmark of the numba engine against PyTorch on the CPU (``scaledetect bench``).
 
 One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * grad``) of a CNN at
 initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
@@ -232,7 +232,7 @@ def _case_result(name: str, flops: int, times: dict, counts: list[int], ceiling:
 
 
 def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True) -> dict:
-    """Run every case; return the benchmark's JSON object.
+    """Run every case; return the benchmark as one JSON-ready object.
 
     Parameters
     ----------

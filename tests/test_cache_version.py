@@ -51,7 +51,7 @@ class _Stop(Exception):
 
 
 def test_training_killed_mid_run_resumes_with_identical_results(tmp_path):
-    # the tiny tanh run trains for 160-230 epochs; it checkpoints every 10, so an interruption
+    # the tiny tanh runs train for about 100 epochs; they checkpoint every 10, so an interruption
     # at epoch 25 loses epochs 21-25, which the resumed run does again from the checkpoint
     run = next(r for r in all_runs("tiny") if r.kind == "train" and r.net.act == "tanh")
     cache = Cache(tmp_path / "cache")

@@ -51,14 +51,30 @@ def test_report_tables_are_present_and_numeric(reproduced):
     exps = _table(md, "Scaling exponents")
     assert exps and all(math.isfinite(float(r[3])) for r in exps)
     claims = _table(md, "Trained networks: which claims reproduce")
-    assert len(claims) == 3 and all(r[1] in ("yes", "NO") for r in claims)
-    assert re.search(r"test error \d\.\d+", md)
+    assert len(claims) == 3 and all(r[1] in ("yes", "no", "inconclusive") for r in claims)
+    assert all(re.search(r"\d+/\d+ relu seeds learned", r[2]) for r in claims)
+    seeds = _table(md, "Training runs, seed by seed")
+    train = [r for r in all_runs("tiny") if r.kind == "train"]
+    assert len(seeds) == len(train)
+    for _act, _seed, test, learned, fit, epochs, _ in seeds:
+        assert learned == ("yes" if float(test) < 0.1 else "no")
+        assert fit == "n/a" or 1 <= int(fit) <= int(epochs)
 
 
 def test_html_report_is_self_contained(reproduced):
     page = (reproduced / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(FIGURES)
-    assert "src=\"http" not in page and "src='http" not in page
+    assert "src=\"http" not in page and "src='http" not in page and "<script" not in page
+
+
+def test_html_report_is_readable(reproduced):
+    # a contents list linking every section, symbols rendered, no RST markup or dict reprs
+    page = (reproduced / "report.html").read_text()
+    sections = re.findall(r'<h2 id="(s\d+)">', page)
+    assert len(sections) >= 5 and all(f'href="#{s}"' in page for s in sections)
+    assert "V<sub>k</sub> ∝ s<sup>e k</sup>" in page and "``" not in page
+    assert "{'dim'" not in page and "'act':" not in page
+    assert "<th>setting</th><th>relu</th><th>tanh</th>" in page
 
 
 def test_second_run_redoes_nothing(reproduced, capsys):

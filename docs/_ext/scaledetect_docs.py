@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,33 @@ from sphinx.util.docutils import SphinxDirective
 LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 SUBPACKAGES = ("tasks", "perturb", "nn", "sensitivity", "theory", "experiments", "plots")
+# Docstrings cite sections of the project's internal specification ("SPEC section 3"); readers
+# of these pages do not have it: each section is rendered as a link to the page that covers it.
+SPEC_PAGES = {"2": "tasks", "3": "perturbations", "4": "theory", "5": "sensitivities",
+              "6": "theory", "7": "cli", "8": "training"}
+SPEC_REF = re.compile(r"SPEC (?:sections? |§ ?)?(\d+)(?: and (\d+))?")
+
+
+def spec_links(text: str, role: str = "rst") -> str:
+    """Replace "SPEC section N" (and "SPEC sections N and M", "SPEC §N") by links to the pages."""
+    def link(num):
+        page = SPEC_PAGES.get(num)
+        if page is None:
+            return "the documentation"
+        return f":doc:`/{page}`" if role == "rst" else f"{{doc}}`/{page}`"
+
+    def repl(m):
+        return link(m[1]) + (f" and {link(m[2])}" if m[2] else "")
+
+    text = text.replace("the recipe of SPEC section 8", "the SPEC-8-RECIPE")
+    text = SPEC_REF.sub(repl, text).replace("SPEC-8-RECIPE", link("8").replace(
+        "`/training`", "`training recipe </training>`"))
+    return text.replace("SPEC", "the documented")
+
+
+def _docstring_spec_links(app, what, name, obj, options, lines) -> None:
+    """autodoc-process-docstring: rewrite SPEC references in place."""
+    lines[:] = [spec_links(line) for line in lines]
 
 
 def _rst(directive: SphinxDirective, lines: list[str]) -> list[nodes.Node]:
@@ -97,7 +125,7 @@ class ApiIndexDirective(SphinxDirective):
         for name in scaledetect.__all__:
             obj = getattr(scaledetect, name)
             home = homes.get(name, "scaledetect")
-            summary = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+            summary = spec_links((obj.__doc__ or "").strip().splitlines()[0]) if obj.__doc__ else ""
             lines += [f"   * - :py:obj:`scaledetect.{name} <{home}.{name}>`", f"     - {summary}"]
         return _rst(self, lines)
 
@@ -105,7 +133,7 @@ class ApiIndexDirective(SphinxDirective):
 def _cell_markdown(cell, outputs: str) -> list[str]:
     """Markdown for one executed tour cell: the code, then what it printed."""
     if cell.cell_type == "markdown":
-        return [cell.source, ""]
+        return [spec_links(cell.source, role="myst"), ""]
     out = ["```python", cell.source, "```", ""]
     if outputs.strip():
         out += ["```text", outputs.rstrip(), "```", ""]
@@ -171,4 +199,5 @@ def setup(app):
     app.add_directive("scaledetect-cli", CliDirective)
     app.add_directive("scaledetect-api-index", ApiIndexDirective)
     app.connect("builder-inited", run_tour)
+    app.connect("autodoc-process-docstring", _docstring_spec_links)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,6 +4,7 @@ import argparse
 import datetime
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -54,8 +55,13 @@ def run(a: argparse.Namespace) -> int:
     done_before = sum(r.key in cache for r in runs)
     print(f"reproduce: preset {a.preset}, {len(runs)} runs ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
-    results = run_all(runs, cache, workers=a.workers, executor=a.executor,
-                      scheduler=a.scheduler, progress=not a.no_progress)
+    try:
+        results = run_all(runs, cache, workers=a.workers, executor=a.executor,
+                          scheduler=a.scheduler, progress=not a.no_progress)
+    except KeyboardInterrupt:
+        print(f"scaledetect reproduce: interrupted; finished runs and training checkpoints are "
+              f"kept in {out / '.cache'}: the same command continues", file=sys.stderr)
+        return 130
     write_csv(out / "results.csv", results)
     figures = []
     for fig_id, fig in figures_index().items():

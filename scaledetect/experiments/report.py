@@ -93,7 +93,8 @@ def exponents(runs: list[Run], results: dict[str, dict]) -> list[dict]:
     each shown at the largest size they were run at; the verdict says whether the theory's
     exponent there is within 5% of the prediction, and otherwise lists its trend with N.
     """
-    from .scaling import exponent_series, verdict
+    from .scaling import exponent_series
+    from .scaling import verdict as exponent_verdict
 
     rows = []
     for (dim, geometry, q), entry in sorted(exponent_series(runs, results).items()):
@@ -107,42 +108,46 @@ def exponents(runs: list[Run], results: dict[str, dict]) -> list[dict]:
                      "fitted": mc["e"][-1], "ci95": 1.96 * mc["se"][-1], "mc_size": mc["N"][-1],
                      "theory": th["e"][-1] if th["N"] else float("nan"), "theory_size": n_th,
                      "asymptotic": entry["predicted"],
-                     "verdict": verdict(entry["predicted"], th["N"] or mc["N"],
+                     "verdict": exponent_verdict(entry["predicted"], th["N"] or mc["N"],
                                         th["e"] or mc["e"])})
     return rows
 
 
+#: A trained seed "learned" the task if its final test error is below this (chance: 0.5).
+LEARNED_TEST_ERROR = 0.1
+#: Confidence level of the intervals behind every verdict.
+CONFIDENCE = 0.95
+
+
 def trained_findings(runs: list[Run], results: dict[str, dict]) -> list[dict]:
-    """Per activation: the paper's claims on trained nets, measured over seeds (mean +- s.e.)."""
-    out = []
-    groups = {}
+    """Per activation (1D training runs): per-seed values of the quantities the claims use.
+
+    Each entry: ``act``, ``seeds`` (seed numbers), ``learned`` (bool per seed: test error <
+    ``LEARNED_TEST_ERROR``), ``test_error``, ``epochs``, ``epochs_to_stop`` (epoch the training
+    set was interpolated, None if never), ``stop_reason`` and the per-seed ``log10`` ratios
+    ``R_K/R_0`` and ``G_K/G_1`` at initialization and trained; ``net`` and ``train`` settings.
+    """
+    groups: dict[str, list[tuple[Run, dict]]] = {}
     for r in runs:
         if _main_trained(r) and _recipe(r) and r.key in results:
-            groups.setdefault(r.net.act, []).append(results[r.key])
-    for act, res in sorted(groups.items()):
-        stats = {"act": act, "seeds": len(res)}
-
-        def per_seed(f, res=res):
-            v = np.array([f(x) for x in res], float)
-            return float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v))) \
-                if len(v) > 1 else float("nan")
-
-        def last_over_first(state, q, first):
-            def f(x):
-                a = layer_arrays(x[state])
-                return math.log10(a[q][-1] / a[q][first])
-            return f
-
-        stats["log10_RK_over_R0_init"] = per_seed(last_over_first("init", "R", 0))
-        stats["log10_RK_over_R0_trained"] = per_seed(last_over_first("trained", "R", 0))
-        stats["log10_GK_over_G1_trained"] = per_seed(last_over_first("trained", "G", 1))
-        stats["log10_GK_over_G1_init"] = per_seed(last_over_first("init", "G", 1))
-        stats["test_error"] = per_seed(lambda x: x["history"]["final"]["test_error"])
-        stats["epochs"] = per_seed(lambda x: x["history"]["epochs"])
-        stats["stop_reasons"] = sorted(r["history"]["stop_reason"] for r in res)
-        stats["train"] = res[0]["run"]["train"]
-        stats["net"] = res[0]["run"]["net"]
-        out.append(stats)
+            groups.setdefault(r.net.act, []).append((r, results[r.key]))
+    out = []
+    for act, pairs in sorted(groups.items()):
+        pairs.sort(key=lambda p: p[0].seed)
+        res = [x for _, x in pairs]
+        hist = [x["history"] for x in res]
+        test = [h["final"]["test_error"] for h in hist]
+        f = {"act": act, "seeds": [r.seed for r, _ in pairs], "test_error": test,
+             "learned": [t is not None and t < LEARNED_TEST_ERROR for t in test],
+             "epochs": [h["epochs"] for h in hist],
+             "epochs_to_stop": [h["epochs_to_stop"] for h in hist],
+             "stop_reason": [h["stop_reason"] for h in hist],
+             "net": res[0]["run"]["net"], "train": res[0]["run"]["train"]}
+        for state in ("init", "trained"):
+            arrays = [layer_arrays(x[state]) for x in res]
+            f[f"R_{state}"] = [math.log10(a["R"][-1] / a["R"][0]) for a in arrays]
+            f[f"G_{state}"] = [math.log10(a["G"][-1] / a["G"][1]) for a in arrays]
+        out.append(f)
     return out
 
 
@@ -181,32 +186,78 @@ def _main_trained(run: Run) -> bool:
     return run.kind == "train" and run.task.dim == 1 and run.tag == run.net.act
 
 
-def claims(findings: list[dict], shares: dict[str, tuple[float, float]]) -> list[tuple[str, bool,
-                                                                                        str]]:
-    """The paper's trained-network claims, each with whether it reproduced and the evidence."""
+def interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, float, int]:
+    """Mean and Student-t confidence interval of the mean of *values*: ``(mean, lo, hi, n)``.
+
+    With fewer than 2 values the interval is ``(-inf, inf)``: nothing can be concluded.
+    """
+    from scipy.stats import t
+
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
+    n = len(v)
+    if n < 2:
+        return (float(v[0]) if n else float("nan")), -math.inf, math.inf, n
+    half = t.ppf(0.5 + confidence / 2, n - 1) * np.std(v, ddof=1) / math.sqrt(n)
+    return float(v.mean()), float(v.mean() - half), float(v.mean() + half), n
+
+
+def verdict(lo: float, hi: float, above: float = 0.0) -> str:
+    """``yes`` if the whole interval ``[lo, hi]`` lies above *above*, ``no`` if below, else
+    ``inconclusive``.
+    """
+    return "yes" if lo > above else "no" if hi < above else "inconclusive"
+
+
+def _ci_text(name: str, ci: tuple) -> str:
+    mean, lo, hi, n = ci
+    if n < 2:
+        return f"{name} = {mean:.2f} ({n} seed{'s' if n != 1 else ''}: no interval)"
+    return f"{name} = {mean:.2f}, {CONFIDENCE:.0%} CI [{lo:.2f}, {hi:.2f}] ({n} seeds)"
+
+
+def _learned(f: dict, values: list) -> list:
+    return [v for v, ok in zip(values, f["learned"], strict=True) if ok]
+
+
+def claims(findings: list[dict], shares: dict[str, list[float]]) -> list[tuple[str, str, str]]:
+    """The paper's trained-network claims: ``(claim, verdict, evidence)``.
+
+    Every verdict is ``yes``/``no``/``inconclusive`` from a ``CONFIDENCE`` Student-t interval
+    over the seeds that learned (test error < ``LEARNED_TEST_ERROR``): a seed that did not learn
+    the task is not evidence about trained networks. The evidence says how many learned.
+    """
     rows = []
     by = {f["act"]: f for f in findings}
+    learned = {a: f"{sum(f['learned'])}/{len(f['learned'])} {a} seeds learned"
+               for a, f in by.items()}
     if "relu" in by:
         f = by["relu"]
-        ti, tt = f["log10_RK_over_R0_init"], f["log10_RK_over_R0_trained"]
-        ok = tt[0] + 2 * _nz(tt[1]) < ti[0] - 2 * _nz(ti[1]) and tt[0] < -0.5
-        rows.append(("R_k falls with depth after training and not (as much) at initialization", ok,
-                     f"log10(R_K/R_0): trained {tt[0]:.2f} +- {tt[1]:.2f}, "
-                     f"init {ti[0]:.2f} +- {ti[1]:.2f} ({f['seeds']} seeds)"))
-        g = f["log10_GK_over_G1_trained"]
-        text = f"log10(G_K/G_1) trained ReLU {g[0]:.2f} +- {g[1]:.2f}"
-        ok = g[0] - 2 * _nz(g[1]) > 0
+        diff = interval(_learned(f, [t - i for t, i in zip(f["R_trained"], f["R_init"],
+                                                           strict=True)]))
+        rows.append(("R_k falls with depth more after training than at initialization",
+                     verdict(-diff[2], -diff[1]),
+                     _ci_text("log10(R_K/R_0) trained - init", diff) + "; " + learned["relu"]))
+        g = interval(_learned(f, f["G_trained"]))
+        text = _ci_text("ReLU log10(G_K/G_1)", g)
+        ok = verdict(g[1], g[2])
         if "tanh" in by:
-            h = by["tanh"]["log10_GK_over_G1_trained"]
-            text += f", tanh {h[0]:.2f} +- {h[1]:.2f}"
-            ok = ok and h[0] < g[0]
-        rows.append(("G_k rises with depth for ReLU and not for tanh", ok, text))
+            h = interval(_learned(by["tanh"], by["tanh"]["G_trained"]))
+            gap = _welch(g, _learned(f, f["G_trained"]), _learned(by["tanh"],
+                                                                  by["tanh"]["G_trained"]))
+            text += "; " + _ci_text("tanh", h) + "; " + _ci_text("ReLU - tanh", gap)
+            both = (ok, verdict(gap[1], gap[2]))
+            ok = "no" if "no" in both else "yes" if both == ("yes", "yes") else "inconclusive"
+            text += "; " + learned["tanh"]
+        rows.append(("G_k rises with depth for ReLU and not (as much) for tanh", ok,
+                     text + "; " + learned["relu"]))
     if shares:
-        (b, bse), (a, ase) = shares["init"], shares["trained"]
+        diff = interval(_learned(by["relu"], [a - b for a, b in zip(
+            shares["trained"], shares["init"], strict=True)])) if "relu" in by else \
+            interval([])
         rows.append(("The first layer learns pooling (uniform share of the filter norm grows)",
-                     a - 2 * _nz(ase) > b + 2 * _nz(bse),
-                     f"layer-1 uniform share: init {b:.2f} +- {bse:.2f}, "
-                     f"trained {a:.2f} +- {ase:.2f}"))
+                     verdict(diff[1], diff[2]),
+                     _ci_text("layer-1 uniform share trained - init", diff)
+                     + ("; " + learned["relu"] if "relu" in by else "")))
     return rows
 
 
@@ -251,9 +302,9 @@ def spectra_claim(runs: list[Run], results: dict, arrays_of) -> tuple[str, str, 
             ok = ok and a - b > 2 * math.hypot(_nz(ase), _nz(bse))
         parts.append(f"k={k}: D_k/D_k-1 {ratio[k - 1]:.2f}, const. fraction trained {a:.2f} +- "
                      f"{_nz(ase):.2f} vs init {b:.2f} +- {_nz(bse):.2f}")
-    verdict = "yes" if ok and (ratio < D_FALL).any() else "inconclusive" if ok else "NO"
+    outcome = "yes" if ok and (ratio < D_FALL).any() else "inconclusive" if ok else "no"
     return ("Trained filters concentrate on the constant mode in the layers where D_k falls "
-            f"(F = s = 4, {len(f4)} seeds)", verdict, "; ".join(parts))
+            f"(F = s = 4, {len(f4)} seeds)", outcome, "; ".join(parts))
 
 
 def channel_sum_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
@@ -279,7 +330,7 @@ def channel_sum_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | 
         parts.append(f"F={f} {act}: D_k(summed)/D_k(trained) at k={early[0]}..{early[-1]}: "
                      + ", ".join(f"{v:.2f}" for v in ratio))
     return ("Channel-summed nets keep the trained net's D_k in the early layers",
-            "yes" if ok else "NO", "; ".join(parts))
+            "yes" if ok else "no", "; ".join(parts))
 
 
 def noise_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
@@ -307,9 +358,9 @@ def noise_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
             ok = ok and i - t > 2 * math.hypot(_nz(tse), _nz(ise))
         parts.append(f"{net} sigma={sigma:g}: test error {err:.3f}, R_out trained {t:.3g} vs "
                      f"init {i:.3g}")
-    verdict = "inconclusive" if learned == 0 else "yes" if ok else "NO"
+    outcome = "inconclusive" if learned == 0 else "yes" if ok else "no"
     return ("R of the output is below its initial value at every sigma where test error < 10%",
-            verdict, "; ".join(parts))
+            outcome, "; ".join(parts))
 
 
 def _out_value(sens: dict, q: str) -> float:
@@ -322,19 +373,31 @@ def _nz(x: float) -> float:
     return 0.0 if not np.isfinite(x) else x
 
 
-def uniform_shares(runs: list[Run], arrays_of) -> dict[str, tuple[float, float]]:
-    """Layer-1 uniform share (mean, s.e. over ReLU trained seeds) before and after training."""
+def _welch(first: tuple, a: list, b: list) -> tuple[float, float, float, int]:
+    """Difference of the means of *a* and *b* with a Welch-Satterthwaite t interval."""
+    from scipy.stats import t
+
+    if len(a) < 2 or len(b) < 2:
+        return first[0] - (np.mean(b) if b else np.nan), -math.inf, math.inf, min(len(a), len(b))
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else 1
+    half = t.ppf(0.5 + CONFIDENCE / 2, df) * math.sqrt(va + vb)
+    d = float(np.mean(a) - np.mean(b))
+    return d, d - half, d + half, len(a) + len(b)
+
+
+def uniform_shares(runs: list[Run], arrays_of) -> dict[str, list[float]]:
+    """Layer-1 uniform share per ReLU trained seed (in seed order), before and after training."""
     vals = {"init": [], "trained": []}
-    for r in runs:
-        if _main_trained(r) and _recipe(r) and r.net.act == "relu":
-            arr = arrays_of(r.key)
-            for state in vals:
-                if f"{state}.uniform_share" in arr:
-                    vals[state].append(arr[f"{state}.uniform_share"][0])
-    if not vals["init"]:
-        return {}
-    return {s: (float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v)))
-                if len(v) > 1 else float("nan")) for s, v in vals.items()}
+    train = sorted((r for r in runs if _main_trained(r) and _recipe(r) and r.net.act == "relu"),
+                   key=lambda r: r.seed)
+    for r in train:
+        arr = arrays_of(r.key)
+        if not all(f"{state}.uniform_share" in arr for state in vals):
+            return {}
+        for state in vals:
+            vals[state].append(float(arr[f"{state}.uniform_share"][0]))
+    return vals if vals["init"] else {}
 
 
 # ---------------------------------------------------------------------------------- rendering
@@ -344,18 +407,54 @@ def _table(header: list[str], rows: list[list]) -> list[tuple]:
 
 
 def _fmt(c) -> str:
+    if isinstance(c, bool):
+        return "yes" if c else "no"
     if isinstance(c, float):
         return "inf" if math.isinf(c) else f"{c:.3g}"
-    return str(c)
+    return "n/a" if c is None else str(c)
+
+
+def _settings_table(columns: dict[str, dict]) -> list[tuple]:
+    """One row per setting, one column per entry of *columns* (e.g. per activation)."""
+    names = list(dict.fromkeys(k for d in columns.values() for k in d))
+    return _table(["setting", *columns], [[n, *(d.get(n) for d in columns.values())]
+                                          for n in names])
+
+
+def _trained_blocks(runs, results, arrays_of) -> list[tuple]:
+    findings = trained_findings(runs, results)
+    if not findings:
+        return []
+    blocks = [("h", "Trained networks: which claims reproduce"),
+              ("p", f"Verdicts: yes if the whole {CONFIDENCE:.0%} Student-t confidence interval "
+                    "over seeds supports the claim, no if it contradicts it, inconclusive "
+                    "otherwise. Only seeds that learned the task (final test error < "
+                    f"{LEARNED_TEST_ERROR:g}; chance is 0.5) count as evidence.")]
+    rows = claims(findings, uniform_shares(runs, arrays_of))
+    blocks += _table(["claim", "reproduced", "evidence"], [list(r) for r in rows])
+    blocks.append(("h", "Training runs, seed by seed"))
+    blocks.append(("p", "Interpolated at: the first epoch with zero training error (n/a: never "
+                        "within the epoch budget)."))
+    blocks += _table(["activation", "seed", "test error", "learned", "interpolated at epoch",
+                      "epochs trained", "stopped by"],
+                     [[f["act"], *row] for f in findings for row in zip(
+                         f["seeds"], f["test_error"], f["learned"], f["epochs_to_stop"],
+                         f["epochs"], f["stop_reason"], strict=True)])
+    blocks.append(("h", "Training configuration"))
+    blocks += _settings_table({f["act"]: {**{f"net: {k}": v for k, v in f["net"].items()},
+                                          **{f"training: {k}": v for k, v in f["train"].items()}}
+                               for f in findings})
+    return blocks
 
 
 def build(runs: list[Run], results: dict[str, dict], arrays_of, figures: list[tuple[Path, str]],
           meta: dict) -> list[tuple]:
     """The report as blocks: ``("h", text)``, ``("p", text)``, ``("table", header, rows)``,
-    ``("img", path, caption)``.
+    ``("img", path, caption)``. Text may use the plain notation ``D_k``, ``s^(e k)``, ``+-``,
+    ``xi``; the HTML renders it as symbols (``math_html``).
     """
-    blocks: list[tuple] = [("h", "scaledetect report"), ("p", " | ".join(
-        f"{k}: {v}" for k, v in meta.items()))]
+    blocks: list[tuple] = [("title", "scaledetect report"), ("h", "This run")]
+    blocks += _table(["setting", "value"], [[k, v] for k, v in meta.items()])
     blocks.append(("h", "Theory vs simulation (idealized pooling nets)"))
     blocks.append(("p", "Largest deviation over layers 0..K between the exact prediction "
                         "(scaledetect.theory.predict) and the Monte Carlo measurement "
@@ -366,27 +465,16 @@ def build(runs: list[Run], results: dict[str, dict], arrays_of, figures: list[tu
                      [[r["config"], r["probe"], r["D_max_z"], r["D_max_rel"], r["G_max_z"],
                        r["G_max_rel"], r["theory"]] for r in tvm])
     blocks.append(("p", "tanh: D_k, G_0 and G_1 are exact, deeper G_k use Gaussian moment "
-                        "propagation (scaledetect.theory.exact._TanhNoise), known to run a few "
-                        "percent low."))
+                        "propagation, known to run a few percent low."))
     blocks.append(("h", "Scaling exponents"))
-    blocks.append(("p", exponents.__doc__.split("\n\n")[1].replace("\n    ", " ").strip()))
+    blocks.append(("p", " ".join(exponents.__doc__.split("\n\n")[1].split()).replace("``", "")))
     blocks += _table(["configuration", "quantity", "layers (theory size)", "fitted (MC)",
                       "95% CI", "MC size N", "exact theory", "theory size N",
                       "asymptotic prediction", "theory vs prediction"],
                      [[r["config"], r["quantity"], r["layers"], r["fitted"], r["ci95"],
                        r["mc_size"], r["theory"], r["theory_size"], r["asymptotic"],
                        r["verdict"]] for r in exponents(runs, results)])
-    findings = trained_findings(runs, results)
-    if findings:
-        blocks.append(("h", "Trained networks: which claims reproduce"))
-        rows = claims(findings, uniform_shares(runs, arrays_of))
-        blocks += _table(["claim", "reproduced", "evidence"],
-                         [[c, "yes" if ok else "NO", e] for c, ok, e in rows])
-        for f in findings:
-            blocks.append(("p", f"{f['act']}: test error {f['test_error'][0]:.3f} +- "
-                                f"{_nz(f['test_error'][1]):.3f}, epochs {f['epochs'][0]:.0f}, "
-                                f"stopped by {', '.join(f['stop_reasons'])}; "
-                                f"net {f['net']}; training {f['train']}"))
+    blocks += _trained_blocks(runs, results, arrays_of)
     widths = width_distances(runs, results)
     if widths:
         blocks.append(("h", "Trained networks against the pooling theory"))
@@ -418,8 +506,10 @@ def to_markdown(blocks: list[tuple], base: Path) -> str:
     """Render blocks as Markdown (figures linked relative to *base*)."""
     out = []
     for b in blocks:
-        if b[0] == "h":
-            out.append(("# " if not out else "## ") + b[1])
+        if b[0] == "title":
+            out.append("# " + b[1])
+        elif b[0] == "h":
+            out.append("## " + b[1])
         elif b[0] == "p":
             out.append(b[1])
         elif b[0] == "table":
@@ -432,29 +522,75 @@ def to_markdown(blocks: list[tuple], base: Path) -> str:
     return "\n".join(out)
 
 
+_SYMBOLS = [(r"\+-", "±"), (r"(?<![\w])xi(?![\w])", "ξ"), (r"(?<![\w])tau(?![\w])", "τ"),
+            (r"(?<![\w])sigma(?![\w])", "σ"), (r"(?<![\w])lambda(?![\w])", "λ"),
+            (r" ~ ", " ∝ "), (r"&lt;=", "≤"), (r"&gt;=", "≥"), (r"!=", "≠"),
+            (r"\blog10\b", "log<sub>10</sub>"),
+            # V_k, R_K, G_{k+1}, D_(k): capital-letter symbols with a short subscript
+            (r"\b([A-Z])_(\{[^}]*\}|\([^)]*\)|[A-Za-z0-9]{1,2}\b)",
+             lambda m: f"{m[1]}<sub>{m[2].strip('{}()')}</sub>"),
+            (r"\^(\([^)]*\)|-?[A-Za-z0-9.]+)", lambda m: f"<sup>{m[1].strip('()')}</sup>")]
+
+
+def math_html(text: str) -> str:
+    """Escape *text* for HTML and render its plain notation as symbols.
+
+    Examples
+    --------
+    >>> math_html("V_k ~ s^(e k), 0.5 +- 0.1")
+    'V<sub>k</sub> ∝ s<sup>e k</sup>, 0.5 ± 0.1'
+    """
+    import re
+
+    out = html.escape(text.replace("``", ""), quote=False)
+    for pattern, repl in _SYMBOLS:
+        out = re.sub(pattern, repl, out)
+    return out
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{math_html(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f'<td class="v-{html.escape(c)}">{math_html(c)}</td>'
+                                    if c in ("yes", "no", "inconclusive")
+                                    else f"<td>{math_html(c)}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto;padding:1em;"
+          "line-height:1.45;color:#222}h1{border-bottom:2px solid #ccc}h2{margin-top:2em}"
+          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+          "padding:3px 8px;font-size:90%;text-align:left}th{background:#f3f3f3}"
+          "img{max-width:100%}figcaption{font-style:italic}nav{background:#f8f8f8;"
+          "padding:.5em 1em;border:1px solid #ddd}.v-yes{background:#dff0d8}"
+          ".v-no{background:#f2dede}.v-inconclusive{background:#fcf8e3}")
+
+
 def to_html(blocks: list[tuple]) -> str:
-    """Render blocks as one self-contained HTML page (PNG figures inlined as base64)."""
-    esc = html.escape
-    body = []
+    """Render blocks as one self-contained HTML page: a contents list, tables, symbols as
+    HTML (no script, no external resource), PNG figures inlined as base64.
+    """
+    body, toc = [], []
     for b in blocks:
-        if b[0] == "h":
-            body.append(f"<h{1 if not body else 2}>{esc(b[1])}</h{1 if not body else 2}>")
+        if b[0] == "title":
+            body.append(f"<h1>{math_html(b[1])}</h1><!--toc-->")
+        elif b[0] == "h":
+            anchor = f"s{len(toc) + 1}"
+            toc.append(f'<li><a href="#{anchor}">{math_html(b[1])}</a></li>')
+            body.append(f'<h2 id="{anchor}">{math_html(b[1])}</h2>')
         elif b[0] == "p":
-            body.append(f"<p>{esc(b[1])}</p>")
+            body.append(f"<p>{math_html(b[1])}</p>")
         elif b[0] == "table":
-            head = "".join(f"<th>{esc(h)}</th>" for h in b[1])
-            rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>"
-                           for r in b[2])
-            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+            body.append(_html_table(b[1], b[2]))
         else:
             data = base64.b64encode(Path(b[1]).read_bytes()).decode()
-            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(b[2])}">'
-                        f"<figcaption>{esc(b[2])}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:90%}img{max-width:100%}figcaption{font-style:italic}")
+            body.append(f'<figure><img src="data:image/png;base64,{data}" '
+                        f'alt="{html.escape(b[2])}"><figcaption>{math_html(b[2])}</figcaption>'
+                        "</figure>")
+    nav = f"<nav><strong>Contents</strong><ol>{''.join(toc)}</ol></nav>"
+    page = "".join(body).replace("<!--toc-->", nav, 1)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>scaledetect report</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+            f"<style>{_STYLE}</style></head><body>{page}</body></html>\n")
 
 
 def write(out_dir: Path, blocks: list[tuple]) -> tuple[Path, Path]:

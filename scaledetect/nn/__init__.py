@@ -1,4 +1,4 @@
-"""CNNs in numba: circular strided convolutions, training, persistence (SPEC section 4)."""
+"""CNNs in numba: circular strided convolutions, training, persistence."""
 
 from .io import load_model, save_model
 from .losses import Loss, hinge, logistic

@@ -1,4 +1,4 @@
-"""Models as ``.npz`` files without pickle (SPEC section 4): save, and load with full validation.
+"""Models as ``.npz`` files without pickle: save, and load with full validation.
 
 Layout of a model file:
 
@@ -84,6 +84,10 @@ def load_model(path: str | os.PathLike):
 
     """
     where = f"model file {os.fspath(path)}"
+    with open(path, "rb") as fh:  # FileNotFoundError / OSError propagate (the CLI names the file)
+        if fh.read(2) != b"PK":
+            raise ScaleDetectError(f"{where}: refused, not an .npz file (scaledetect train writes "
+                                   "model.npz)")
     try:
         arrays = load_npz(path)
     except ValueError as err:  # object arrays need pickle, which is refused

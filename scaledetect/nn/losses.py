@@ -27,7 +27,7 @@ class Loss:
     Notes
     -----
     With the margin ``m = y out`` and ``out = alpha * (b + beta . g * c)`` the loss is
-    ``(1/alpha) l(m)`` (SPEC section 4): a large alpha is the lazy regime, a small one the
+    ``(1/alpha) l(m)``: a large alpha is the lazy regime, a small one the
     feature-learning regime. The derivatives with respect to ``out`` are
 
     - hinge: ``-(y/alpha) [m < 1]`` (the subgradient 0 is taken at the kink ``m = 1``, as PyTorch);

@@ -1,6 +1,6 @@
 """Perturbations: the ``shift`` and max-entropy diffeomorphisms, and norm-matched Gaussian noise.
 
-See SPEC section 3 and ``Perturbation``.
+See ``Perturbation``.
 """
 
 from .diffeo import diffeo, maxent_deform, temperature

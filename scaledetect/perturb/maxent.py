@@ -1,4 +1,4 @@
-"""Maximum-entropy smooth deformations (Petrini et al. 2021), in numpy, 1D and 2D (SPEC §3).
+"""Maximum-entropy smooth deformations (Petrini et al. 2021), in numpy, 1D and 2D.
 
 References
 ----------

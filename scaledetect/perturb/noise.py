@@ -1,4 +1,4 @@
-"""Gaussian noise matched to the norm of a diffeomorphism's change (SPEC section 3)."""
+"""Gaussian noise matched to the norm of a diffeomorphism's change."""
 
 import numpy as np
 

@@ -20,7 +20,7 @@ QUANTITIES = ("D", "G", "R")
 
 
 def guides(mode: str, dim: int, stride: int) -> dict:
-    """Leading-order scaling of D_k, G_k, R_k with depth (SPEC section 6) as ``(label, f(k))``.
+    """Leading-order scaling of D_k, G_k, R_k with depth as ``(label, f(k))``.
 
     ``strided`` (s = F): ``D ~ s^-k``, ``G ~ s^(dim k)``, ``R ~ s^-(dim+1)k``.
     ``unstrided`` (s = 1): ``D ~ k^-1``, ``G ~ k^(dim/2)``, ``R ~ k^-(1 + dim/2)``.

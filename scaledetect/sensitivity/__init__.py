@@ -1,4 +1,4 @@
-"""Layer-wise relative sensitivities D_k, G_k, R_k to diffeomorphisms and noise (SPEC section 5).
+"""Layer-wise relative sensitivities D_k, G_k, R_k to diffeomorphisms and noise.
 
 ``measure`` streams a probe set (task probes or a user's images) through any ``LayerSource``
 (a numba CNN, a PyTorch module, a function) and returns a ``Sensitivities``; the

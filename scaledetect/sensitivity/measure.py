@@ -1,4 +1,4 @@
-"""``measure``: layer-wise relative sensitivities D_k, G_k, R_k of a network (SPEC section 5)."""
+"""``measure``: layer-wise relative sensitivities D_k, G_k, R_k of a network."""
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def measure(model, task: TaskSpec | None = None,
     rng : Generator, int or None
         Seed of the probe set and of every perturbation (a Generator contributes 63 random bits).
     estimator : str
-        ``mean`` (SPEC section 5, with standard errors) or ``median`` (Petrini et al. 2021; see
+        ``mean`` (with standard errors) or ``median`` (Petrini et al. 2021; see
         ``MedianCollector``; no standard errors).
     channel_mean : bool
         Average each representation ``(n, C, ...)`` over its channels before measuring:

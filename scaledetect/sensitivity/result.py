@@ -7,7 +7,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Sensitivities:
-    """Relative sensitivities at every layer (SPEC section 5).
+    """Relative sensitivities at every layer.
 
     Attributes
     ----------

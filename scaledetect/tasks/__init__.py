@@ -2,7 +2,7 @@
 
 Two features (points, stripes or Gaussian blobs) sit in a 1D or 2D image; the label says whether
 they lie in the same block of side ``xi`` (``block``) or closer than ``xi`` (``distance``).
-See SPEC section 2 and ``TaskSpec``.
+See ``TaskSpec``.
 """
 
 from .configs import MAX_PAIRS, class_counts, enumerate_configs, sample_positions

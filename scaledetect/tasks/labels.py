@@ -1,4 +1,4 @@
-"""Labels of feature configurations (SPEC section 2): the block and distance rules."""
+"""Labels of feature configurations: the block and distance rules."""
 
 import numpy as np
 

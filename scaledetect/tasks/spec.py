@@ -1,4 +1,4 @@
-"""``TaskSpec``: the full description of a scale-detection task (SPEC section 2)."""
+"""``TaskSpec``: the full description of a scale-detection task."""
 
 from dataclasses import asdict, dataclass
 
