@@ -16,7 +16,7 @@ def test_all_names_resolve():
 def test_every_command_of_the_spec_is_built():
     # SPEC section 7's commands; the dispatcher skips missing modules, so check none is missing
     assert set(COMMANDS) == {"data", "theory", "sensitivity", "train", "predict", "reproduce",
-                             "bench"}
+                             "bench", "spectrum"}
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == set(COMMANDS)
 
