@@ -21,6 +21,8 @@ class-balanced distribution); the noise expectation over eta is a Monte Carlo av
 ``n_noise`` draws (config, outcome, eta), whose standard error is returned in ``G_se``.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import perturb, tasks
@@ -158,62 +160,15 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
     require(max_pairs >= 1 and n_noise >= 2, "max_pairs/n_noise", "be >= 1 and >= 2",
             (max_pairs, n_noise))
     gen = as_rng(rng)
-    pos, y = tasks.enumerate_configs(task)
-    keep = y != 0
-    pos, y = pos[keep], y[keep]
-    M = len(y)
-    w = np.where(y > 0, 0.5 / np.sum(y > 0), 0.5 / np.sum(y < 0))
-    nd = task.size**task.dim
+    data = _Data.of(task, pert)
+    nd = data.X.shape[1]
     chunk = max(1, (1 << 22) // (nd**2 * (TANH_NODES**2 if net.act == "tanh" else 1)))
 
-    def img(p):
-        return tasks.render(task, p.reshape(-1, 2, task.coords)).reshape(-1, nd).astype(float)
-
-    Xall = img(pos)
-    outc, q = perturb.shift_outcomes(task, pos, pert.shift_rule)
-    m = q.shape[1]
-    Oall = img(outc).reshape(M, m, nd)
-    r2 = np.sum((Oall - Xall[:, None]) ** 2, -1)  # (M, m)
-    sigma2 = float(w @ np.sum(q * r2, -1)) / nd
-
-    # den: E over independent pairs
-    if M * M <= max_pairs:
-        i, j = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
-        i, j = i.ravel(), j.ravel()
-        wd = w[i] * w[j]
-        den_exact = True
-    else:
-        den_exact = False
-        i, j = gen.choice(M, max_pairs, p=w), gen.choice(M, max_pairs, p=w)
-        wd = np.full(max_pairs, 1.0 / max_pairs)
-    den = wd @ _batched(net, Xall[i], Xall[j], bias_std, chunk)
-
-    # diffeo numerator
-    if M * m <= max_pairs:
-        c, o = np.repeat(np.arange(M), m), np.tile(np.arange(m), M)
-        wdn = (w[:, None] * q).ravel()
-        dexact = True
-    else:
-        c = gen.choice(M, max_pairs, p=w)
-        o = np.array([gen.choice(m, p=q[ci]) for ci in c])
-        wdn = np.full(max_pairs, 1.0 / max_pairs)
-        dexact = False
-    dd = _batched(net, Xall[c], Oall[c, o], bias_std, chunk)
-    Dn = wdn @ dd
-
-    # noise numerator: Monte Carlo over (config, outcome, eta)
-    c = gen.choice(M, n_noise, p=w)
-    eta = gen.standard_normal((n_noise, nd))
-    if pert.noise_match == "batch":
-        eta *= np.sqrt(sigma2)
-    else:
-        o = np.array([gen.choice(m, p=q[ci]) for ci in c])
-        eta *= np.sqrt(r2[c, o] / np.sum(eta**2, -1))[:, None]
-    gd = _batched(net, Xall[c], Xall[c] + eta, bias_std, chunk)
-    Gn = gd.mean(0)
-    Gn_se = gd.std(0, ddof=1) / np.sqrt(n_noise)
-    Gn[0] = sigma2 * nd if pert.noise_match == "batch" else Gn[0]
-    Gn_se[0] = 0.0 if pert.noise_match == "batch" else Gn_se[0]
+    i, j, wd, den_exact = _data_pairs(data, max_pairs, gen)
+    den = wd @ _batched(net, data.X[i], data.X[j], bias_std, chunk)
+    c, o, wdn, dexact = _outcome_pairs(data, max_pairs, gen)
+    Dn = wdn @ _batched(net, data.X[c], data.O[c, o], bias_std, chunk)
+    Gn, Gn_se = _noise_numerator(net, data, pert.noise_match, n_noise, gen, bias_std, chunk)
 
     D, G, R = _ratio(Dn, den), _ratio(Gn, den), _ratio(Dn, Gn)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -221,8 +176,88 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
         R_se = np.abs(R) * Gn_se / Gn
     D_se = np.zeros_like(D) if dexact and den_exact else np.full_like(D, np.nan)
     config = {"source": "theory.nngp", "task": task.to_dict(), "net": net.to_dict(),
-              "perturbation": pert.to_dict(), "bias_std": bias_std, "sigma": np.sqrt(sigma2),
-              "max_pairs": max_pairs, "n_noise": n_noise, "configs": M}
+              "perturbation": pert.to_dict(), "bias_std": bias_std,
+              "sigma": np.sqrt(data.sigma2), "max_pairs": max_pairs, "n_noise": n_noise,
+              "configs": len(data.w)}
     layers = tuple(range(net.depth + 1)) + ("out",)
     return Sensitivities(layers=layers, D=D, G=G, R=R, D_se=D_se, G_se=G_se, R_se=R_se,
                          config=config)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Every valid configuration's image ``X (M, N^dim)``, its shift outcomes ``O (M, m, N^dim)``
+    with probabilities ``q (M, m)`` and squared changes ``r2 (M, m)``, the class-balanced
+    weights ``w (M,)`` and the batch-matched ``sigma2 = E||tau x - x||^2 / N^dim``.
+    """
+
+    X: np.ndarray
+    O: np.ndarray  # noqa: E741
+    q: np.ndarray
+    r2: np.ndarray
+    w: np.ndarray
+    sigma2: float
+
+    @classmethod
+    def of(cls, task: TaskSpec, pert: Perturbation) -> "_Data":
+        pos, y = tasks.enumerate_configs(task)
+        keep = y != 0
+        pos, y = pos[keep], y[keep]
+        w = np.where(y > 0, 0.5 / np.sum(y > 0), 0.5 / np.sum(y < 0))
+        nd = task.size**task.dim
+
+        def img(p):
+            return tasks.render(task, p.reshape(-1, 2, task.coords)).reshape(-1, nd).astype(float)
+
+        X = img(pos)
+        outc, q = perturb.shift_outcomes(task, pos, pert.shift_rule)
+        O = img(outc).reshape(len(y), q.shape[1], nd)  # noqa: E741
+        r2 = np.sum((O - X[:, None]) ** 2, -1)
+        return cls(X, O, q, r2, w, float(w @ np.sum(q * r2, -1)) / nd)
+
+
+def _data_pairs(data: _Data, max_pairs: int, gen: np.random.Generator):
+    """Pairs ``(i, j)`` of independent configurations and their weights for den: all of them
+    when there are at most *max_pairs*, else that many sampled; and whether it is exact.
+    """
+    M, w = len(data.w), data.w
+    if M * M <= max_pairs:
+        i, j = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
+        i, j = i.ravel(), j.ravel()
+        return i, j, w[i] * w[j], True
+    i, j = gen.choice(M, max_pairs, p=w), gen.choice(M, max_pairs, p=w)
+    return i, j, np.full(max_pairs, 1.0 / max_pairs), False
+
+
+def _outcome_pairs(data: _Data, max_pairs: int, gen: np.random.Generator):
+    """(configuration, shift outcome) pairs and weights for the diffeo numerator, exact or
+    sampled like ``_data_pairs``.
+    """
+    (M, m), w, q = data.q.shape, data.w, data.q
+    if M * m <= max_pairs:
+        return np.repeat(np.arange(M), m), np.tile(np.arange(m), M), (w[:, None] * q).ravel(), \
+            True
+    c = gen.choice(M, max_pairs, p=w)
+    o = np.array([gen.choice(m, p=q[ci]) for ci in c])
+    return c, o, np.full(max_pairs, 1.0 / max_pairs), False
+
+
+def _noise_numerator(net: NetSpec, data: _Data, noise_match: str, n_noise: int,
+                     gen: np.random.Generator, bias_std: float, chunk: int):
+    """Monte Carlo over (configuration, outcome, eta) of E||f_k(x + eta) - f_k(x)||^2 per layer,
+    and its standard error; layer 0 exact for batch-matched noise.
+    """
+    M, m = data.q.shape
+    nd = data.X.shape[1]
+    c = gen.choice(M, n_noise, p=data.w)
+    eta = gen.standard_normal((n_noise, nd))
+    if noise_match == "batch":
+        eta *= np.sqrt(data.sigma2)
+    else:
+        o = np.array([gen.choice(m, p=data.q[ci]) for ci in c])
+        eta *= np.sqrt(data.r2[c, o] / np.sum(eta**2, -1))[:, None]
+    gd = _batched(net, data.X[c], data.X[c] + eta, bias_std, chunk)
+    Gn, Gn_se = gd.mean(0), gd.std(0, ddof=1) / np.sqrt(n_noise)
+    if noise_match == "batch":
+        Gn[0], Gn_se[0] = data.sigma2 * nd, 0.0
+    return Gn, Gn_se
