@@ -132,35 +132,47 @@ def closed_form(dim_: int, filter_: int, stride: int, act: str = "relu",
     require(strided or (filter_ == 2 and stride == 1), "filter/stride",
             "be F = s >= 2 (strided) or F = 2, s = 1 (unstrided) for a closed form",
             (filter_, stride))
-    d, df, Fv = dim_, (1 if shape == "stripes" else 0), sp.Integer(filter_)
-    e = d - df
-    pi = sp.pi
+    df = 1 if shape == "stripes" else 0
     if strided:
-        regime = (f"points/stripes, N >> s^k, s^k <= xi/64, a/F^dim >> sigma; k >= 1 "
-                  f"(F = s = {filter_}, dim = {d})")
-        Dk = D0 * Fv ** (-k)
-        if act == "relu":
-            Gk = D0 * Fv ** (e * k - d) * (1 / (2 * pi) + Fv ** (-d * (k - 1)) * (
-                sp.Rational(1, 2) - 1 / (2 * pi)))
-            Ga = D0 * Fv ** (e * k - d) / (2 * pi)
-            exps = f"D ~ s^-k, G ~ s^({e} k)"
-        elif act == "linear":
-            Gk = D0 * Fv ** (-df * k)
-            Ga = Gk
-            exps = f"D ~ s^-k, G ~ s^(-{df} k)" if df else "D ~ s^-k, G ~ const"
-        else:
-            require(shape == "points", "shape", "be points for the tanh closed form", shape)
-            t, q = sp.Function("t"), sp.Function("q")
-            Gk = N**d * Fv ** (-d * k) * q(k) / (4 * t(k) ** 2)
-            Ga = N**d * sp.Symbol("c_q", positive=True) / (4 * sp.Symbol("c", positive=True) ** 2)
-            exps = "D ~ s^-k, G -> const (no pile-up)"
-            regime += ("; t_0 = sqrt(N^dim/2), t_k = tanh(t_{k-1}/F^dim); q_0 = 2 D_0, "
-                       "q_k = E tanh(g)^2 with g ~ N(0, q_{k-1}/F^dim); c = lim F^(dim k) t_k, "
-                       "c_q = lim F^(dim k) q_k")
-            return _TanhForm(f"strided F=s={filter_} dim={d} tanh points", Dk, Gk, Dk, Ga, exps,
-                             regime, d, filter_)
-        name = f"strided F=s={filter_} dim={d} {act} {shape}"
-        return ClosedForm(name, Dk, Gk, D0 * Fv ** (-k), Ga, exps, regime)
+        return _strided(dim_, df, filter_, act, shape)
+    return _unstrided(dim_, df, act, shape)
+
+
+def _strided(d: int, df: int, filter_: int, act: str, shape: str) -> ClosedForm:
+    """``F = s = filter_``: D_k = D_0 F^-k; G_k from the layer-1 Gaussian moments."""
+    e, pi, Fv = d - df, sp.pi, sp.Integer(filter_)
+    regime = (f"points/stripes, N >> s^k, s^k <= xi/64, a/F^dim >> sigma; k >= 1 "
+              f"(F = s = {filter_}, dim = {d})")
+    Dk = D0 * Fv ** (-k)
+    if act == "relu":
+        Gk = D0 * Fv ** (e * k - d) * (1 / (2 * pi) + Fv ** (-d * (k - 1)) * (
+            sp.Rational(1, 2) - 1 / (2 * pi)))
+        Ga = D0 * Fv ** (e * k - d) / (2 * pi)
+        exps = f"D ~ s^-k, G ~ s^({e} k)"
+    elif act == "linear":
+        Gk = D0 * Fv ** (-df * k)
+        Ga = Gk
+        exps = f"D ~ s^-k, G ~ s^(-{df} k)" if df else "D ~ s^-k, G ~ const"
+    else:
+        require(shape == "points", "shape", "be points for the tanh closed form", shape)
+        t, q = sp.Function("t"), sp.Function("q")
+        Gk = N**d * Fv ** (-d * k) * q(k) / (4 * t(k) ** 2)
+        Ga = N**d * sp.Symbol("c_q", positive=True) / (4 * sp.Symbol("c", positive=True) ** 2)
+        exps = "D ~ s^-k, G -> const (no pile-up)"
+        regime += ("; t_0 = sqrt(N^dim/2), t_k = tanh(t_{k-1}/F^dim); q_0 = 2 D_0, "
+                   "q_k = E tanh(g)^2 with g ~ N(0, q_{k-1}/F^dim); c = lim F^(dim k) t_k, "
+                   "c_q = lim F^(dim k) q_k")
+        return _TanhForm(f"strided F=s={filter_} dim={d} tanh points", Dk, Gk, Dk, Ga, exps,
+                         regime, d, filter_)
+    name = f"strided F=s={filter_} dim={d} {act} {shape}"
+    return ClosedForm(name, Dk, Gk, D0 * Fv ** (-k), Ga, exps, regime)
+
+
+def _unstrided(d: int, df: int, act: str, shape: str) -> ClosedForm:
+    """``F = 2, s = 1``: binomial profiles, D_k = D_0 / (k + 1); G_k from the arc-cosine kernel
+    of neighbouring units.
+    """
+    e, pi = d - df, sp.pi
     require(act != "tanh", "act", "be relu or linear for the unstrided closed form", act)
     regime = f"points/stripes, N >> k, xi >> k, a/2^dim >> sigma; k >= 1 (F = 2, s = 1, dim = {d})"
     Dk = D0 / (k + 1)
