@@ -15,8 +15,12 @@ from tqdm.auto import tqdm
 from ..nn.spec import NetSpec
 from .config import Run
 
-#: Exact theory: seconds per (pair of positions x layer); tiny: 0.2 s in 1D, 2.9 s in 2D.
-_THEORY = 1.0e-5
+#: Exact theory: seconds per (pair of positions x layer) when it enumerates pairs (tiny: 0.2 s
+#: in 1D, 2.9 s in 2D), per (position x layer) on the translation-invariant path (2D N = 256,
+#: K = 8: about 2.5 s).
+_THEORY, _THEORY_FAST = 1.0e-5, 5.0e-6
+#: Standard architectures (PyTorch): seconds per (image x epoch) and per probe image.
+_DEEP_EPOCH, _DEEP_PROBE = 2.0e-3, 6.0e-3
 #: NNGP: seconds per (pair of positions x layer), at most ``_NNGP_PAIRS`` pairs (2.0 s on tiny).
 _NNGP, _NNGP_PAIRS = 4.0e-4, 4096
 #: Monte Carlo measurement: seconds per (probe x (3 forward MACs / width + 5 pixels)); the
@@ -41,10 +45,16 @@ def forward_macs(net: NetSpec) -> int:
     return total + c_in * side ** net.dim
 
 
+def _net_name(run: Run) -> str:
+    return run.train["arch"] if run.kind == "deep" else run.net.act
+
+
 def expected_epochs(run: Run) -> int:
     """Epochs a training run is expected to last: fit, then ``continue_factor`` times more."""
     from ..nn.train import TrainSpec
 
+    if run.kind == "deep":
+        return run.train.get("epochs") or 30
     spec = TrainSpec(**run.train)
     if spec.stop == "epochs":
         return spec.max_epochs
@@ -60,8 +70,16 @@ def expected_seconds(run: Run) -> float:
     forward cost, plus the two measurements (at initialization and trained).
     """
     pixels = run.task.size ** run.task.dim
+    if run.kind == "deep":
+        epochs = run.train.get("epochs") or 30
+        return _OVERHEAD + _DEEP_EPOCH * epochs * run.train.get("n_train", 1024) \
+            + 2 * _DEEP_PROBE * run.probe
     if run.kind == "theory":
-        return _OVERHEAD + _THEORY * pixels ** 2 * run.net.depth
+        from ..theory.exact import enumerates_pairs
+
+        if enumerates_pairs(run.task, run.net, run.pert):
+            return _OVERHEAD + _THEORY * pixels ** 2 * run.net.depth
+        return _OVERHEAD + _THEORY_FAST * pixels * run.net.depth
     if run.kind == "nngp":
         return _OVERHEAD + _NNGP * min(pixels ** 2, _NNGP_PAIRS) * run.net.depth
     measure = _MEASURE * run.probe * (3 * forward_macs(run.net) / run.net.width + 5 * pixels)
@@ -105,7 +123,7 @@ class Progress:
         share = min(0.9, epoch / expected_epochs(self.runs[key]))
         self._add(key, share * self.cost[key])
         self.bar.set_postfix_str(", ".join(
-            f"train seed {self.runs[k].seed} {self.runs[k].net.act} epoch {e}"
+            f"train seed {self.runs[k].seed} {_net_name(self.runs[k])} epoch {e}"
             for k, e in self.epochs.items()), refresh=True)
 
     def done(self, key: str) -> None:

@@ -85,6 +85,14 @@ def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
             and fits(ops, net.dim, net.filter, net.stride, net.size))
 
 
+def enumerates_pairs(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> bool:
+    """Whether ``predict`` sums over every pair of configurations (cost ~ N^(2 dim)) rather
+    than over single positions (the translation-invariant path, cost ~ N^dim).
+    """
+    pert = Perturbation() if pert is None else pert
+    return not _translation_applies(task, net, pert, Operators(net))
+
+
 def _amplitude(task: TaskSpec) -> float:
     """Pixel value of a feature (``tasks.render`` of one configuration)."""
     pos = np.zeros((1, 2, task.coords))
