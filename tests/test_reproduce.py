@@ -29,8 +29,18 @@ def test_csv_has_every_run_and_layer(reproduced):
     runs = all_runs("tiny")
     assert {r["key"] for r in rows} == {r.key for r in runs}
     # every run has rows for layers 0..K and out; train runs twice (init and trained)
-    expected = sum((r.net.depth + 2) * (2 if r.kind == "train" else 1) for r in runs)
-    assert len(rows) == expected
+    expected = sum((r.net.depth + 2) * (2 if r.kind == "train" else 1) for r in runs
+                   if r.kind != "deep")
+    assert sum(row["kind"] != "deep" for row in rows) == expected
+    # deep runs (standard CNNs): every node at init, trained and shuffled, named, depth 0 .. 1
+    for r in (r for r in runs if r.kind == "deep"):
+        states = {s: [row for row in rows if row["key"] == r.key and row["state"] == s]
+                  for s in ("init", "trained", "shuffled")}
+        n = len(states["init"])
+        assert n > 2 and all(len(v) == n for v in states.values())
+        assert [row["name"] for row in states["trained"]][0] == "input"
+        assert float(states["trained"][0]["rel_depth"]) == 0
+        assert float(states["trained"][-1]["rel_depth"]) == 1
 
 
 def _table(md: str, title: str) -> list[list[str]]:

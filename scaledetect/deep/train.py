@@ -214,9 +214,11 @@ def train_arch(task: TaskSpec, spec: DeepTrainSpec | None = None,
         tqdm bar with epoch, loss, train and test error.
     resume : bool
         Continue from ``out_dir/checkpoint.npz`` (same task, spec and seed required). On CPU the
-        result is bit-identical to an uninterrupted run.
+        result is bit-identical to an uninterrupted run with the same number of threads.
     threads : int, optional
-        torch intra-op threads during training (restored afterwards).
+        torch intra-op threads during training (restored afterwards). Results depend on it
+        (reduction order): VGG11 width 1/4, seed 0, 20 epochs gave 0.98% test error with 1 thread
+        and 0.78% with 2. One thread is also much faster on a busy machine (35 vs 132 CPU-s).
     device : str
         ``cpu`` (default; the tested one), ``cuda`` or ``mps`` if available.
     callback : callable, optional

@@ -92,6 +92,9 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
     if archs:
         axes[0, 0].legend(loc="lower left", fontsize=7)
         data["task"] = next(iter(archs.values()))[0].task.to_dict()
+    if not archs:  # the deep runs need the optional PyTorch backend
+        axes[0, 0].text(0.5, 0.5, "no standard-CNN runs in this preset\n(they need PyTorch)",
+                        transform=axes[0, 0].transAxes, ha="center", va="center")
     fig.suptitle("F10  Standard CNNs layer by layer on the two-point task (28 x 28, ξ = 14)",
                  fontsize=10)
     return save(fig, out_dir, ID, data)

@@ -53,8 +53,8 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
     ax.set_ylabel("test error (best epoch)")
     ax.set_title("(a) test error", fontsize=9)
     data["panels"]["test_error"] = {
-        "x": np.concatenate([np.full(len(e), i, float) for i, e in enumerate(errs)]),
-        "y": np.concatenate(errs), "label": "test error per seed (x: architecture index)"}
+        "x": np.concatenate([np.full(len(e), i, float) for i, e in enumerate(errs)] + [[]]),
+        "y": np.concatenate(errs + [[]]), "label": "test error per seed (x: architecture index)"}
     for ax, q, tag in zip(axes[0, 1:], ("D", "G", "R"), "bcd", strict=True):
         panel = {}
         for which, off in (("init", -0.15), ("trained", 0.15)):
@@ -63,8 +63,8 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
             for i, v in enumerate(vals):
                 ax.plot(np.full(len(v), x[i] + off), v, marker, color=color, ms=4,
                         label=label if i == 0 else None, alpha=0.8)
-            xs = np.concatenate([np.full(len(v), i, float) for i, v in enumerate(vals)])
-            ys = np.concatenate(vals)
+            xs = np.concatenate([np.full(len(v), i, float) for i, v in enumerate(vals)] + [[]])
+            ys = np.concatenate(vals + [[]])
             ok = np.isfinite(ys)
             panel[which] = {"x": xs[ok], "y": ys[ok],
                             "label": f"{label}, per seed (x: architecture index)"}
@@ -76,10 +76,13 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
         ax.set_xticks(x)
         ax.set_xticklabels([f"{a}\nx{archs[a][0].train.get('width_factor', 1):g}"
                             for a in names], fontsize=7)
-    axes[0, 1].legend(loc="lower left", fontsize=7)
     if names:
+        axes[0, 1].legend(loc="lower left", fontsize=7)
         data["task"] = archs[names[0]][0].task.to_dict()
         data["train"] = {a: dict(archs[a][0].train) for a in names}
+    if not archs:  # the deep runs need the optional PyTorch backend
+        axes[0, 0].text(0.5, 0.5, "no standard-CNN runs in this preset\n(they need PyTorch)",
+                        transform=axes[0, 0].transAxes, ha="center", va="center")
     fig.suptitle("F9  Standard CNNs on the two-point task (28 x 28, ξ = 14): trained vs "
                  "initialization", fontsize=10)
     return save(fig, out_dir, ID, data)
