@@ -44,14 +44,19 @@ def test_claims_verdicts():
     runs = [Run("deep", DEEP_TASK, None, seed=s, train={"arch": "vgg11"}) for s in range(2)]
     results = {r.key: _result(d, sh, r_tr, r_in) for r in runs}
     assert [c[1] for c in deep_claims(runs, results)] == ["yes", "yes", "yes"]
-    # no fall with depth, shuffling changes the first half, R up: every row is NO
+    # no fall with depth, shuffling changes the first half, R up: every row is no
     up = np.ones(9)
     results = {r.key: _result(up, 2 * up, r_in, r_tr) for r in runs}
-    assert [c[1] for c in deep_claims(runs, results)] == ["NO", "NO", "NO"]
-    # a net that did not learn gives no verdict on R
+    assert [c[1] for c in deep_claims(runs, results)] == ["no", "no", "no"]
+    # two seeds that disagree (R_out ratio 0.1 and 2: log10 -1 and 0.3; the 95% t interval
+    # with 1 degree of freedom, mean -0.35 +- 12.7 * 0.65, straddles log10 0.5): inconclusive
+    mixed = {runs[0].key: _result(d, sh, r_tr, r_in),
+             runs[1].key: _result(d, sh, np.full(9, 2.0), r_in)}
+    assert deep_claims(runs, mixed)[0][1] == "inconclusive"
+    # nets that did not learn are no evidence: no interval, inconclusive, and said so
     results = {r.key: _result(d, sh, r_tr, r_in, err=0.4) for r in runs}
     claim = deep_claims(runs, results)[0]
-    assert claim[1] == "inconclusive" and "did not learn" in claim[2]
+    assert claim[1] == "inconclusive" and "0/2 seeds learned" in claim[2]
     assert deep_claims(runs, {}) == []
 
 

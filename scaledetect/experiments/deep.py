@@ -16,11 +16,13 @@ one SGD step on 128 images costs, on one thread, 1.5 s (VGG11), 4.0 s (ResNet18)
 """
 
 import importlib.util
+import math
 
 import numpy as np
 
 from ..tasks.spec import TaskSpec
 from .config import Run
+from .stats import LEARNED_TEST_ERROR, below, ci_text, combine, interval, verdict
 
 #: Petrini et al.'s two-point task: side 28, xi 14, gap 2, L2 distance, image mean 1.
 DEEP_TASK = TaskSpec(dim=2, size=28, rule="distance", xi=14, gap=2, norm="l2", amplitude="mean")
@@ -100,13 +102,11 @@ def execute_deep(run: Run) -> dict:
                         for w, m in (("init", out.init), ("trained", out.model))}}
 
 
-#: A trained net "learned" the task below this test error.
-LEARNED = 0.1
-#: "R trained << init": every seed's R_out(trained) / R_out(init) below this.
+#: "R trained << init": log10 of R_out(trained) / R_out(init) below log10 of this.
 R_DROP = 0.5
-#: "D falls with depth": late / early D below this (mean over seeds).
+#: "D falls with depth": late / early D below this.
 D_FALL = 0.7
-#: Shuffled D_k "unchanged" within a factor KEEP of the trained D_k; "raised" above KEEP.
+#: Shuffled D_k "unchanged" within a factor KEEP of the trained D_k.
 KEEP = 1.5
 
 
@@ -117,82 +117,80 @@ def _profile(result: dict, which: str, q: str):
 
 
 def _by_arch(runs, results) -> dict:
-    """``{arch: [results]}`` of the F9/F10 runs (noise-corrupted training has rows of its own)."""
+    """``{arch: [results of the seeds that learned]}`` of the F9/F10 runs, and
+    ``{arch: "n/m seeds learned"}`` (noise-corrupted training has rows of its own).
+    """
     out: dict = {}
     for r in runs:
         if r.kind == "deep" and r.key in results and "train_noise" not in r.train:
             out.setdefault(r.train["arch"], {})[r.key] = results[r.key]
-    return {a: list(d.values()) for a, d in out.items()}
+    groups, learned = {}, {}
+    for arch, d in out.items():
+        res = [x for x in d.values() if x["history"]["test_error"] < LEARNED_TEST_ERROR]
+        groups[arch], learned[arch] = res, f"{len(res)}/{len(d)} seeds learned"
+    return groups, learned
 
 
-def _verdict(votes: list[str]) -> str:
-    return "NO" if "NO" in votes else "inconclusive" if "inconclusive" in votes or not votes \
-        else "yes"
-
-
-def output_r_claim(groups: dict) -> tuple[str, str, str]:
-    """R of the output, trained vs init, per architecture that learned (per-seed ratios)."""
+def _claim(text: str, groups: dict, learned: dict, per_seed, threshold: float,
+           name: str) -> tuple[str, str, str]:
+    """Per architecture, the verdict on "mean of per_seed(result) < threshold" over the seeds
+    that learned; the claim holds if it holds for every architecture (``stats.combine``).
+    """
     votes, parts = [], []
     for arch, res in groups.items():
-        err = np.array([x["history"]["test_error"] for x in res])
-        q = np.array([_profile(x, "trained", "R")[1][-1] / _profile(x, "init", "R")[1][-1]
-                      for x in res])
-        if err.mean() >= LEARNED:
-            parts.append(f"{arch}: did not learn (test error {err.mean():.3f})")
-            continue
-        votes.append("yes" if np.all(q < R_DROP) else "NO" if q.mean() >= 1 else "inconclusive")
-        parts.append(f"{arch}: R_out trained/init per seed " + ", ".join(f"{v:.3g}" for v in q)
-                     + f" (test error {err.mean():.3f} +- {err.std():.3f})")
-    return (f"R of the output: trained << init (below {R_DROP:g} x) for every architecture",
-            _verdict(votes), "; ".join(parts))
+        v, ci = below([per_seed(x) for x in res], threshold)
+        votes.append(v)
+        parts.append(f"{arch} {v}: {ci_text(name, ci)}, {learned[arch]}")
+    return text, combine(votes), "; ".join(parts)
 
 
-def depth_claim(groups: dict) -> tuple[str, str, str]:
-    """Trained D in the last quarter of the net vs the first quarter (input and output excluded)."""
+def _late_early(x: dict, which: str) -> float:
+    """log10 of mean D at depth >= 0.75 over mean D at depth <= 0.25 (0 < depth < 1)."""
+    d, v = _profile(x, which, "D")
+    inner = (d > 0) & (d < 1)
+    return math.log10(np.nanmean(v[inner & (d >= 0.75)]) / np.nanmean(v[inner & (d <= 0.25)]))
+
+
+def _shuffle_log_ratios(x: dict) -> tuple[np.ndarray, np.ndarray]:
+    """log10 shuffled / trained D_k over the first half (0 < depth <= 0.5) and the second."""
+    d, shuffled = _profile(x, "shuffled", "D")
+    r = np.log10(shuffled / _profile(x, "trained", "D")[1])
+    return r[(d > 0) & (d <= 0.5)], r[d > 0.5]
+
+
+def shuffle_claim(groups: dict, learned: dict) -> tuple[str, str, str]:
+    """Shuffled / trained D_k: unchanged in the first half of the net, raised in the second.
+
+    Per architecture two verdicts over the seeds that learned: the largest |log10 ratio| of the
+    first half below log10 ``KEEP``, and the mean log10 ratio of the second half above 0.
+    """
     votes, parts = [], []
     for arch, res in groups.items():
-        ratios, at_init = _late_early(res, "trained"), _late_early(res, "init")
-        votes.append("yes" if np.all(ratios < D_FALL) else "NO" if ratios.mean() >= 1
-                     else "inconclusive")
-        parts.append(f"{arch}: D(depth >= 0.75) / D(depth <= 0.25) per seed "
-                     + ", ".join(f"{v:.3g}" for v in ratios)
-                     + " (at init " + ", ".join(f"{v:.3g}" for v in at_init) + ")")
-    return ("After training D_k falls with depth (last quarter of the nodes below "
-            f"{D_FALL:g} x the first quarter)", _verdict(votes), "; ".join(parts))
-
-
-def _late_early(res: list, which: str) -> np.ndarray:
-    """Per seed: mean D over nodes at depth >= 0.75 over mean D at depth <= 0.25 (0 < depth < 1)."""
-    out = []
-    for x in res:
-        d, v = _profile(x, which, "D")
-        inner = (d > 0) & (d < 1)
-        out.append(np.nanmean(v[inner & (d >= 0.75)]) / np.nanmean(v[inner & (d <= 0.25)]))
-    return np.array(out)
-
-
-def shuffle_claim(groups: dict) -> tuple[str, str, str]:
-    """Shuffled / trained D_k: unchanged in the first half of the net, raised in the second."""
-    votes, parts = [], []
-    for arch, res in groups.items():
-        ratio = np.mean([_profile(x, "shuffled", "D")[1] / _profile(x, "trained", "D")[1]
-                         for x in res], axis=0)
-        d = _profile(res[0], "trained", "D")[0]
-        first, second = ratio[(d > 0) & (d <= 0.5)], ratio[d > 0.5]
-        kept = bool(np.all((first > 1 / KEEP) & (first < KEEP)))
-        raised = float(np.nanmean(second))
-        votes.append("yes" if kept and raised > KEEP else "NO" if not kept or raised < 1
-                     else "inconclusive")
-        parts.append(f"{arch}: first half within [{1 / KEEP:.2f}, {KEEP:g}]: {kept} (range "
-                     f"{np.nanmin(first):.2f}-{np.nanmax(first):.2f}); second half mean "
-                     f"ratio {raised:.2f}")
-    return ("Shuffling channels leaves D_k of the first half unchanged and raises it in the "
-            "second half", _verdict(votes), "; ".join(parts))
+        halves = [_shuffle_log_ratios(x) for x in res]
+        kept, kci = below([np.nanmax(np.abs(a)) for a, _ in halves], math.log10(KEEP))
+        rci = interval([np.nanmean(b) for _, b in halves])
+        raised = verdict(rci[1], rci[2])
+        votes.append(combine([kept, raised]))
+        parts.append(f"{arch}: first half kept {kept} ({ci_text('max |log10 ratio|', kci)}), "
+                     f"second half raised {raised} ({ci_text('mean log10 ratio', rci)}), "
+                     f"{learned[arch]}")
+    return ("Shuffling channels leaves D_k of the first half unchanged (within a factor "
+            f"{KEEP:g}) and raises it in the second half", combine(votes), "; ".join(parts))
 
 
 def deep_claims(runs, results: dict) -> list[tuple[str, str, str]]:
-    """The report rows on standard CNNs (empty without ``deep`` results)."""
-    groups = _by_arch(runs, results)
+    """The report rows on standard CNNs (empty without ``deep`` results): yes / no /
+    inconclusive from confidence intervals over the seeds that learned (``stats``).
+    """
+    groups, learned = _by_arch(runs, results)
     if not groups:
         return []
-    return [output_r_claim(groups), depth_claim(groups), shuffle_claim(groups)]
+    return [
+        _claim(f"R of the output: trained below {R_DROP:g} x init for every architecture",
+               groups, learned, lambda x: math.log10(_profile(x, "trained", "R")[1][-1]
+                                                     / _profile(x, "init", "R")[1][-1]),
+               math.log10(R_DROP), "log10 R_out trained/init"),
+        _claim(f"After training D_k falls with depth (last quarter of the nodes below {D_FALL:g}"
+               " x the first quarter)", groups, learned, lambda x: _late_early(x, "trained"),
+               math.log10(D_FALL), "log10 D late/early"),
+        shuffle_claim(groups, learned)]

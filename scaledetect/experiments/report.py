@@ -14,6 +14,7 @@ import numpy as np
 from ..io import atomic_path
 from ..sensitivity.result import profile
 from .config import Run
+from .stats import CONFIDENCE, LEARNED_TEST_ERROR, ci_text, interval, verdict, welch
 
 
 def layer_arrays(sens: dict) -> dict[str, np.ndarray]:
@@ -113,12 +114,6 @@ def exponents(runs: list[Run], results: dict[str, dict]) -> list[dict]:
     return rows
 
 
-#: A trained seed "learned" the task if its final test error is below this (chance: 0.5).
-LEARNED_TEST_ERROR = 0.1
-#: Confidence level of the intervals behind every verdict.
-CONFIDENCE = 0.95
-
-
 def trained_findings(runs: list[Run], results: dict[str, dict]) -> list[dict]:
     """Per activation (1D training runs): per-seed values of the quantities the claims use.
 
@@ -186,35 +181,6 @@ def _main_trained(run: Run) -> bool:
     return run.kind == "train" and run.task.dim == 1 and run.tag == run.net.act
 
 
-def interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, float, int]:
-    """Mean and Student-t confidence interval of the mean of *values*: ``(mean, lo, hi, n)``.
-
-    With fewer than 2 values the interval is ``(-inf, inf)``: nothing can be concluded.
-    """
-    from scipy.stats import t
-
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
-    n = len(v)
-    if n < 2:
-        return (float(v[0]) if n else float("nan")), -math.inf, math.inf, n
-    half = t.ppf(0.5 + confidence / 2, n - 1) * np.std(v, ddof=1) / math.sqrt(n)
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half), n
-
-
-def verdict(lo: float, hi: float, above: float = 0.0) -> str:
-    """``yes`` if the whole interval ``[lo, hi]`` lies above *above*, ``no`` if below, else
-    ``inconclusive``.
-    """
-    return "yes" if lo > above else "no" if hi < above else "inconclusive"
-
-
-def _ci_text(name: str, ci: tuple) -> str:
-    mean, lo, hi, n = ci
-    if n < 2:
-        return f"{name} = {mean:.2f} ({n} seed{'s' if n != 1 else ''}: no interval)"
-    return f"{name} = {mean:.2f}, {CONFIDENCE:.0%} CI [{lo:.2f}, {hi:.2f}] ({n} seeds)"
-
-
 def _learned(f: dict, values: list) -> list:
     return [v for v, ok in zip(values, f["learned"], strict=True) if ok]
 
@@ -236,15 +202,15 @@ def claims(findings: list[dict], shares: dict[str, list[float]]) -> list[tuple[s
                                                            strict=True)]))
         rows.append(("R_k falls with depth more after training than at initialization",
                      verdict(-diff[2], -diff[1]),
-                     _ci_text("log10(R_K/R_0) trained - init", diff) + "; " + learned["relu"]))
+                     ci_text("log10(R_K/R_0) trained - init", diff) + "; " + learned["relu"]))
         g = interval(_learned(f, f["G_trained"]))
-        text = _ci_text("ReLU log10(G_K/G_1)", g)
+        text = ci_text("ReLU log10(G_K/G_1)", g)
         ok = verdict(g[1], g[2])
         if "tanh" in by:
             h = interval(_learned(by["tanh"], by["tanh"]["G_trained"]))
-            gap = _welch(g, _learned(f, f["G_trained"]), _learned(by["tanh"],
+            gap = welch(g, _learned(f, f["G_trained"]), _learned(by["tanh"],
                                                                   by["tanh"]["G_trained"]))
-            text += "; " + _ci_text("tanh", h) + "; " + _ci_text("ReLU - tanh", gap)
+            text += "; " + ci_text("tanh", h) + "; " + ci_text("ReLU - tanh", gap)
             both = (ok, verdict(gap[1], gap[2]))
             ok = "no" if "no" in both else "yes" if both == ("yes", "yes") else "inconclusive"
             text += "; " + learned["tanh"]
@@ -256,7 +222,7 @@ def claims(findings: list[dict], shares: dict[str, list[float]]) -> list[tuple[s
             interval([])
         rows.append(("The first layer learns pooling (uniform share of the filter norm grows)",
                      verdict(diff[1], diff[2]),
-                     _ci_text("layer-1 uniform share trained - init", diff)
+                     ci_text("layer-1 uniform share trained - init", diff)
                      + ("; " + learned["relu"] if "relu" in by else "")))
     return rows
 
@@ -371,19 +337,6 @@ def _out_value(sens: dict, q: str) -> float:
 
 def _nz(x: float) -> float:
     return 0.0 if not np.isfinite(x) else x
-
-
-def _welch(first: tuple, a: list, b: list) -> tuple[float, float, float, int]:
-    """Difference of the means of *a* and *b* with a Welch-Satterthwaite t interval."""
-    from scipy.stats import t
-
-    if len(a) < 2 or len(b) < 2:
-        return first[0] - (np.mean(b) if b else np.nan), -math.inf, math.inf, min(len(a), len(b))
-    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else 1
-    half = t.ppf(0.5 + CONFIDENCE / 2, df) * math.sqrt(va + vb)
-    d = float(np.mean(a) - np.mean(b))
-    return d, d - half, d + half, len(a) + len(b)
 
 
 def uniform_shares(runs: list[Run], arrays_of) -> dict[str, list[float]]:
