@@ -11,7 +11,13 @@ import numba
 import numpy as np
 import pytest
 
-from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward
+from scaledetect._kernels.conv import (
+    ACT_CODES,
+    BLAS_MIN_COUT,
+    BLAS_MIN_KK,
+    _conv_backward,
+    _conv_forward,
+)
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
 GEOMETRIES = [(1, 2, 1, 6), (1, 2, 2, 8), (1, 3, 1, 5), (1, 3, 3, 9), (1, 3, 2, 8), (1, 1, 1, 4),
@@ -81,7 +87,7 @@ def run_backward(x, w, b, s, act, gain, gout, dtype, nchunk=1, parallel=False):
     has_bias = b is not None
     _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
                    has_bias, gin, True, np.empty((qout, kk), dtype), np.empty((kk, qout), dtype),
-                   np.empty(qout * kk, dtype), n, *_geo_args(g), dtype(1 / np.sqrt(kk)),
+                   np.empty(max(qout, cout) * kk, dtype), n, *_geo_args(g), dtype(1 / np.sqrt(kk)),
                    dtype(gain), ACT_CODES[act], nchunk, parallel)
     return gin, dw.reshape(w.shape), (db if has_bias else None)
 
@@ -140,6 +146,37 @@ def test_transposed_layers_match_reference(dim, f, s, size, dtype):
             _close(_external(gin, 2, x.shape[2:]), rgin, TOL[dtype])
             _close(dw, rdw, TOL[dtype])
             _close(db, rdb, TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim,f,s,size,cin,cout", [(1, 2, 2, 8, 20, 40), (2, 3, 2, 4, 5, 33)])
+def test_blas_layers_match_reference(dim, f, s, size, cin, cout, dtype):
+    # C_in F^dim >= BLAS_MIN_KK and C_out >= BLAS_MIN_COUT: products by np.dot on blocks of
+    # max(32, rows / 2) output rows (here 32 + 8 and 32 + 1 rows) and of 32 // F^dim input
+    # channels for dL/df (16 + 4; 2D: 3 + 2 channels); serial and parallel, 1 and 2 threads give
+    # the same bits
+    assert cin * f ** dim >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
+    x, w, b = _setup(dim, f, s, size, dtype, cin=cin, cout=cout, n=3, seed=8)
+    ref = naive.conv_forward(x, w, b, s, "tanh", 1.3)
+    gout = np.random.default_rng(9).standard_normal(ref.shape)
+    rgin, rdw, rdb = naive.conv_backward(x, w, b, s, "tanh", 1.3, gout)
+    out = run_forward(x, w, b, s, "tanh", 1.3, dtype)[0]
+    _close(_external(out, 3, ref.shape[2:]), ref, TOL[dtype])
+    gin, dw, db = run_backward(x, w, b, s, "tanh", 1.3, gout, dtype)
+    _close(_external(gin, 3, x.shape[2:]), rgin, TOL[dtype])
+    _close(dw, rdw, TOL[dtype])
+    _close(db, rdb, TOL[dtype])
+    saved = numba.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            np.testing.assert_array_equal(run_forward(x, w, b, s, "tanh", 1.3, dtype, 1, True)[0],
+                                          out)
+            got = run_backward(x, w, b, s, "tanh", 1.3, gout, dtype, 1, True)
+            for a, r in zip(got, (gin, dw, db), strict=True):
+                np.testing.assert_array_equal(a, r)
+    finally:
+        numba.set_num_threads(saved)
 
 
 def test_parallel_split_and_threads_give_identical_bits():

@@ -10,6 +10,7 @@ from collections import OrderedDict
 import numba
 import numpy as np
 
+from .._kernels.blas import single_blas_thread
 from .._kernels.conv import ACT_CODES, N_GEO, _net_backward, _net_forward
 from .._kernels.threads import start_threads
 from .._random import as_rng
@@ -234,9 +235,10 @@ class CNN:
 
     def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
         self._sync()
-        _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                     ws.acts if acts is None else acts, ws.cols, ws.tmp, ws.pooled,
-                     ws.out if out is None else out)
+        with single_blas_thread():
+            _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                         ws.acts if acts is None else acts, ws.cols, ws.tmp, ws.pooled,
+                         ws.out if out is None else out)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
@@ -307,8 +309,9 @@ class CNN:
         dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
         grad = np.empty_like(self.theta)
         colst, dcols, ga, gb = ws.backward_buffers()
-        _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                      ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, colst, dcols, ga, gb)
+        with single_blas_thread():
+            _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                          ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, colst, dcols, ga, gb)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
