@@ -14,6 +14,7 @@ import numba
 import numpy as np
 import pytest
 
+from scaledetect._kernels.conv import G_PAR
 from scaledetect.errors import ScaleDetectError
 from scaledetect.nn.model import CNN, init_cnn, param_shapes, pooling_net
 from scaledetect.nn.spec import NetSpec
@@ -116,7 +117,7 @@ def test_threads_give_identical_bits():
             numba.set_num_threads(threads)
             model = init_cnn(spec, 0)
             ws = model._workspace(8)
-            results.append((model.value_and_grad(x, y, square, flat=True), ws.geo[:, 15].sum()))
+            results.append((model.value_and_grad(x, y, square, flat=True), ws.geo[:, G_PAR].sum()))
     finally:
         numba.set_num_threads(saved)
     if len(results) == 2:

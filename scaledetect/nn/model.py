@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from .._kernels.blas import single_blas_thread
-from .._kernels.conv import ACT_CODES, N_GEO, _net_backward, _net_forward
+from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward
 from .._kernels.threads import start_threads
 from .._random import as_rng
 from ..errors import ScaleDetectError, require
@@ -62,21 +62,17 @@ class _Workspace:
             hin, hout = (nin, nout) if d == 2 else (1, 1)
             qout = n * hout * nout
             kk = cin * fh * f
-            nb = (spec.width + 3) // 4
-            work = spec.width * kk * qout
-            par = work >= PARALLEL_MIN_WORK and threads > 1
-            # enough (row block, sample chunk) items for the threads, chunks >= 256 columns
-            nchunk = max(1, min(n, -(-4 * threads // nb), qout // 256)) if par else 1
-            in_off = -1 if k == 1 else geo[k - 2, 13]
+            par = spec.width * kk * qout >= PARALLEL_MIN_WORK and threads > 1
+            in_off = -1 if k == 1 else geo[k - 2, G_OUTOFF]
             size_out = spec.width * qout
             geo[k - 1] = (cin, spec.width, hin, nin, hout, nout, fh, f, sh, s,
                           offsets[f"conv{k}.weight"][0],
                           offsets[f"conv{k}.bias"][0] if spec.bias else -1,
-                          in_off, a_off, nchunk, int(par), c_off)
+                          in_off, a_off, int(par), c_off)
             a_off += size_out
             c_off += kk * qout if train else 0
             cols = max(cols, kk * qout)
-            tmp = max(tmp, (kk + qout) * spec.width)
+            tmp = max(tmp, kk * spec.width)
             reps = max(reps, size_out, cin * n * hin * nin)
         self.n = n
         self.geo = geo
@@ -95,12 +91,11 @@ class _Workspace:
         return self.acts.nbytes + self.cols.nbytes + self.tmp.nbytes + extra
 
     def backward_buffers(self):
-        """``(colst, dcols, ga, gb)``, allocated on first use."""
+        """``(dcols, ga, gb)``, allocated on first use."""
         if self._bwd is None:
             cols, reps = self._bwd_sizes
             dt = self.acts.dtype
-            self._bwd = (np.empty(cols, dt), np.empty(cols, dt), np.empty(reps, dt),
-                         np.empty(reps, dt))
+            self._bwd = (np.empty(cols, dt), np.empty(reps, dt), np.empty(reps, dt))
         return self._bwd
 
 
@@ -237,7 +232,7 @@ class CNN:
         self._sync()
         with single_blas_thread():
             _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                         ws.acts if acts is None else acts, ws.cols, ws.tmp, ws.pooled,
+                         ws.acts if acts is None else acts, ws.cols, ws.pooled,
                          ws.out if out is None else out)
 
     # ------------------------------------------------------------------ public API
@@ -269,7 +264,7 @@ class CNN:
         spec = self.spec
         reps = [xf.reshape((n, 1) + (spec.size,) * spec.dim)]
         for k in range(1, spec.depth + 1):
-            a = ws.geo[k - 1, 13]
+            a = ws.geo[k - 1, G_OUTOFF]
             side = (spec.sizes[k],) * spec.dim
             rep = acts[a:a + spec.width * n * spec.sizes[k] ** spec.dim]
             rep = rep.reshape((spec.width, n) + side)
@@ -308,10 +303,10 @@ class CNN:
         require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)", dvalues.shape)
         dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
         grad = np.empty_like(self.theta)
-        colst, dcols, ga, gb = ws.backward_buffers()
+        dcols, ga, gb = ws.backward_buffers()
         with single_blas_thread():
             _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                          ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, colst, dcols, ga, gb)
+                          ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
