@@ -2,15 +2,15 @@
 
 Tolerances: float64 kernels agree with the reference to 1e-10 relative to the largest entry
 (both sum at most C_in F^dim + C_out n N products in a different order: error ~ 1e-15 x that);
-float32 to 1e-5 relative (float32 eps 6e-8 times the same sums of <= ~100 terms). Parallel and
-serial runs and any thread count must agree bit for bit (no reduction is split).
+float32 to 1e-5 relative (float32 eps 6e-8 times the same sums of <= ~100 terms). Any BLAS
+thread count must give the same bits.
 """
 
 import naive
-import numba
 import numpy as np
 import pytest
 
+from scaledetect._kernels.blas import blas_threads
 from scaledetect._kernels.conv import (
     ACT_CODES,
     BLAS_MIN_COUT,
@@ -53,7 +53,7 @@ def _geo_args(g):
     return tuple(g[k] for k in ("hin", "win", "hout", "wout", "fh", "fw", "sh", "sw"))
 
 
-def run_forward(x, w, b, s, act, gain, dtype, parallel=False):
+def run_forward(x, w, b, s, act, gain, dtype):
     dim = x.ndim - 2
     n, cin, size = x.shape[0], x.shape[1], x.shape[2]
     cout, f = w.shape[0], w.shape[-1]
@@ -66,12 +66,11 @@ def run_forward(x, w, b, s, act, gain, dtype, parallel=False):
     has_bias = b is not None
     bb = (b if has_bias else np.zeros(1)).astype(dtype)
     _conv_forward(_internal(x.astype(dtype)), np.ascontiguousarray(w.reshape(cout, kk), dtype),
-                  bb, has_bias, out, cols, n, *_geo_args(g), scale, dtype(gain), ACT_CODES[act],
-                  parallel)
+                  bb, has_bias, out, cols, n, *_geo_args(g), scale, dtype(gain), ACT_CODES[act])
     return out, cols
 
 
-def run_backward(x, w, b, s, act, gain, gout, dtype, parallel=False):
+def run_backward(x, w, b, s, act, gain, gout, dtype):
     dim = x.ndim - 2
     n, cin, size = x.shape[0], x.shape[1], x.shape[2]
     cout, f = w.shape[0], w.shape[-1]
@@ -86,7 +85,7 @@ def run_backward(x, w, b, s, act, gain, gout, dtype, parallel=False):
     has_bias = b is not None
     _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
                    has_bias, gin, True, np.empty((kk, qout), dtype), np.empty(cout * kk, dtype), n,
-                   *_geo_args(g), dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act], parallel)
+                   *_geo_args(g), dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act])
     return gin, dw.reshape(w.shape), (db if has_bias else None)
 
 
@@ -139,21 +138,27 @@ def test_transposed_layers_match_reference(dim, f, s, size, dtype):
         ref = naive.conv_forward(x, w, b, s, act, gain)
         _close(_external(out, 2, ref.shape[2:]), ref, TOL[dtype])
         gout = rng.standard_normal(ref.shape)
-        for parallel in (False, True):
-            gin, dw, db = run_backward(x, w, b, s, act, gain, gout, dtype, parallel)
-            rgin, rdw, rdb = naive.conv_backward(x, w, b, s, act, gain, gout)
-            _close(_external(gin, 2, x.shape[2:]), rgin, TOL[dtype])
-            _close(dw, rdw, TOL[dtype])
-            _close(db, rdb, TOL[dtype])
+        gin, dw, db = run_backward(x, w, b, s, act, gain, gout, dtype)
+        rgin, rdw, rdb = naive.conv_backward(x, w, b, s, act, gain, gout)
+        _close(_external(gin, 2, x.shape[2:]), rgin, TOL[dtype])
+        _close(dw, rdw, TOL[dtype])
+        _close(db, rdb, TOL[dtype])
+
+
+def _same_bits_with_blas_threads(x, w, b, s, gout, dtype, out, grads):
+    # BLAS's thread count (1 or 2) changes no bit (OpenBLAS splits only the output among threads)
+    for threads in (1, 2):
+        with blas_threads(threads):
+            np.testing.assert_array_equal(run_forward(x, w, b, s, "tanh", 1.3, dtype)[0], out)
+            got = run_backward(x, w, b, s, "tanh", 1.3, gout, dtype)
+        for a, r in zip(got, grads, strict=True):
+            np.testing.assert_array_equal(a, r)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("dim,f,s,size,cin,cout", [(1, 2, 2, 8, 20, 40), (2, 3, 2, 4, 5, 33)])
 def test_blas_layers_match_reference(dim, f, s, size, cin, cout, dtype):
-    # C_in F^dim >= BLAS_MIN_KK and C_out >= BLAS_MIN_COUT: products by np.dot on blocks of
-    # max(32, rows / 2) output rows (here 32 + 8 and 32 + 1 rows) and of 32 // F^dim input
-    # channels for dL/df (16 + 4; 2D: 3 + 2 channels); serial and parallel, 1 and 2 threads give
-    # the same bits
+    # C_in F^dim >= BLAS_MIN_KK and C_out >= BLAS_MIN_COUT: the three products by np.dot
     assert cin * f ** dim >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
     x, w, b = _setup(dim, f, s, size, dtype, cin=cin, cout=cout, n=3, seed=8)
     ref = naive.conv_forward(x, w, b, s, "tanh", 1.3)
@@ -165,37 +170,17 @@ def test_blas_layers_match_reference(dim, f, s, size, cin, cout, dtype):
     _close(_external(gin, 3, x.shape[2:]), rgin, TOL[dtype])
     _close(dw, rdw, TOL[dtype])
     _close(db, rdb, TOL[dtype])
-    saved = numba.get_num_threads()
-    try:
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
-            numba.set_num_threads(threads)
-            np.testing.assert_array_equal(run_forward(x, w, b, s, "tanh", 1.3, dtype, True)[0],
-                                          out)
-            got = run_backward(x, w, b, s, "tanh", 1.3, gout, dtype, True)
-            for a, r in zip(got, (gin, dw, db), strict=True):
-                np.testing.assert_array_equal(a, r)
-    finally:
-        numba.set_num_threads(saved)
+    _same_bits_with_blas_threads(x, w, b, s, gout, dtype, out, (gin, dw, db))
 
 
-def test_parallel_and_threads_give_identical_bits():
-    # 2D, overlapping windows (F=3, s=2), a BLAS layer (C_in F^2 = 54, C_out = 40: row blocks of
-    # 32 + 8, input-channel blocks of 3 + 3): the parallel flag and the thread count change no bit
-    x, w, b = _setup(2, 3, 2, 8, np.float32, cin=6, cout=40, n=6, seed=3)
-    gout = np.random.default_rng(4).standard_normal((6, 40, 4, 4))
-    ref_f = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
-    ref_b = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
-    saved = numba.get_num_threads()
-    try:
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
-            numba.set_num_threads(threads)
-            out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32, True)[0]
-            np.testing.assert_array_equal(out, ref_f)
-            got = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32, True)
-            for a, r in zip(got, ref_b, strict=True):
-                np.testing.assert_array_equal(a, r)
-    finally:
-        numba.set_num_threads(saved)
+def test_blas_threads_give_identical_bits():
+    # 2D, overlapping windows (F=3, s=2), a BLAS layer large enough for OpenBLAS to use 2
+    # threads (C_out C_in F^2 n N_out^2 = 256 * 288 * 4096 multiply-adds per product)
+    x, w, b = _setup(2, 3, 2, 32, np.float32, cin=32, cout=256, n=16, seed=3)
+    gout = np.random.default_rng(4).standard_normal((16, 256, 16, 16))
+    out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
+    grads = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
+    _same_bits_with_blas_threads(x, w, b, 2, gout, np.float32, out, grads)
 
 
 def test_circular_window_is_aligned_at_zero():

@@ -49,19 +49,22 @@ def blas_threads_api() -> tuple | None:
     return _funcs
 
 
-class single_blas_thread:  # noqa: N801 - used as a function: ``with single_blas_thread():``
-    """Context manager: scipy's OpenBLAS runs single-threaded inside, as before outside."""
+class blas_threads:  # noqa: N801 - used as a function: ``with blas_threads(n):``
+    """Context manager: scipy's OpenBLAS runs on *n* threads inside, as before outside."""
 
-    __slots__ = ("_old",)
+    __slots__ = ("_n", "_old")
+
+    def __init__(self, n: int):
+        self._n = n
 
     def __enter__(self):
         api = blas_threads_api()
-        self._old = api[0]() if api is not None else 1
-        if self._old != 1:
-            api[1](1)
+        self._old = api[0]() if api is not None else self._n
+        if self._old != self._n:
+            api[1](self._n)
         return self
 
     def __exit__(self, *exc):
-        if self._old != 1:
+        if self._old != self._n:
             blas_threads_api()[1](self._old)
         return False

@@ -11,28 +11,24 @@ The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
     z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
 
 Kernels are dumb: contiguous arrays in, output buffers written, no validation. Wide layers form
-their products with BLAS (numba's ``np.dot``) on row blocks fixed by the shapes, the small ones
-(first layer, narrow nets) with plain loops; the only ``prange`` runs over those BLAS blocks,
-never over a reduction, so 1 or N threads give the same bits. Few kernels, few parallel regions:
-a cold first run compiles in seconds. Scalars (``scale``, ``gain``) come with the dtype of the
-arrays, so the same kernels serve float32 and float64 without promotion. Inner loops index 1D row
-views from 0 (numba then emits no negative-index wraparound and LLVM vectorizes them).
+their three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, which also supplies the
+threads, see ``blas.py``), the small ones (first layer, narrow nets) with plain serial loops. No
+``prange``: few, serial kernels compile in seconds on a cold first run. Scalars (``scale``,
+``gain``) come with the dtype of the arrays, so the same kernels serve float32 and float64 without
+promotion. Inner loops index 1D row views from 0 (numba then emits no negative-index wraparound
+and LLVM vectorizes them).
 """
 
 import numpy as np
-from numba import prange
 
-from ._jit import jit, pjit
+from ._jit import jit
 
 RELU, TANH, LINEAR = 0, 1, 2
 # layers with at least BLAS_MIN_KK im2col rows (C_in F^dim) and BLAS_MIN_COUT output channels form
-# their three products with BLAS (numba's np.dot: scipy's sgemm/dgemm), each product on two blocks
-# of output rows (at least BLAS_ROWS rows each: a 256 x 512 x 256 sgemm on one core runs at 95%
-# of its full-matrix speed in blocks of 128 rows, 73% in blocks of 32). The blocks depend on the
-# shapes only, so the bits do not depend on the thread count.
+# their three products with BLAS (numba's np.dot: scipy's sgemm/dgemm); on one core a float32
+# 256 x 512 x 256 product runs at ~95 GFLOP/s there, ~65 in the plain loops it replaces
 BLAS_MIN_KK = 32
 BLAS_MIN_COUT = 16
-BLAS_ROWS = 32
 ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
 
 
@@ -245,36 +241,15 @@ def _use_blas(cout, kk):
 
 
 @jit
-def _blas_block(rows):
-    """Rows per BLAS block of a product with *rows* output rows: two blocks, >= BLAS_ROWS each."""
-    return max(BLAS_ROWS, (rows + 1) // 2)
-
-
-@jit
-def _fwd_blas_item(t, w, b, has_bias, out, cols, scale, gain, act):
-    """Forward by BLAS, row block t: ``out = W cols``, then the epilogue."""
-    rb = _blas_block(w.shape[0])
-    r0 = t * rb
-    r1 = min(w.shape[0], r0 + rb)
-    np.dot(w[r0:r1], cols, out[r0:r1])
-    _epilogue_rows(out, b, has_bias, scale, gain, act, r0, r1, 0, cols.shape[1])
-
-
-@pjit
-def _fwd_blas_items(w, b, has_bias, out, cols, scale, gain, act, parallel):
-    """Every row block of a BLAS layer's forward, in one ``prange`` if *parallel*."""
-    nitems = -(-w.shape[0] // _blas_block(w.shape[0]))
-    if parallel:
-        for t in prange(nitems):
-            _fwd_blas_item(t, w, b, has_bias, out, cols, scale, gain, act)
-    else:
-        for t in range(nitems):
-            _fwd_blas_item(t, w, b, has_bias, out, cols, scale, gain, act)
+def _fwd_blas(w, b, has_bias, out, cols, scale, gain, act):
+    """Forward of a BLAS layer: ``out = W cols`` (one product), then the epilogue."""
+    np.dot(w, cols, out)
+    _epilogue_rows(out, b, has_bias, scale, gain, act, 0, w.shape[0], 0, cols.shape[1])
 
 
 @jit
 def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw, sh, sw, scale,
-                  gain, act, parallel):
+                  gain, act):
     """One layer forward: ``out = gain * phi(scale * W @ im2col(f) + b)``.
 
     Parameters
@@ -284,9 +259,6 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     b : (C_out,) (ignored unless has_bias)
     out : (C_out, n * hout * wout), written
     cols : (C_in * fh * fw, n * hout * wout), written: im2col(f), kept for the backward pass
-    parallel : bool
-        BLAS layers: their two row blocks in one ``prange`` (same bits either way). Layers too
-        small for BLAS always run serially.
 
     Notes
     -----
@@ -295,50 +267,29 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
     cout, kk = w.shape
     if _use_blas(cout, kk):
-        _fwd_blas_items(w, b, has_bias, out, cols, scale, gain, act, parallel)
+        _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
         return
     _matmul_rows(w, cols, out, 0, cout)
     _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, cols.shape[1])
 
 
 @jit
-def _bwd_blas_item(t, nb, cpb, gz, cols, wt, dw, dcols, gin, scale, n, hin, win, hout, wout, fh,
-                   fw, sh, sw):
-    """Backward by BLAS (after dz). ``t < nb``: row block t of ``dW = scale dz cols^T``; else
-    the input channels ``[cpb (t - nb), cpb (t - nb + 1))``: their rows of ``dcols = W^T dz``
-    (``wt`` = W^T), then col2im into dL/df.
+def _bwd_blas(gz, cols, wt, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
+              sw):
+    """Backward of a BLAS layer (after dz): ``dW = scale dz cols^T``; if *want_gin*,
+    ``dcols = W^T dz`` (``wt`` = W^T) and its col2im into dL/df.
     """
-    if t < nb:
-        rb = _blas_block(dw.shape[0])
-        r0 = t * rb
-        r1 = min(dw.shape[0], r0 + rb)
-        np.dot(gz[r0:r1], cols.T, dw[r0:r1])
-        _scale_rows(dw, scale, r0, r1)
-        return
-    ff = fh * fw
-    ci0 = (t - nb) * cpb
-    ci1 = min(gin.shape[0], ci0 + cpb)
-    np.dot(wt[ci0 * ff:ci1 * ff], gz, dcols[ci0 * ff:ci1 * ff])
-    _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, 0, n)
-
-
-@pjit
-def _bwd_blas_items(nitems, nb, cpb, gz, cols, wt, dw, dcols, gin, scale, n, hin, win, hout,
-                    wout, fh, fw, sh, sw, parallel):
-    """Every item of ``_bwd_blas_item``, in one ``prange`` if *parallel*."""
-    if parallel:
-        for t in prange(nitems):
-            _bwd_blas_item(t, nb, cpb, gz, cols, wt, dw, dcols, gin, scale, n, hin, win, hout,
-                           wout, fh, fw, sh, sw)
-    else:
-        for t in range(nitems):
-            _bwd_blas_item(t, nb, cpb, gz, cols, wt, dw, dcols, gin, scale, n, hin, win, hout,
-                           wout, fh, fw, sh, sw)
+    np.dot(gz, cols.T, dw)
+    _scale_rows(dw, scale, 0, dw.shape[0])
+    if want_gin:
+        np.dot(wt, gz, dcols)
+        _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
+                      0, n)
 
 
 @jit
 def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, tmp, n, hin, win,
-                   hout, wout, fh, fw, sh, sw, scale, gain, act, parallel):
+                   hout, wout, fh, fw, sh, sw, scale, gain, act):
     """One layer backward.
 
     Parameters
@@ -356,14 +307,6 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
     dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
     tmp : 1D scratch of at least ``C_out C_in fh fw`` (holds W^T)
-    parallel
-        As in ``_conv_forward``.
-
-    Notes
-    -----
-    dz, db and W^T (elementwise work) run serially; in a BLAS layer, dW (two row blocks) and
-    dL/df (two blocks of input channels, each with its col2im) only read them and share one
-    parallel region.
     """
     cout, kk = w.shape
     _dz_rows(gout, out, db, has_bias, gain, act, 0, cout)
@@ -371,11 +314,8 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
     if want_gin:
         _transpose_rows(w, wt, 0, kk)
     if _use_blas(cout, kk):
-        nb = -(-cout // _blas_block(cout))
-        cpb = max(1, _blas_block(kk) // (fh * fw))
-        nitems = nb + (-(-gin.shape[0] // cpb) if want_gin else 0)
-        _bwd_blas_items(nitems, nb, cpb, gout, cols, wt, dw, dcols, gin, scale, n, hin, win,
-                        hout, wout, fh, fw, sh, sw, parallel)
+        _bwd_blas(gout, cols, wt, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh,
+                  fw, sh, sw)
         return
     _dot_rows(gout, cols, dw, 0, cout)
     _scale_rows(dw, scale, 0, cout)
@@ -396,8 +336,8 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
 
 # columns of geo
 (G_CIN, G_COUT, G_HIN, G_WIN, G_HOUT, G_WOUT, G_FH, G_FW, G_SH, G_SW, G_WOFF, G_BOFF, G_INOFF,
- G_OUTOFF, G_PAR, G_COFF) = range(16)
-N_GEO = 16
+ G_OUTOFF, G_COFF) = range(15)
+N_GEO = 15
 
 
 @jit
@@ -460,7 +400,7 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
         coff = geo[k, G_COFF]
         c = cols[coff:coff + kk * qout].reshape((kk, qout))
         _conv_forward(f, w, b, has_bias, o, c, n, hin, win, hout, wout, fh, fw, geo[k, G_SH],
-                      geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act, geo[k, G_PAR] == 1)
+                      geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
     _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
 
 
@@ -549,6 +489,5 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
         gin = other[:cin * qin].reshape((cin, qin))
         dc = dcols[:kk * qout].reshape((kk, qout))
         _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, tmp, n, hin, win, hout,
-                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act,
-                       geo[k, G_PAR] == 1)
+                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
         cur, other = other, cur

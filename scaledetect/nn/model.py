@@ -2,7 +2,9 @@
 
 The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
 ``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
-layer (``scaledetect._kernels.net``), with buffers preallocated per batch size.
+layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The wide layers'
+products run on BLAS with as many threads as numba has (``numba.set_num_threads``); the thread
+count changes no bit of the results.
 """
 
 from collections import OrderedDict
@@ -10,17 +12,13 @@ from collections import OrderedDict
 import numba
 import numpy as np
 
-from .._kernels.blas import single_blas_thread
+from .._kernels.blas import blas_threads
 from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward
-from .._kernels.threads import start_threads
 from .._random import as_rng
 from ..errors import ScaleDetectError, require
 from .spec import NetSpec
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# layers with fewer multiply-adds than this run single-threaded: a parallel region costs 10-30 us
-# (passive OpenMP workers, shared machine) and 4M multiply-adds take ~100 us on one core
-PARALLEL_MIN_WORK = 1 << 22
 # buffers kept between calls (per model): at most 4 batch shapes and this many bytes (the most
 # recent one is always kept, so repeated passes over a large probe set do not reallocate)
 CACHE_MAX_BYTES = 1 << 28
@@ -54,21 +52,18 @@ class _Workspace:
         geo = np.zeros((spec.depth, N_GEO), dtype=np.int64)
         a_off = c_off = 0
         cols = reps = tmp = 0
-        start_threads()
-        threads = numba.get_num_threads()
         for k in range(1, spec.depth + 1):
             cin = 1 if k == 1 else spec.width
             nin, nout = sizes[k - 1], sizes[k]
             hin, hout = (nin, nout) if d == 2 else (1, 1)
             qout = n * hout * nout
             kk = cin * fh * f
-            par = spec.width * kk * qout >= PARALLEL_MIN_WORK and threads > 1
             in_off = -1 if k == 1 else geo[k - 2, G_OUTOFF]
             size_out = spec.width * qout
             geo[k - 1] = (cin, spec.width, hin, nin, hout, nout, fh, f, sh, s,
                           offsets[f"conv{k}.weight"][0],
                           offsets[f"conv{k}.bias"][0] if spec.bias else -1,
-                          in_off, a_off, int(par), c_off)
+                          in_off, a_off, c_off)
             a_off += size_out
             c_off += kk * qout if train else 0
             cols = max(cols, kk * qout)
@@ -230,7 +225,7 @@ class CNN:
 
     def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
         self._sync()
-        with single_blas_thread():
+        with blas_threads(numba.get_num_threads()):
             _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
                          ws.acts if acts is None else acts, ws.cols, ws.pooled,
                          ws.out if out is None else out)
@@ -304,7 +299,7 @@ class CNN:
         dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
         grad = np.empty_like(self.theta)
         dcols, ga, gb = ws.backward_buffers()
-        with single_blas_thread():
+        with blas_threads(numba.get_num_threads()):
             _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
                           ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
         if flat:
