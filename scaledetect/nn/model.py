@@ -12,6 +12,7 @@ from collections import OrderedDict
 import numba
 import numpy as np
 
+from .._kernels._jit import notice_compile
 from .._kernels.blas import blas_threads
 from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward
 from .._random import as_rng
@@ -225,6 +226,7 @@ class CNN:
 
     def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
         self._sync()
+        notice_compile(_net_forward, self.dtype)
         with blas_threads(numba.get_num_threads()):
             _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
                          ws.acts if acts is None else acts, ws.cols, ws.pooled,
@@ -299,6 +301,7 @@ class CNN:
         dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
         grad = np.empty_like(self.theta)
         dcols, ga, gb = ws.backward_buffers()
+        notice_compile(_net_backward, self.dtype)
         with blas_threads(numba.get_num_threads()):
             _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
                           ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
