@@ -3,13 +3,14 @@
 The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
 ``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
 layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The wide layers'
-products run on BLAS with as many threads as numba has (``numba.set_num_threads``); the thread
-count changes no bit of the results.
+products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
+whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
+case 0.72 ms with 1 BLAS thread, 142 ms with 2); parallel runs use processes (``reproduce
+--workers``) instead.
 """
 
 from collections import OrderedDict
 
-import numba
 import numpy as np
 
 from .._kernels._jit import notice_compile
@@ -227,7 +228,7 @@ class CNN:
     def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
         self._sync()
         notice_compile(_net_forward, self.dtype)
-        with blas_threads(numba.get_num_threads()):
+        with blas_threads(1):
             _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
                          ws.acts if acts is None else acts, ws.cols, ws.pooled,
                          ws.out if out is None else out)
@@ -302,7 +303,7 @@ class CNN:
         grad = np.empty_like(self.theta)
         dcols, ga, gb = ws.backward_buffers()
         notice_compile(_net_backward, self.dtype)
-        with blas_threads(numba.get_num_threads()):
+        with blas_threads(1):
             _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
                           ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
         if flat:
