@@ -325,6 +325,23 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
                       0, n)
 
 
+@jit
+def _sample_major(a, out):
+    """``out[i, c] = a[c, i]``: a representation from the kernels' channel-major layout
+    ``a (C, n, P)`` to the sample-major ``out (n, C, P)`` (P = positions, flattened).
+
+    Samples in blocks of 16 so that the reads of every channel stay in cache for short rows.
+    """
+    nc, n, npos = a.shape
+    for i0 in range(0, n, 16):
+        for c in range(nc):
+            for i in range(i0, min(n, i0 + 16)):
+                src = a[c, i]
+                dst = out[i, c]
+                for p in range(npos):
+                    dst[p] = src[p]
+
+
 # ------------------------------------------------------------------ whole network
 # (kept in this file: numba's on-disk cache is keyed on the source file of the function only, so
 # a kernel calling kernels from another file could run stale cached code after an edit)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._kernels._jit import notice_compile
 from .._kernels.blas import blas_threads
-from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward
+from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward, _sample_major
 from .._random import as_rng
 from ..errors import ScaleDetectError, require
 from .spec import NetSpec
@@ -24,6 +24,10 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # buffers kept between calls (per model): at most 4 batch shapes and this many bytes (the most
 # recent one is always kept, so repeated passes over a large probe set do not reallocate)
 CACHE_MAX_BYTES = 1 << 28
+# forward() runs the network on chunks of at most this many samples: the layers' products and
+# im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
+# 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
+FORWARD_CHUNK = 64
 
 
 def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
@@ -225,13 +229,12 @@ class CNN:
         require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
 
-    def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
+    def _run_forward(self, xf: np.ndarray, ws: _Workspace, out=None) -> None:
         self._sync()
         notice_compile(_net_forward, self.dtype)
         with blas_threads(1):
             _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                         ws.acts if acts is None else acts, ws.cols, ws.pooled,
-                         ws.out if out is None else out)
+                         ws.acts, ws.cols, ws.pooled, ws.out if out is None else out)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
@@ -251,25 +254,26 @@ class CNN:
             (model dtype, fresh arrays).
         """
         xf = self._input(x)
-        n = xf.size // self.spec.size ** self.spec.dim
-        ws = self._workspace(n, train=False)
-        out = np.empty(n, self.dtype)
-        if not layers:
-            self._run_forward(xf, ws, out=out)
-            return out
-        acts = np.empty_like(ws.acts)  # returned to the caller: not the cached buffer
-        self._run_forward(xf, ws, acts, out)
         spec = self.spec
-        reps = [xf.reshape((n, 1) + (spec.size,) * spec.dim)]
-        for k in range(1, spec.depth + 1):
-            a = ws.geo[k - 1, G_OUTOFF]
-            side = (spec.sizes[k],) * spec.dim
-            rep = acts[a:a + spec.width * n * spec.sizes[k] ** spec.dim]
-            rep = rep.reshape((spec.width, n) + side)
-            reps.append(rep[0][:, None] if spec.width == 1 else
-                        np.ascontiguousarray(np.swapaxes(rep, 0, 1)))
-        reps.append(out)
-        return reps
+        m = spec.size ** spec.dim
+        n = xf.size // m
+        out = np.empty(n, self.dtype)
+        reps = [np.empty((n, spec.width, spec.sizes[k] ** spec.dim), self.dtype)
+                for k in range(1, spec.depth + 1)] if layers else []
+        for i0 in range(0, n, FORWARD_CHUNK):
+            i1 = min(n, i0 + FORWARD_CHUNK)
+            ws = self._workspace(i1 - i0, train=False)
+            self._run_forward(xf[i0 * m:i1 * m], ws, out=out[i0:i1])
+            for k, rep in enumerate(reps):
+                a = ws.geo[k, G_OUTOFF]
+                npos = rep.shape[2]
+                _sample_major(ws.acts[a:a + spec.width * (i1 - i0) * npos].reshape(
+                    (spec.width, i1 - i0, npos)), rep[i0:i1])
+        if not layers:
+            return out
+        side = lambda k: (spec.sizes[k],) * spec.dim  # noqa: E731
+        return ([xf.reshape((n, 1) + side(0))]
+                + [r.reshape((n, spec.width) + side(k)) for k, r in enumerate(reps, 1)] + [out])
 
     def value_and_grad(self, x, y, loss, flat: bool = False):
         """Per-sample loss values, outputs, and the gradient of the mean loss.
