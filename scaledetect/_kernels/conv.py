@@ -274,15 +274,15 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
 
 
 @jit
-def _bwd_blas(gz, cols, wt, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
+def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
               sw):
     """Backward of a BLAS layer (after dz): ``dW = scale dz cols^T``; if *want_gin*,
-    ``dcols = W^T dz`` (``wt`` = W^T) and its col2im into dL/df.
+    ``dcols = W^T dz`` and its col2im into dL/df (transposes passed to BLAS, not copied).
     """
     np.dot(gz, cols.T, dw)
     _scale_rows(dw, scale, 0, dw.shape[0])
     if want_gin:
-        np.dot(wt, gz, dcols)
+        np.dot(w.T, gz, dcols)
         _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
                       0, n)
 
@@ -306,20 +306,19 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
         Written if want_gin: ``dL/df = scale * col2im(W^T @ dz)``.
     dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
-    tmp : 1D scratch of at least ``C_out C_in fh fw`` (holds W^T)
+    tmp : 1D scratch of at least ``C_out C_in fh fw`` (holds W^T in the layers without BLAS)
     """
     cout, kk = w.shape
     _dz_rows(gout, out, db, has_bias, gain, act, 0, cout)
-    wt = tmp[:kk * cout].reshape((kk, cout))
-    if want_gin:
-        _transpose_rows(w, wt, 0, kk)
     if _use_blas(cout, kk):
-        _bwd_blas(gout, cols, wt, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh,
+        _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh,
                   fw, sh, sw)
         return
     _dot_rows(gout, cols, dw, 0, cout)
     _scale_rows(dw, scale, 0, cout)
     if want_gin:
+        wt = tmp[:kk * cout].reshape((kk, cout))
+        _transpose_rows(w, wt, 0, kk)
         _matmul_rows(wt, gout, dcols, 0, kk)
         _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
                       0, n)
