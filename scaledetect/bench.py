@@ -4,7 +4,9 @@ One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * gra
 initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
 process with the same number of threads (1, and the chosen count), timed in interleaved rounds
 together with the ceiling's matrix product, so that load on a shared machine affects all alike;
-the reported times are medians over every repeat.
+the reported times are medians over every repeat. The numba engine runs on one core whatever the
+thread count (single-threaded BLAS for the wide layers: multi-threaded BLAS stalls on a loaded
+machine); its rows at 1 and N threads time the same code.
 
 GFLOP/s count the multiply-adds of the convolutions (2 flops each): forward ``C_out C_in F^dim Q``
 per layer (Q = batch x output positions), the same again for dL/dW and for dL/df_{k-1} (not
