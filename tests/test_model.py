@@ -205,3 +205,6 @@ def test_bench_reports_spec_format():
         assert set(c) >= {"name", "numba_ms", "torch_ms", "ratio", "gflops"}
         assert c["numba_ms"] > 0 and c["gflops"] > 0
     assert result["ceiling_gflops"] > 0
+    for c in result["cases"]:  # share of the ceiling; 1-thread ratio to PyTorch
+        assert c["pct_ceiling"] == pytest.approx(100 * c["gflops"] / result["ceiling_gflops"])
+        assert c["ratio_1t"] == c["by_threads"]["1"]["ratio"]
