@@ -1,14 +1,13 @@
-"""One BLAS thread while the engine's kernels run (they split the work over numba's threads).
+"""The thread count of the BLAS that the engine's kernels call, set for the duration of a call.
 
 The wide layers form their products with numba's ``np.dot``, which calls scipy's BLAS (OpenBLAS in
-scipy's wheels, ``scipy.libs/libscipy_openblas*``). The kernels call it from every numba thread on
-fixed blocks of rows, so BLAS's own threads would only oversubscribe the cores; worse, on a shared
-machine a multi-threaded OpenBLAS product stalls whenever another process takes a core (measured on
-2 loaded cores: a 256 x 512 x 256 sgemm at a median 1.4 GFLOP/s with 2 threads, 90 with 1).
-``single_blas_thread()`` sets that library's thread count to 1 for the duration of a kernel call
-and restores it (scipy.linalg keeps its threads otherwise). OpenBLAS's gemm splits only the output
-among its threads, so the thread count changes no bit; where the library is not found (other BLAS
-builds, other systems) this is a no-op.
+scipy's wheels, ``scipy.libs/libscipy_openblas*``). The engine runs it single-threaded
+(``blas_threads(1)`` around every kernel call, scipy.linalg keeps its threads otherwise): on a
+shared machine a multi-threaded OpenBLAS product stalls whenever another process takes a core
+(measured on 2 loaded cores: a 256 x 512 x 256 sgemm at a median 1.4 GFLOP/s with 2 threads, 90
+with 1; one SGD step of the 2D bench case 0.7 ms with 1 thread, 142 ms with 2). OpenBLAS's gemm
+splits only the output among its threads, so the thread count changes no bit (tested). Where the
+library is not found (other BLAS builds, other systems) setting the count is a no-op.
 """
 
 import ctypes
