@@ -128,7 +128,7 @@ def test_backward_matches_reference(dim, f, s, size, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("dim,f,s,size", [(1, 2, 2, 8), (2, 3, 2, 4), (1, 3, 1, 5)])
-def test_transposed_layers_match_reference(dim, f, s, size, dtype):
+def test_deep_layer_shapes_match_reference(dim, f, s, size, dtype):
     # few columns n q and more channels than columns (deep layers of wide nets); 1D: plain loops
     # (C_in F = 14), 2D: BLAS (C_in F^2 = 63)
     x, w, b = _setup(dim, f, s, size, dtype, cin=7, cout=24, n=2, seed=5)
