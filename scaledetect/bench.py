@@ -4,7 +4,9 @@ One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * gra
 initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
 process with the same number of threads (1, and the chosen count), timed in interleaved rounds
 together with the ceiling's matrix product, so that load on a shared machine affects all alike;
-the reported times are medians over every repeat.
+the reported times are medians over every repeat. The numba engine runs on one core whatever the
+thread count (single-threaded BLAS for the wide layers: multi-threaded BLAS stalls on a loaded
+machine); its rows at 1 and N threads time the same code.
 
 GFLOP/s count the multiply-adds of the convolutions (2 flops each): forward ``C_out C_in F^dim Q``
 per layer (Q = batch x output positions), the same again for dL/dW and for dL/df_{k-1} (not
@@ -118,6 +120,18 @@ def _timed(fn, repeats: int) -> list[float]:
     return ts
 
 
+def _timed_cpu(fn, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds (every thread) of *repeats* calls of *fn*."""
+    ts, cs = [], []
+    for _ in range(repeats):
+        c = time.process_time()
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+        cs.append(time.process_time() - c)
+    return ts, cs
+
+
 def matmul_step(n: int = 512):
     """A closure running one float32 ``(n, n) @ (n, n)`` numpy product, and its flops."""
     rng = np.random.default_rng(0)
@@ -193,6 +207,8 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
 
     Each round runs, for every thread count, a warm-up step and *per_round* timed steps of numba
     then PyTorch, then *per_round* ceiling products: load on a shared machine hits all alike.
+    ``<engine>_cpu_<t>`` holds the process CPU seconds of each step (every thread; unlike wall
+    time, not inflated when other processes take the cores, but counting spinning threads).
     """
     import numba
 
@@ -202,12 +218,15 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
     for _ in range(rounds):
         for t in counts:
             numba.set_num_threads(t)
-            step()
-            times.setdefault(f"numba_{t}", []).extend(_timed(step, per_round))
-            if tstep is not None:
-                torch.set_num_threads(t)
-                tstep()
-                times.setdefault(f"torch_{t}", []).extend(_timed(tstep, per_round))
+            for eng, fn in (("numba", step), ("torch", tstep)):
+                if fn is None:
+                    continue
+                if eng == "torch":
+                    torch.set_num_threads(t)
+                fn()
+                wall, cpu = _timed_cpu(fn, per_round)
+                times.setdefault(f"{eng}_{t}", []).extend(wall)
+                times.setdefault(f"{eng}_cpu_{t}", []).extend(cpu)
         times["ceiling"] += _timed(ceiling, per_round)
     return times
 
@@ -219,7 +238,11 @@ def _case_result(name: str, flops: int, times: dict, counts: list[int], ceiling:
         n_ms = 1e3 * float(np.median(times[f"numba_{t}"]))
         tt = times.get(f"torch_{t}")
         t_ms = 1e3 * float(np.median(tt)) if tt else None
+        cpu = {e: 1e3 * float(np.median(times[f"{e}_cpu_{t}"])) if f"{e}_cpu_{t}" in times
+               else None for e in ("numba", "torch")}
         by[str(t)] = {"numba_ms": n_ms, "torch_ms": t_ms,
+                      "numba_cpu_ms": cpu["numba"], "torch_cpu_ms": cpu["torch"],
+                      "gflops_per_cpu": flops / cpu["numba"] / 1e6 if cpu["numba"] else None,
                       "ratio": n_ms / t_ms if t_ms else None,
                       "gflops": flops / n_ms / 1e6,
                       "torch_gflops": flops / t_ms / 1e6 if t_ms else None,
@@ -249,9 +272,10 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
     -------
     dict
         ``{"cases": [{"name", "numba_ms", "torch_ms", "ratio", "gflops", "torch_gflops",
-        "pct_ceiling", "flops", "ratio_1t", "ratio_<threads>t", "by_threads": {"1": {...},
-        ...}}], "ceiling_gflops", "ceiling_median_gflops", "threads", "repeats", "loadavg",
-        "blas", "jit_cold_s", "jit_warm_s", "jit_warm_import_s", "jit_warm_cache_misses",
+        "pct_ceiling", "numba_cpu_ms", "torch_cpu_ms", "gflops_per_cpu", "flops", "ratio_1t",
+        "ratio_<threads>t", "by_threads": {"1": {...}, ...}}], "ceiling_gflops",
+        "ceiling_median_gflops", "threads", "repeats", "loadavg", "blas", "jit_cold_s",
+        "jit_warm_s", "jit_warm_import_s", "jit_warm_cache_misses",
         "torch", "numba_omp_wait_policy", "numba_threading_layer"}``; torch fields are null
         without PyTorch. ``pct_ceiling`` is 100 x the median GFLOP/s over ``ceiling_gflops``,
         the best float32 numpy product of the whole run (numpy's own BLAS threads).
@@ -297,7 +321,7 @@ def table(result: dict) -> str:
     """A readable table of ``run()``'s result."""
     counts = sorted(result["cases"][0]["by_threads"], key=int)
     head = f"{'case':8s} {'thr':>3s} {'numba ms':>9s} {'torch ms':>9s} {'ratio':>6s} " \
-           f"{'GFLOP/s':>8s} {'% ceil':>6s}"
+           f"{'GFLOP/s':>8s} {'% ceil':>6s} {'numba CPU ms':>12s}"
     lines = [head]
     for c in result["cases"]:
         for t in counts:
@@ -305,7 +329,7 @@ def table(result: dict) -> str:
             tm = f"{b['torch_ms']:9.3f}" if b["torch_ms"] is not None else f"{'-':>9s}"
             r = f"{b['ratio']:6.3f}" if b["ratio"] is not None else f"{'-':>6s}"
             lines.append(f"{c['name']:8s} {t:>3s} {b['numba_ms']:9.3f} {tm} {r} "
-                         f"{b['gflops']:8.1f} {b['pct_ceiling']:6.1f}")
+                         f"{b['gflops']:8.1f} {b['pct_ceiling']:6.1f} {b['numba_cpu_ms']:12.3f}")
     lines.append(f"ceiling (numpy float32 matmul): best {result['ceiling_gflops']:.1f}, median "
                  f"{result['ceiling_median_gflops']:.1f} GFLOP/s; load average "
                  f"{result['loadavg'][0]:.1f} -> {result['loadavg'][1]:.1f}")

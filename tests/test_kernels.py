@@ -2,16 +2,22 @@
 
 Tolerances: float64 kernels agree with the reference to 1e-10 relative to the largest entry
 (both sum at most C_in F^dim + C_out n N products in a different order: error ~ 1e-15 x that);
-float32 to 1e-5 relative (float32 eps 6e-8 times the same sums of <= ~100 terms). Parallel and
-serial runs, any thread count and any work split must agree bit for bit (no reduction is split).
+float32 to 1e-5 relative (float32 eps 6e-8 times the same sums of <= ~100 terms). Any BLAS
+thread count must give the same bits.
 """
 
 import naive
-import numba
 import numpy as np
 import pytest
 
-from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward
+from scaledetect._kernels.blas import blas_threads
+from scaledetect._kernels.conv import (
+    ACT_CODES,
+    BLAS_MIN_COUT,
+    BLAS_MIN_KK,
+    _conv_backward,
+    _conv_forward,
+)
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
 GEOMETRIES = [(1, 2, 1, 6), (1, 2, 2, 8), (1, 3, 1, 5), (1, 3, 3, 9), (1, 3, 2, 8), (1, 1, 1, 4),
@@ -47,7 +53,7 @@ def _geo_args(g):
     return tuple(g[k] for k in ("hin", "win", "hout", "wout", "fh", "fw", "sh", "sw"))
 
 
-def run_forward(x, w, b, s, act, gain, dtype, nchunk=1, parallel=False):
+def run_forward(x, w, b, s, act, gain, dtype):
     dim = x.ndim - 2
     n, cin, size = x.shape[0], x.shape[1], x.shape[2]
     cout, f = w.shape[0], w.shape[-1]
@@ -59,14 +65,12 @@ def run_forward(x, w, b, s, act, gain, dtype, nchunk=1, parallel=False):
     scale = dtype(1 / np.sqrt(kk))
     has_bias = b is not None
     bb = (b if has_bias else np.zeros(1)).astype(dtype)
-    tmp = np.empty((kk + qout) * cout, dtype)
     _conv_forward(_internal(x.astype(dtype)), np.ascontiguousarray(w.reshape(cout, kk), dtype),
-                  bb, has_bias, out, cols, tmp, n, *_geo_args(g), scale, dtype(gain),
-                  ACT_CODES[act], nchunk, parallel)
+                  bb, has_bias, out, cols, n, *_geo_args(g), scale, dtype(gain), ACT_CODES[act])
     return out, cols
 
 
-def run_backward(x, w, b, s, act, gain, gout, dtype, nchunk=1, parallel=False):
+def run_backward(x, w, b, s, act, gain, gout, dtype):
     dim = x.ndim - 2
     n, cin, size = x.shape[0], x.shape[1], x.shape[2]
     cout, f = w.shape[0], w.shape[-1]
@@ -80,9 +84,8 @@ def run_backward(x, w, b, s, act, gain, gout, dtype, nchunk=1, parallel=False):
     gin = np.empty((cin, x[:, 0].size), dtype)
     has_bias = b is not None
     _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
-                   has_bias, gin, True, np.empty((qout, kk), dtype), np.empty((kk, qout), dtype),
-                   np.empty(qout * kk, dtype), n, *_geo_args(g), dtype(1 / np.sqrt(kk)),
-                   dtype(gain), ACT_CODES[act], nchunk, parallel)
+                   has_bias, gin, True, np.empty((kk, qout), dtype), np.empty(cout * kk, dtype), n,
+                   *_geo_args(g), dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act])
     return gin, dw.reshape(w.shape), (db if has_bias else None)
 
 
@@ -125,8 +128,9 @@ def test_backward_matches_reference(dim, f, s, size, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("dim,f,s,size", [(1, 2, 2, 8), (2, 3, 2, 4), (1, 3, 1, 5)])
-def test_transposed_layers_match_reference(dim, f, s, size, dtype):
-    # n q < C_out and q <= 64: the kernels form z^T = cols^T W^T (deep layers of wide nets)
+def test_deep_layer_shapes_match_reference(dim, f, s, size, dtype):
+    # few columns n q and more channels than columns (deep layers of wide nets); 1D: plain loops
+    # (C_in F = 14), 2D: BLAS (C_in F^2 = 63)
     x, w, b = _setup(dim, f, s, size, dtype, cin=7, cout=24, n=2, seed=5)
     rng = np.random.default_rng(6)
     for act, gain in (("relu", 1.0), ("tanh", 1.3)):
@@ -134,12 +138,49 @@ def test_transposed_layers_match_reference(dim, f, s, size, dtype):
         ref = naive.conv_forward(x, w, b, s, act, gain)
         _close(_external(out, 2, ref.shape[2:]), ref, TOL[dtype])
         gout = rng.standard_normal(ref.shape)
-        for parallel in (False, True):
-            gin, dw, db = run_backward(x, w, b, s, act, gain, gout, dtype, 1, parallel)
-            rgin, rdw, rdb = naive.conv_backward(x, w, b, s, act, gain, gout)
-            _close(_external(gin, 2, x.shape[2:]), rgin, TOL[dtype])
-            _close(dw, rdw, TOL[dtype])
-            _close(db, rdb, TOL[dtype])
+        gin, dw, db = run_backward(x, w, b, s, act, gain, gout, dtype)
+        rgin, rdw, rdb = naive.conv_backward(x, w, b, s, act, gain, gout)
+        _close(_external(gin, 2, x.shape[2:]), rgin, TOL[dtype])
+        _close(dw, rdw, TOL[dtype])
+        _close(db, rdb, TOL[dtype])
+
+
+def _same_bits_with_blas_threads(x, w, b, s, gout, dtype, out, grads):
+    # BLAS's thread count (1 or 2) changes no bit (OpenBLAS splits only the output among threads)
+    for threads in (1, 2):
+        with blas_threads(threads):
+            np.testing.assert_array_equal(run_forward(x, w, b, s, "tanh", 1.3, dtype)[0], out)
+            got = run_backward(x, w, b, s, "tanh", 1.3, gout, dtype)
+        for a, r in zip(got, grads, strict=True):
+            np.testing.assert_array_equal(a, r)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dim,f,s,size,cin,cout", [(1, 2, 2, 8, 20, 40), (2, 3, 2, 4, 5, 33)])
+def test_blas_layers_match_reference(dim, f, s, size, cin, cout, dtype):
+    # C_in F^dim >= BLAS_MIN_KK and C_out >= BLAS_MIN_COUT: the three products by np.dot
+    assert cin * f ** dim >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
+    x, w, b = _setup(dim, f, s, size, dtype, cin=cin, cout=cout, n=3, seed=8)
+    ref = naive.conv_forward(x, w, b, s, "tanh", 1.3)
+    gout = np.random.default_rng(9).standard_normal(ref.shape)
+    rgin, rdw, rdb = naive.conv_backward(x, w, b, s, "tanh", 1.3, gout)
+    out = run_forward(x, w, b, s, "tanh", 1.3, dtype)[0]
+    _close(_external(out, 3, ref.shape[2:]), ref, TOL[dtype])
+    gin, dw, db = run_backward(x, w, b, s, "tanh", 1.3, gout, dtype)
+    _close(_external(gin, 3, x.shape[2:]), rgin, TOL[dtype])
+    _close(dw, rdw, TOL[dtype])
+    _close(db, rdb, TOL[dtype])
+    _same_bits_with_blas_threads(x, w, b, s, gout, dtype, out, (gin, dw, db))
+
+
+def test_blas_threads_give_identical_bits():
+    # 2D, overlapping windows (F=3, s=2), a BLAS layer large enough for OpenBLAS to use 2
+    # threads (C_out C_in F^2 n N_out^2 = 256 * 288 * 4096 multiply-adds per product)
+    x, w, b = _setup(2, 3, 2, 32, np.float32, cin=32, cout=256, n=16, seed=3)
+    gout = np.random.default_rng(4).standard_normal((16, 256, 16, 16))
+    out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
+    grads = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
+    _same_bits_with_blas_threads(x, w, b, 2, gout, np.float32, out, grads)
 
 
 # Rows of at least this many output positions take the slice-and-stride path of the im2col
@@ -162,73 +203,13 @@ def test_long_rows_match_reference(dim, f, s, size, dtype):
         ref = naive.conv_forward(x, w, bb, s, act, gain)
         gout = rng.standard_normal(ref.shape)
         rgin, rdw, rdb = naive.conv_backward(x, w, bb, s, act, gain, gout)
-        # serial, then parallel with 3 sample chunks (each chunk scatters its own rows)
-        for nchunk, parallel in ((1, False), (3, True)):
-            out, _ = run_forward(x, w, bb, s, act, gain, dtype, nchunk, parallel)
-            _close(_external(out, 3, ref.shape[2:]), ref, TOL[dtype])
-            gin, dw, db = run_backward(x, w, bb, s, act, gain, gout, dtype, nchunk, parallel)
-            _close(_external(gin, 3, x.shape[2:]), rgin, TOL[dtype])
-            _close(dw, rdw, TOL[dtype])
-            if bias:
-                _close(db, rdb, TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_long_rows_of_transposed_layer_match_reference(dtype):
-    # one sample, 1D N = 32, s = 2: 16 output positions (long rows) and 16 < C_out = 24
-    # columns, so the product runs transposed and col2im scatters the long rows afterwards
-    x, w, b = _setup(1, 3, 2, 32, dtype, cin=4, cout=24, n=1, seed=9)
-    ref = naive.conv_forward(x, w, b, 2, "relu", 1.0)
-    gout = np.random.default_rng(10).standard_normal(ref.shape)
-    out, _ = run_forward(x, w, b, 2, "relu", 1.0, dtype)
-    _close(_external(out, 1, ref.shape[2:]), ref, TOL[dtype])
-    gin, dw, db = run_backward(x, w, b, 2, "relu", 1.0, gout, dtype)
-    rgin, rdw, rdb = naive.conv_backward(x, w, b, 2, "relu", 1.0, gout)
-    for got, want in ((_external(gin, 1, x.shape[2:]), rgin), (dw, rdw), (db, rdb)):
-        _close(got, want, TOL[dtype])
-
-
-def _split_case():
-    # 2D, overlapping windows (F=3, s=2), wide enough for several row blocks and sample chunks
-    x, w, b = _setup(2, 3, 2, 8, np.float32, cin=6, cout=10, n=6, seed=3)
-    gout = np.random.default_rng(4).standard_normal((6, 10, 4, 4))
-    return x, w, b, gout
-
-
-def _assert_split_matches_serial(x, w, b, gout, ref_f, ref_b):
-    for nchunk in (1, 3, 6):
-        out = run_forward(x, w, b, 2, "tanh", 1.3, np.float32, nchunk, True)[0]
-        np.testing.assert_array_equal(out, ref_f)
-        got = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32, nchunk, True)
-        for a, r in zip(got, ref_b, strict=True):
-            np.testing.assert_array_equal(a, r)
-
-
-def test_parallel_split_gives_identical_bits():
-    x, w, b, gout = _split_case()
-    ref_f = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
-    ref_b = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
-    saved = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        _assert_split_matches_serial(x, w, b, gout, ref_f, ref_b)
-    finally:
-        numba.set_num_threads(saved)
-
-
-def test_two_threads_give_identical_bits():
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba has 1 thread here (NUMBA_NUM_THREADS=1): 2-thread bit identity "
-                    "not tested")
-    x, w, b, gout = _split_case()
-    ref_f = run_forward(x, w, b, 2, "tanh", 1.3, np.float32)[0]
-    ref_b = run_backward(x, w, b, 2, "tanh", 1.3, gout, np.float32)
-    saved = numba.get_num_threads()
-    try:
-        numba.set_num_threads(2)
-        _assert_split_matches_serial(x, w, b, gout, ref_f, ref_b)
-    finally:
-        numba.set_num_threads(saved)
+        out, _ = run_forward(x, w, bb, s, act, gain, dtype)
+        _close(_external(out, 3, ref.shape[2:]), ref, TOL[dtype])
+        gin, dw, db = run_backward(x, w, bb, s, act, gain, gout, dtype)
+        _close(_external(gin, 3, x.shape[2:]), rgin, TOL[dtype])
+        _close(dw, rdw, TOL[dtype])
+        if bias:
+            _close(db, rdb, TOL[dtype])
 
 
 def test_circular_window_is_aligned_at_zero():

@@ -1,9 +1,12 @@
 """The one place where numba options are set; every kernel uses ``jit`` or ``pjit`` from here.
 
 ``cache=True`` so a second process compiles nothing; ``fastmath`` stays off (exactness first, no
-benchmark has shown it to pay); ``pjit`` kernels use ``prange`` only over independent work, so 1
-thread and N threads give identical results.
+benchmark has shown it to pay). The engine's kernels are serial (BLAS supplies their threads);
+``pjit`` is for kernels with a ``prange`` over independent work only, so 1 thread and N threads
+give identical results.
 """
+
+import sys
 
 import numba
 
@@ -11,3 +14,38 @@ OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 
 jit = numba.njit(**OPTIONS)
 pjit = numba.njit(parallel=True, **OPTIONS)
+
+_told = False
+_checked: set = set()
+
+
+def _cached(dispatcher, dtype) -> bool:
+    """Whether *dispatcher* has, in memory or in numba's on-disk cache, a version for *dtype*.
+
+    Reads numba's cache index (private API: any surprise counts as cached, so that no notice is
+    printed by mistake).
+    """
+    if dispatcher.overloads:
+        return any(f"({dtype}," in str(sig) for sig in dispatcher.overloads)
+    try:
+        index = dispatcher._cache._cache_file._load_index()
+        return any(f"({dtype}," in str(key[0]) for key in index)
+    except Exception:  # noqa: BLE001 - numba internals changed: say nothing
+        return True
+
+
+def notice_compile(dispatcher, dtype) -> None:
+    """Print once per process on stderr that kernels are compiling, if *dispatcher* will compile.
+
+    A cold first run (fresh install, new numba or edited kernels) compiles the kernels it uses
+    for a few seconds; every later process loads them from numba's cache.
+    """
+    global _told
+    key = (dispatcher.py_func.__name__, str(dtype))
+    if _told or key in _checked:
+        return
+    _checked.add(key)
+    if _cached(dispatcher, dtype):
+        return
+    _told = True
+    print("compiling kernels, first run only", file=sys.stderr, flush=True)

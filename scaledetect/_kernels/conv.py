@@ -10,131 +10,51 @@ The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
     cols[(ci, jh, jw), (i, ph, pw)] = f[ci, i, (s_h ph + jh) mod H_in, (s_w pw + jw) mod W_in]
     z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
 
-Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every ``_*_rows``
-helper computes a range of output rows (channels) and/or of samples; a value is always produced by
-the same sequence of floating-point operations whatever the range split, so the parallel drivers
-(``prange`` over channel blocks or sample chunks, never over a reduction) give the same bits with
-1 or N threads. Scalars (``scale``, ``gain``) come with the dtype of the arrays, so the same
-kernels serve float32 and float64 without promotion. Inner loops index 1D row views from 0 (numba
-then emits no negative-index wraparound and LLVM vectorizes them).
+Kernels are dumb: contiguous arrays in, output buffers written, no validation. Wide layers form
+their three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, which also supplies the
+threads, see ``blas.py``), the small ones (first layer, narrow nets) with plain serial loops. No
+``prange``: few, serial kernels compile in seconds on a cold first run. Scalars (``scale``,
+``gain``) come with the dtype of the arrays, so the same kernels serve float32 and float64 without
+promotion. Inner loops index 1D row views from 0 (numba then emits no negative-index wraparound
+and LLVM vectorizes them).
 """
 
 import numpy as np
-from numba import prange
 
-from ._jit import jit, pjit
+from ._jit import jit
 
 RELU, TANH, LINEAR = 0, 1, 2
-# dW with fewer columns than this (first layer: C_in F^dim = F^dim) uses dot products over q
-SMALL_KK = 16
+# layers with at least BLAS_MIN_KK im2col rows (C_in F^dim) and BLAS_MIN_COUT output channels form
+# their three products with BLAS (numba's np.dot: scipy's sgemm/dgemm); on one core a float32
+# 256 x 512 x 256 product runs at ~95 GFLOP/s there, ~65 in the plain loops it replaces
+BLAS_MIN_KK = 32
+BLAS_MIN_COUT = 16
 ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
 
 
 @jit
-def _gemm_rows(a, b, c, r0, r1, q0, q1):
-    """``c[r, q0:q1] = sum_k a[r, k] * b[k, q0:q1]`` for r in [r0, r1), k in increasing order.
+def _matmul_rows(a, b, c, r0, r1):
+    """``c[r] = sum_k a[r, k] * b[k]`` for r in [r0, r1), k in increasing order.
 
-    Register blocking: 4 rows of c at a time (each b element loaded serves 4 outputs) and k
-    unrolled by 4 (each c element loaded and stored once per 4 products). Every output still
-    accumulates ``c += a[r, k] * b[k, q]`` one k after the other, so the result is the same as
-    the plain triple loop, bit for bit. The inner loop over q is contiguous (row views indexed
-    from 0: no wraparound checks) and LLVM vectorizes it without reassociation.
+    The plain loop of the layers too small for BLAS (few input rows ``C_in F^dim`` or few
+    channels): the inner loop over a row of b is contiguous and LLVM vectorizes it.
     """
-    _gemm_core(a, b, c, r0, r1, q0, q1, False)
-
-
-@jit
-def _gemm_t_rows(a, b, c, r0, r1, q0, q1):
-    """``c[r, q0:q1] = sum_m a[m, r] * b[m, q0:q1]`` (``a`` transposed), m in increasing order."""
-    _gemm_core(a, b, c, r0, r1, q0, q1, True)
-
-
-@jit
-def _gemm_core(a, b, c, r0, r1, q0, q1, trans):
-    nk = a.shape[0] if trans else a.shape[1]
-    nq = q1 - q0
-    nk4 = nk // 4 * 4
-    r = r0
-    while r < r1:
-        nr = min(4, r1 - r)
-        c0 = c[r, q0:q1]
-        c1 = c[r + min(1, nr - 1), q0:q1]
-        c2 = c[r + min(2, nr - 1), q0:q1]
-        c3 = c[r + min(3, nr - 1), q0:q1]
-        c0[:] = 0
-        c1[:] = 0
-        c2[:] = 0
-        c3[:] = 0
-        if nr == 4:
-            for k in range(0, nk4, 4):
-                b0 = b[k, q0:q1]
-                b1 = b[k + 1, q0:q1]
-                b2 = b[k + 2, q0:q1]
-                b3 = b[k + 3, q0:q1]
-                if trans:
-                    w00, w01, w02, w03 = a[k, r], a[k + 1, r], a[k + 2, r], a[k + 3, r]
-                    w10, w11, w12, w13 = a[k, r + 1], a[k + 1, r + 1], a[k + 2, r + 1], \
-                        a[k + 3, r + 1]
-                    w20, w21, w22, w23 = a[k, r + 2], a[k + 1, r + 2], a[k + 2, r + 2], \
-                        a[k + 3, r + 2]
-                    w30, w31, w32, w33 = a[k, r + 3], a[k + 1, r + 3], a[k + 2, r + 3], \
-                        a[k + 3, r + 3]
-                else:
-                    w00, w01, w02, w03 = a[r, k], a[r, k + 1], a[r, k + 2], a[r, k + 3]
-                    w10, w11, w12, w13 = a[r + 1, k], a[r + 1, k + 1], a[r + 1, k + 2], \
-                        a[r + 1, k + 3]
-                    w20, w21, w22, w23 = a[r + 2, k], a[r + 2, k + 1], a[r + 2, k + 2], \
-                        a[r + 2, k + 3]
-                    w30, w31, w32, w33 = a[r + 3, k], a[r + 3, k + 1], a[r + 3, k + 2], \
-                        a[r + 3, k + 3]
-                for t in range(nq):
-                    v0 = b0[t]
-                    v1 = b1[t]
-                    v2 = b2[t]
-                    v3 = b3[t]
-                    c0[t] = (((c0[t] + w00 * v0) + w01 * v1) + w02 * v2) + w03 * v3
-                    c1[t] = (((c1[t] + w10 * v0) + w11 * v1) + w12 * v2) + w13 * v3
-                    c2[t] = (((c2[t] + w20 * v0) + w21 * v1) + w22 * v2) + w23 * v3
-                    c3[t] = (((c3[t] + w30 * v0) + w31 * v1) + w32 * v2) + w33 * v3
-            for k in range(nk4, nk):
-                bk = b[k, q0:q1]
-                if trans:
-                    w0, w1, w2, w3 = a[k, r], a[k, r + 1], a[k, r + 2], a[k, r + 3]
-                else:
-                    w0, w1, w2, w3 = a[r, k], a[r + 1, k], a[r + 2, k], a[r + 3, k]
-                for t in range(nq):
-                    v = bk[t]
-                    c0[t] += w0 * v
-                    c1[t] += w1 * v
-                    c2[t] += w2 * v
-                    c3[t] += w3 * v
-        else:
-            for j in range(nr):
-                cj = c[r + j, q0:q1]
-                for k in range(0, nk4, 4):
-                    b0 = b[k, q0:q1]
-                    b1 = b[k + 1, q0:q1]
-                    b2 = b[k + 2, q0:q1]
-                    b3 = b[k + 3, q0:q1]
-                    if trans:
-                        w0, w1, w2, w3 = a[k, r + j], a[k + 1, r + j], a[k + 2, r + j], \
-                            a[k + 3, r + j]
-                    else:
-                        w0, w1, w2, w3 = a[r + j, k], a[r + j, k + 1], a[r + j, k + 2], \
-                            a[r + j, k + 3]
-                    for t in range(nq):
-                        cj[t] = (((cj[t] + w0 * b0[t]) + w1 * b1[t]) + w2 * b2[t]) + w3 * b3[t]
-                for k in range(nk4, nk):
-                    bk = b[k, q0:q1]
-                    w0 = a[k, r + j] if trans else a[r + j, k]
-                    for t in range(nq):
-                        cj[t] += w0 * bk[t]
-        r += nr
+    nq = b.shape[1]
+    zero = a[0, 0] - a[0, 0]
+    for r in range(r0, r1):
+        cr = c[r]
+        for q in range(nq):
+            cr[q] = zero
+        for k in range(a.shape[1]):
+            w = a[r, k]
+            bk = b[k]
+            for q in range(nq):
+                cr[q] += w * bk[q]
 
 
 @jit
 def _dot_rows(a, b, c, r0, r1):
-    """``c[r, k] = sum_q a[r, q] * b[k, q]`` for r in [r0, r1), by ``_dot8`` (for few k)."""
+    """``c[r, k] = sum_q a[r, q] * b[k, q]`` for r in [r0, r1), by ``_dot8`` (small layers)."""
     zero = a[r0, 0] - a[r0, 0]
     for r in range(r0, r1):
         ar = a[r]
@@ -315,32 +235,21 @@ def _scale_rows(a, scale, r0, r1):
 # ------------------------------------------------------------------ one layer
 
 @jit
-def _small_q(nq, cout):
-    """Whether a layer runs transposed: few columns q (deep layers) and more output channels.
-
-    Then the products are formed as ``z^T = cols^T W^T`` (inner loop over channels, long)
-    instead of ``z = W cols`` (inner loop over q, short). Every output is the same sum in the
-    same order either way, so the choice does not change any bit.
-    """
-    return nq < cout and nq <= 64
+def _use_blas(cout, kk):
+    """Whether a layer's products go to BLAS (wide layers; see BLAS_MIN_KK)."""
+    return kk >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
 
 
 @jit
-def _fwd_item(t, nchunk, w, b, has_bias, out, cols, n, pout, scale, gain, act):
-    """Forward work item t: row block ``t // nchunk``, sample chunk ``t % nchunk``."""
-    rb = t // nchunk
-    c = t - rb * nchunk
-    q0 = (c * n // nchunk) * pout
-    q1 = ((c + 1) * n // nchunk) * pout
-    r0 = 4 * rb
-    r1 = min(w.shape[0], r0 + 4)
-    _gemm_rows(w, cols, out, r0, r1, q0, q1)
-    _epilogue_rows(out, b, has_bias, scale, gain, act, r0, r1, q0, q1)
+def _fwd_blas(w, b, has_bias, out, cols, scale, gain, act):
+    """Forward of a BLAS layer: ``out = W cols`` (one product), then the epilogue."""
+    np.dot(w, cols, out)
+    _epilogue_rows(out, b, has_bias, scale, gain, act, 0, w.shape[0], 0, cols.shape[1])
 
 
-@pjit
-def _conv_forward(f, w, b, has_bias, out, cols, tmp, n, hin, win, hout, wout, fh, fw, sh, sw,
-                  scale, gain, act, nchunk, parallel):
+@jit
+def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw, sh, sw, scale,
+                  gain, act):
     """One layer forward: ``out = gain * phi(scale * W @ im2col(f) + b)``.
 
     Parameters
@@ -350,82 +259,37 @@ def _conv_forward(f, w, b, has_bias, out, cols, tmp, n, hin, win, hout, wout, fh
     b : (C_out,) (ignored unless has_bias)
     out : (C_out, n * hout * wout), written
     cols : (C_in * fh * fw, n * hout * wout), written: im2col(f), kept for the backward pass
-    tmp : 1D scratch of at least ``(C_in fh fw + n hout wout) * C_out`` (transposed layers)
-    nchunk : int
-        Sample chunks (1 <= nchunk <= n) of the work split; does not change the result.
-    parallel : bool
-        One ``prange`` over (row block, sample chunk) items if True, plain loops otherwise.
 
     Notes
     -----
-    The im2col gather (``C_in F^dim n N_out^dim`` copies, 1/C_out of the product) runs
-    serially, so a layer costs one parallel region.
+    The im2col gather (``C_in F^dim n N_out^dim`` copies, 1/C_out of the product) runs serially.
     """
     _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
     cout, kk = w.shape
-    nq = cols.shape[1]
-    if _small_q(nq, cout):
-        wt = tmp[:kk * cout].reshape((kk, cout))
-        zt = tmp[kk * cout:(kk + nq) * cout].reshape((nq, cout))
-        _transpose_rows(w, wt, 0, kk)
-        nitems = (nq + 3) // 4
-        if parallel:
-            for t in prange(nitems):
-                _gemm_t_rows(cols, wt, zt, 4 * t, min(nq, 4 * t + 4), 0, cout)
-        else:
-            for t in range(nitems):
-                _gemm_t_rows(cols, wt, zt, 4 * t, min(nq, 4 * t + 4), 0, cout)
-        _transpose_rows(zt, out, 0, cout)
-        _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, nq)
+    if _use_blas(cout, kk):
+        _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
         return
-    nitems = ((cout + 3) // 4) * nchunk
-    pout = hout * wout
-    if parallel:
-        for t in prange(nitems):
-            _fwd_item(t, nchunk, w, b, has_bias, out, cols, n, pout, scale, gain, act)
-    else:
-        for t in range(nitems):
-            _fwd_item(t, nchunk, w, b, has_bias, out, cols, n, pout, scale, gain, act)
+    _matmul_rows(w, cols, out, 0, cout)
+    _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, cols.shape[1])
 
 
 @jit
-def _bwd_item(t, nb, nchunk, gz, cols, colst, w, dw, dcols, gin, scale, n, hin, win, hout,
-              wout, fh, fw, sh, sw, dcolst):
-    """Backward work item t (after dz): rows ``4t..4t+3`` of dW if ``t < nb``.
-
-    Otherwise, if ``dcolst`` is empty: the input-channel block ``(t - nb) // nchunk`` (>= 4 rows
-    of dcols when F^dim <= 4) and sample chunk ``(t - nb) % nchunk`` of dL/df; else (transposed
-    layer) rows ``4(t - nb) .. 4(t - nb) + 3`` of ``dcols^T = dz^T W``.
+def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
+              sw):
+    """Backward of a BLAS layer (after dz): ``dW = scale dz cols^T``; if *want_gin*,
+    ``dcols = W^T dz`` and its col2im into dL/df (transposes passed to BLAS, not copied).
     """
-    if t < nb:
-        r0 = 4 * t
-        r1 = min(dw.shape[0], r0 + 4)
-        if dw.shape[1] < SMALL_KK:
-            _dot_rows(gz, cols, dw, r0, r1)
-        else:
-            _gemm_rows(gz, colst, dw, r0, r1, 0, colst.shape[1])
-        _scale_rows(dw, scale, r0, r1)
-        return
-    t -= nb
-    if dcolst.shape[0] > 0:
-        _gemm_t_rows(gz, w, dcolst, 4 * t, min(dcolst.shape[0], 4 * t + 4), 0, w.shape[1])
-        return
-    ff = fh * fw
-    cib = max(1, 4 // ff)
-    cb = t // nchunk
-    c = t - cb * nchunk
-    ci0 = cb * cib
-    ci1 = min(gin.shape[0], ci0 + cib)
-    i0 = c * n // nchunk
-    i1 = (c + 1) * n // nchunk
-    pout = hout * wout
-    _gemm_t_rows(w, gz, dcols, ci0 * ff, ci1 * ff, i0 * pout, i1 * pout)
-    _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1)
+    np.dot(gz, cols.T, dw)
+    _scale_rows(dw, scale, 0, dw.shape[0])
+    if want_gin:
+        np.dot(w.T, gz, dcols)
+        _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
+                      0, n)
 
 
-@pjit
-def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, colst, dcols, tmp, n,
-                   hin, win, hout, wout, fh, fw, sh, sw, scale, gain, act, nchunk, parallel):
+@jit
+def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, tmp, n, hin, win,
+                   hout, wout, fh, fw, sh, sw, scale, gain, act):
     """One layer backward.
 
     Parameters
@@ -440,44 +304,41 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, colst, d
         Written: ``dW = scale * dz @ im2col(f)^T``, ``db = dz summed over q`` (if has_bias).
     gin : (C_in, n * hin * win)
         Written if want_gin: ``dL/df = scale * col2im(W^T @ dz)``.
-    colst : (n * hout * wout, C_in * fh * fw), dcols : (C_in * fh * fw, n * hout * wout)
+    dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
-    tmp : 1D scratch of at least ``n hout wout C_in fh fw`` (transposed layers)
-    nchunk, parallel
-        As in ``_conv_forward``.
-
-    Notes
-    -----
-    dz, db and the transpose of cols (elementwise work) run serially; dW (by row blocks) and
-    dL/df (by input-channel block and sample chunk) only read them and share one parallel region.
+    tmp : 1D scratch of at least ``C_out C_in fh fw`` (holds W^T in the layers without BLAS)
     """
     cout, kk = w.shape
-    nq = cols.shape[1]
     _dz_rows(gout, out, db, has_bias, gain, act, 0, cout)
-    if kk >= SMALL_KK:
-        _transpose_rows(cols, colst, 0, nq)
-    nb = (cout + 3) // 4
-    small = _small_q(nq, cout)
-    dcolst = tmp[:nq * kk].reshape((nq, kk)) if small and want_gin else tmp[:0].reshape((0, kk))
-    if not want_gin:
-        nitems = nb
-    elif small:
-        nitems = nb + (nq + 3) // 4
-    else:
-        cib = max(1, 4 // (fh * fw))
-        nitems = nb + ((gin.shape[0] + cib - 1) // cib) * nchunk
-    if parallel:
-        for t in prange(nitems):
-            _bwd_item(t, nb, nchunk, gout, cols, colst, w, dw, dcols, gin, scale, n, hin, win,
-                      hout, wout, fh, fw, sh, sw, dcolst)
-    else:
-        for t in range(nitems):
-            _bwd_item(t, nb, nchunk, gout, cols, colst, w, dw, dcols, gin, scale, n, hin, win,
-                      hout, wout, fh, fw, sh, sw, dcolst)
-    if small and want_gin:
-        _transpose_rows(dcolst, dcols, 0, kk)
+    if _use_blas(cout, kk):
+        _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh,
+                  fw, sh, sw)
+        return
+    _dot_rows(gout, cols, dw, 0, cout)
+    _scale_rows(dw, scale, 0, cout)
+    if want_gin:
+        wt = tmp[:kk * cout].reshape((kk, cout))
+        _transpose_rows(w, wt, 0, kk)
+        _matmul_rows(wt, gout, dcols, 0, kk)
         _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
                       0, n)
+
+
+@jit
+def _sample_major(a, out):
+    """``out[i, c] = a[c, i]``: a representation from the kernels' channel-major layout
+    ``a (C, n, P)`` to the sample-major ``out (n, C, P)`` (P = positions, flattened).
+
+    Samples in blocks of 16 so that the reads of every channel stay in cache for short rows.
+    """
+    nc, n, npos = a.shape
+    for i0 in range(0, n, 16):
+        for c in range(nc):
+            for i in range(i0, min(n, i0 + 16)):
+                src = a[c, i]
+                dst = out[i, c]
+                for p in range(npos):
+                    dst[p] = src[p]
 
 
 # ------------------------------------------------------------------ whole network
@@ -491,8 +352,8 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, colst, d
 
 # columns of geo
 (G_CIN, G_COUT, G_HIN, G_WIN, G_HOUT, G_WOUT, G_FH, G_FW, G_SH, G_SW, G_WOFF, G_BOFF, G_INOFF,
- G_OUTOFF, G_NCHUNK, G_PAR, G_COFF) = range(17)
-N_GEO = 17
+ G_OUTOFF, G_COFF) = range(15)
+N_GEO = 15
 
 
 @jit
@@ -512,7 +373,7 @@ def _layer_sizes(geo, k, n):
 
 
 @jit
-def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, out):
+def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
     """Forward pass of the whole network.
 
     Parameters
@@ -531,7 +392,6 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, 
         Layer k output at ``geo[k, G_OUTOFF]``, shape (C_k, n * N_k^dim).
     cols : flat buffer, written
         im2col of layer k's input at ``geo[k, G_COFF]``, shape (C_{k-1} F^dim, n N_k^dim).
-    tmp : flat scratch of at least max_k (C_{k-1} F^dim + n N_k^dim) C_k.
     pooled : (n, C_K), written
         Global average of f_K over positions.
     out : (n,), written
@@ -555,9 +415,8 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, 
         o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
         coff = geo[k, G_COFF]
         c = cols[coff:coff + kk * qout].reshape((kk, qout))
-        _conv_forward(f, w, b, has_bias, o, c, tmp, n, hin, win, hout, wout, fh, fw,
-                      geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act,
-                      geo[k, G_NCHUNK], geo[k, G_PAR] == 1)
+        _conv_forward(f, w, b, has_bias, o, c, n, hin, win, hout, wout, fh, fw, geo[k, G_SH],
+                      geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
     _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
 
 
@@ -586,8 +445,8 @@ def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
 
 
 @jit
-def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, dout, grad, colst,
-                  dcols, ga, gb):
+def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, dout, grad, dcols,
+                  ga, gb):
     """Backward pass of the whole network (after ``_net_forward`` on the same x).
 
     Parameters
@@ -597,9 +456,9 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
     grad : (n_params,), written
         Gradient in the layout of theta.
     cols : flat buffer as left by ``_net_forward``.
-    tmp : flat scratch as in ``_net_forward``.
-    colst, dcols, ga, gb : flat scratch buffers
-        ``colst`` and ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
+    tmp : flat scratch of at least max_k C_{k-1} F^dim C_k.
+    dcols, ga, gb : flat scratch buffers
+        ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
         of at least max_k C_k n N_k^dim.
     Other parameters as in ``_net_forward``.
     """
@@ -644,9 +503,7 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
         o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
         gout = cur[:cout * qout].reshape((cout, qout))
         gin = other[:cin * qin].reshape((cin, qin))
-        ct = colst[:kk * qout].reshape((qout, kk))
         dc = dcols[:kk * qout].reshape((kk, qout))
-        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, ct, dc, tmp, n, hin, win, hout,
-                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act,
-                       geo[k, G_NCHUNK], geo[k, G_PAR] == 1)
+        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, tmp, n, hin, win, hout,
+                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
         cur, other = other, cur

@@ -9,7 +9,8 @@ from ._common import print_json
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """``--json --threads --repeats --rounds --no-jit``."""
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--threads", type=int, default=2, help="numba and torch threads (default 2)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="numba and torch threads, measured besides 1 thread (default 2)")
     p.add_argument("--repeats", type=int, default=100,
                    help="timed steps per engine and case (default 100)")
     p.add_argument("--rounds", type=int, default=5,

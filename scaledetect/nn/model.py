@@ -2,28 +2,33 @@
 
 The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
 ``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
-layer (``scaledetect._kernels.net``), with buffers preallocated per batch size.
+layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The wide layers'
+products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
+whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
+case 0.72 ms with 1 BLAS thread, 142 ms with 2); parallel runs use processes (``reproduce
+--workers``) instead.
 """
 
 import itertools
 from collections import OrderedDict
 
-import numba
 import numpy as np
 
-from .._kernels.conv import ACT_CODES, N_GEO, _net_backward, _net_forward
-from .._kernels.threads import start_threads
+from .._kernels._jit import notice_compile
+from .._kernels.blas import blas_threads
+from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward, _sample_major
 from .._random import as_rng
 from ..errors import ScaleDetectError, require
 from .spec import NetSpec
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# layers with fewer multiply-adds than this run single-threaded: a parallel region costs 10-30 us
-# (passive OpenMP workers, shared machine) and 4M multiply-adds take ~100 us on one core
-PARALLEL_MIN_WORK = 1 << 22
 # buffers kept between calls (per model): at most 4 batch shapes and this many bytes (the most
 # recent one is always kept, so repeated passes over a large probe set do not reallocate)
 CACHE_MAX_BYTES = 1 << 28
+# forward() runs the network on chunks of at most this many samples: the layers' products and
+# im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
+# 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
+FORWARD_CHUNK = 64
 
 
 def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
@@ -54,29 +59,22 @@ class _Workspace:
         geo = np.zeros((spec.depth, N_GEO), dtype=np.int64)
         a_off = c_off = 0
         cols = reps = tmp = 0
-        start_threads()
-        threads = numba.get_num_threads()
         for k in range(1, spec.depth + 1):
             cin = 1 if k == 1 else spec.width
             nin, nout = sizes[k - 1], sizes[k]
             hin, hout = (nin, nout) if d == 2 else (1, 1)
             qout = n * hout * nout
             kk = cin * fh * f
-            nb = (spec.width + 3) // 4
-            work = spec.width * kk * qout
-            par = work >= PARALLEL_MIN_WORK and threads > 1
-            # enough (row block, sample chunk) items for the threads, chunks >= 256 columns
-            nchunk = max(1, min(n, -(-4 * threads // nb), qout // 256)) if par else 1
-            in_off = -1 if k == 1 else geo[k - 2, 13]
+            in_off = -1 if k == 1 else geo[k - 2, G_OUTOFF]
             size_out = spec.width * qout
             geo[k - 1] = (cin, spec.width, hin, nin, hout, nout, fh, f, sh, s,
                           offsets[f"conv{k}.weight"][0],
                           offsets[f"conv{k}.bias"][0] if spec.bias else -1,
-                          in_off, a_off, nchunk, int(par), c_off)
+                          in_off, a_off, c_off)
             a_off += size_out
             c_off += kk * qout if train else 0
             cols = max(cols, kk * qout)
-            tmp = max(tmp, (kk + qout) * spec.width)
+            tmp = max(tmp, kk * spec.width)
             reps = max(reps, size_out, cin * n * hin * nin)
         self.n = n
         self.geo = geo
@@ -95,12 +93,11 @@ class _Workspace:
         return self.acts.nbytes + self.cols.nbytes + self.tmp.nbytes + extra
 
     def backward_buffers(self):
-        """``(colst, dcols, ga, gb)``, allocated on first use."""
+        """``(dcols, ga, gb)``, allocated on first use."""
         if self._bwd is None:
             cols, reps = self._bwd_sizes
             dt = self.acts.dtype
-            self._bwd = (np.empty(cols, dt), np.empty(cols, dt), np.empty(reps, dt),
-                         np.empty(reps, dt))
+            self._bwd = (np.empty(cols, dt), np.empty(reps, dt), np.empty(reps, dt))
         return self._bwd
 
 
@@ -233,11 +230,12 @@ class CNN:
         require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
 
-    def _run_forward(self, xf: np.ndarray, ws: _Workspace, acts=None, out=None) -> None:
+    def _run_forward(self, xf: np.ndarray, ws: _Workspace, out=None) -> None:
         self._sync()
-        _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                     ws.acts if acts is None else acts, ws.cols, ws.tmp, ws.pooled,
-                     ws.out if out is None else out)
+        notice_compile(_net_forward, self.dtype)
+        with blas_threads(1):
+            _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                         ws.acts, ws.cols, ws.pooled, ws.out if out is None else out)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
@@ -257,25 +255,26 @@ class CNN:
             (model dtype, fresh arrays).
         """
         xf = self._input(x)
-        n = xf.size // self.spec.size ** self.spec.dim
-        ws = self._workspace(n, train=False)
-        out = np.empty(n, self.dtype)
-        if not layers:
-            self._run_forward(xf, ws, out=out)
-            return out
-        acts = np.empty_like(ws.acts)  # returned to the caller: not the cached buffer
-        self._run_forward(xf, ws, acts, out)
         spec = self.spec
-        reps = [xf.reshape((n, 1) + (spec.size,) * spec.dim)]
-        for k in range(1, spec.depth + 1):
-            a = ws.geo[k - 1, 13]
-            side = (spec.sizes[k],) * spec.dim
-            rep = acts[a:a + spec.width * n * spec.sizes[k] ** spec.dim]
-            rep = rep.reshape((spec.width, n) + side)
-            reps.append(rep[0][:, None] if spec.width == 1 else
-                        np.ascontiguousarray(np.swapaxes(rep, 0, 1)))
-        reps.append(out)
-        return reps
+        m = spec.size ** spec.dim
+        n = xf.size // m
+        out = np.empty(n, self.dtype)
+        reps = [np.empty((n, spec.width, spec.sizes[k] ** spec.dim), self.dtype)
+                for k in range(1, spec.depth + 1)] if layers else []
+        for i0 in range(0, n, FORWARD_CHUNK):
+            i1 = min(n, i0 + FORWARD_CHUNK)
+            ws = self._workspace(i1 - i0, train=False)
+            self._run_forward(xf[i0 * m:i1 * m], ws, out=out[i0:i1])
+            for k, rep in enumerate(reps):
+                a = ws.geo[k, G_OUTOFF]
+                npos = rep.shape[2]
+                _sample_major(ws.acts[a:a + spec.width * (i1 - i0) * npos].reshape(
+                    (spec.width, i1 - i0, npos)), rep[i0:i1])
+        if not layers:
+            return out
+        side = lambda k: (spec.sizes[k],) * spec.dim  # noqa: E731
+        return ([xf.reshape((n, 1) + side(0))]
+                + [r.reshape((n, spec.width) + side(k)) for k, r in enumerate(reps, 1)] + [out])
 
     def value_and_grad(self, x, y, loss, flat: bool = False):
         """Per-sample loss values, outputs, and the gradient of the mean loss.
@@ -307,9 +306,11 @@ class CNN:
         require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)", dvalues.shape)
         dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
         grad = np.empty_like(self.theta)
-        colst, dcols, ga, gb = ws.backward_buffers()
-        _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                      ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, colst, dcols, ga, gb)
+        dcols, ga, gb = ws.backward_buffers()
+        notice_compile(_net_backward, self.dtype)
+        with blas_threads(1):
+            _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                          ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)

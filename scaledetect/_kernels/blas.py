@@ -1,0 +1,69 @@
+"""The thread count of the BLAS that the engine's kernels call, set for the duration of a call.
+
+The wide layers form their products with numba's ``np.dot``, which calls scipy's BLAS (OpenBLAS in
+scipy's wheels, ``scipy.libs/libscipy_openblas*``). The engine runs it single-threaded
+(``blas_threads(1)`` around every kernel call, scipy.linalg keeps its threads otherwise): on a
+shared machine a multi-threaded OpenBLAS product stalls whenever another process takes a core
+(measured on 2 loaded cores: a 256 x 512 x 256 sgemm at a median 1.4 GFLOP/s with 2 threads, 90
+with 1; one SGD step of the 2D bench case 0.7 ms with 1 thread, 142 ms with 2). OpenBLAS's gemm
+splits only the output among its threads, so the thread count changes no bit (tested). Where the
+library is not found (other BLAS builds, other systems) setting the count is a no-op.
+"""
+
+import ctypes
+import os
+
+_funcs: tuple | None | bool = False
+
+
+def _find() -> tuple | None:
+    """``(get, set)`` of the OpenBLAS thread count that numba's ``np.dot`` uses, or None."""
+    import scipy.linalg.cython_blas  # noqa: F401 - the library numba's np.dot calls
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split(None, 5)[-1].strip() for line in fh if "openblas" in line}
+    except OSError:
+        return None
+    for path in sorted(p for p in paths if os.sep + "scipy" in p and os.path.isfile(p)):
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas", "openblas"):
+            get = getattr(lib, prefix + "_get_num_threads", None)
+            put = getattr(lib, prefix + "_set_num_threads", None)
+            if get is not None and put is not None:
+                get.restype = ctypes.c_int
+                put.argtypes = [ctypes.c_int]
+                return get, put
+    return None
+
+
+def blas_threads_api() -> tuple | None:
+    """The ``(get, set)`` ctypes functions, found once; None where there is nothing to set."""
+    global _funcs
+    if _funcs is False:
+        try:
+            _funcs = _find()
+        except (OSError, ImportError):
+            _funcs = None
+    return _funcs
+
+
+class blas_threads:  # noqa: N801 - used as a function: ``with blas_threads(n):``
+    """Context manager: scipy's OpenBLAS runs on *n* threads inside, as before outside."""
+
+    __slots__ = ("_n", "_old")
+
+    def __init__(self, n: int):
+        self._n = n
+
+    def __enter__(self):
+        api = blas_threads_api()
+        self._old = api[0]() if api is not None else self._n
+        if self._old != self._n:
+            api[1](self._n)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old != self._n:
+            blas_threads_api()[1](self._old)
+        return False
