@@ -57,7 +57,7 @@ CASES = [
     ("sensitivity --probe 10", "one of the arguments --pooling --model is required"),
     ("sensitivity --pooling --model m.npz", "--model: not allowed with argument --pooling"),
     ("sensitivity --model missing.npz", "No such file or directory: 'missing.npz'"),
-    ("sensitivity --model text.npy", "model file text.npy: refused, not an .npz file"),
+    ("sensitivity --model text.npy", "model file text.npy: not a readable .npz file"),
     ("predict --model missing.npz --input x.npy --out y.npz", "No such file or directory"),
     ("predict --model m --input x --out y.npz --batch 0", "batch must be an integer >= 1"),
     ("reproduce --preset huge --out o", "preset must be one of tiny, quick, paper"),

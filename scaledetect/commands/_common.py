@@ -35,6 +35,9 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--norm", default="l2", help=f"2D distance: one of {', '.join(NORMS)}")
     g.add_argument("--periodic", action="store_true", help="distance rule on the torus")
     g.add_argument("--blob-width", type=float, default=1.0, help="blob standard deviation (px)")
+    g.add_argument("--amplitude", default=None,
+                   help="pixel scale: rms (the mean of x^2 is 1; default) or mean (the mean of x "
+                        "is 1, the standard CNNs' convention; default for a model trained so)")
 
 
 def task_from_args(a: argparse.Namespace) -> TaskSpec:
@@ -43,7 +46,8 @@ def task_from_args(a: argparse.Namespace) -> TaskSpec:
     if float(xi).is_integer():
         xi = int(xi)
     return TaskSpec(dim=a.dim, size=a.size, shape=a.shape, rule=a.rule, xi=xi, gap=a.gap,
-                    norm=a.norm, periodic=a.periodic, blob_width=a.blob_width)
+                    norm=a.norm, periodic=a.periodic, blob_width=a.blob_width,
+                    amplitude=a.amplitude or "rms")
 
 
 def add_net_args(p: argparse.ArgumentParser) -> None:

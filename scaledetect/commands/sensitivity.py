@@ -171,17 +171,19 @@ def run(a: argparse.Namespace) -> int:
     require(bool(np.isfinite(a.probe_noise)) and a.probe_noise >= 0, "probe-noise",
             "be a finite number >= 0", a.probe_noise)
     pert = perturbation_from_args(a)
+    deep = None if a.pooling else _deep_model(a.model)
     if a.images is not None:
         require(pert.diffeo == "maxent", "diffeo", "be maxent with --images (your images "
                 "carry no feature positions to shift)", pert.diffeo)
         images, task = _images(a.images), None
     else:
+        if a.amplitude is None and deep is not None:  # probe at the scale the model learned
+            a.amplitude = deep[1].get("task", {}).get("amplitude")
         images, task = None, task_from_args(a)
     if a.pooling:
         res = _measure_numba(a, pooling_net(net_from_args(a, pooling=True)), task, images, pert)
         source = "pooling"
     else:
-        deep = _deep_model(a.model)
         res = (_measure_numba(a, load_model(a.model), task, images, pert) if deep is None
                else _measure_deep(a, *deep, task, images, pert))
         source = a.model

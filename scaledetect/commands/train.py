@@ -101,7 +101,7 @@ def run(a: argparse.Namespace) -> int:
         a.amplitude = "rms"
     if a.gain is None:
         a.gain = math.sqrt(a.filter) if a.filter >= 1 else 1.0
-    task = _task(a)
+    task = task_from_args(a)
     net = net_from_args(a)
     spec = TrainSpec(n_train=a.n_train, n_test=a.n_test, batch_size=a.batch_size, lr=a.lr,
                      momentum=a.momentum, loss=a.loss, weight_decay=a.weight_decay,
@@ -147,7 +147,7 @@ def run(a: argparse.Namespace) -> int:
 
 
 def _add_arch_arguments(p: argparse.ArgumentParser) -> None:
-    """``--arch --width-factor --epochs --device --amplitude``."""
+    """``--arch --width-factor --epochs --device``."""
     g = p.add_argument_group(
         "standard architectures (PyTorch; --arch switches the task defaults to side 28, xi 14, "
         "gap 2, L2 distance, image mean 1)")
@@ -159,16 +159,6 @@ def _add_arch_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, default=None,
                    help="epochs (default: the architecture's, a CPU budget measured to learn)")
     g.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
-    g.add_argument("--amplitude", default=None,
-                   help="rms (mean of x^2 is 1; default) or mean (mean of x is 1; default with "
-                        "--arch)")
-
-
-def _task(a: argparse.Namespace):
-    """The task of the flags, with ``--amplitude``."""
-    from ..tasks import TaskSpec
-
-    return TaskSpec(**{**task_from_args(a).to_dict(), "amplitude": a.amplitude})
 
 
 def _run_arch(a: argparse.Namespace) -> int:
@@ -188,7 +178,7 @@ def _run_arch(a: argparse.Namespace) -> int:
     from ..deep.archs import check_size
     from ..deep.train import DeepTrainSpec, resolve_device, train_arch
 
-    task = _task(a)
+    task = task_from_args(a)
     if task.dim != 2:
         raise ScaleDetectError(f"dim must be 2 for --arch {a.arch}; got dim={task.dim}")
     check_size(a.arch, task.size)
