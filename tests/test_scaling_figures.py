@@ -118,12 +118,12 @@ def test_quick_presets_share_training_and_keep_the_cost_small():
     q = preset("quick")
     f2 = {r.key for r in q["fig2_init_vs_trained"]}
     width = [r for r in q["fig14_width"] if r.kind == "train"]
-    assert sorted({r.net.width for r in width}) == [64, 128]
+    assert sorted({r.net.width for r in width}) == [32, 64]
     assert {r.key for r in width if r.net.width == 64} <= f2  # F2's seeds 0 and 1, not retrained
     xi = [r for r in q["fig15_xi"] if r.kind == "train"]
     assert sorted(r.task.xi for r in xi) == [16, 32, 32]
     trained_2d = [r for r in q["fig3_strided"] if r.kind == "train" and r.task.dim == 2]
-    assert len(trained_2d) == 2 and all(r.train["continue_factor"] == 3.0 for r in trained_2d)
+    assert len(trained_2d) == 2 and all(r.train["continue_factor"] == 10.0 for r in trained_2d)
     assert all(is_scaling_run(r) for r in q["fig13_scaling"])
     paper = preset("paper")
     sizes = {r.task.size for r in paper["fig13_scaling"] if r.task.dim == 1}
