@@ -25,6 +25,7 @@ from ..sensitivity.result import Sensitivities
 from ..tasks.configs import require_both_classes
 from ..tasks.spec import TaskSpec
 from ._data import CHUNK_FLOATS, DataStats, Setup, count_scales, data_counts, r2_norms
+from ._distance import distance_data_terms, distance_fits
 from ._operators import Operators, overlaps
 from ._relu import ReluNoise, block_relu_noise, fits
 from ._tanh import HERMITE_ORDER, TanhNoise, forward_tanh
@@ -77,8 +78,10 @@ def _noise_linear(ops: Operators, net: NetSpec, sigma2: float) -> np.ndarray:
 def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
                          ops: Operators) -> bool:
     """Whether ``_predict_block`` (no pair enumeration) covers this case."""
-    if task.rule != "block" or pert.shift_rule != "auto" or pert.noise_match != "batch":
+    if pert.shift_rule != "auto" or pert.noise_match != "batch":
         return False
+    if task.rule == "distance":
+        return net.act == "linear" and distance_fits(task, net)
     # linear nets would not need the patch, but they share the ReLU path so that their D is
     # bit-identical to the ReLU net's (both nets are linear on x >= 0)
     return (net.act in ("relu", "linear") and task.shape == "points"
@@ -99,10 +102,13 @@ def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
     """
     d, K, N = net.dim, net.depth, net.size
     require_both_classes(task)
-    mats = [ops.C[k] for k in range(K + 1)] + [sparse.csr_matrix(ops.C[K].sum(0))]
-    st = net.stride
-    ax = Axis(N, task.xi, mats, [st**k for k in range(K + 1)] + [st**K])
-    den, Dn, pair = block_data_terms(task, ax)
+    if task.rule == "distance":
+        den, Dn, pair = distance_data_terms(task, net, ops)
+    else:
+        mats = [ops.C[k] for k in range(K + 1)] + [sparse.csr_matrix(ops.C[K].sum(0))]
+        st = net.stride
+        ax = Axis(N, task.xi, mats, [st**k for k in range(K + 1)] + [st**K])
+        den, Dn, pair = block_data_terms(task, ax)
     a = _amplitude(task)
     sigma2 = a**2 * Dn[0] / N**d
     sc = count_scales(a, net)
