@@ -24,7 +24,8 @@ from .. import perturb, tasks
 from ..tasks.spec import TaskSpec
 from ._translation import band_gram, is_constant, padded_band
 
-__all__ = ["distance_data_terms", "distance_fits", "offset_labels", "pool_templates"]
+__all__ = ["distance_data_terms", "distance_fits", "distance_noise_weights", "offset_labels",
+           "pool_templates"]
 
 #: Rows of G1 kept at each end of the image for the diagonal end corrections.
 EDGE = 4
@@ -276,3 +277,44 @@ def distance_data_terms(task: TaskSpec, net, ops) -> tuple:
                     Dn[i] += q * wts[y] * sum(_contract(W, v) for W, v in zip(Ws, vecs,
                                                                                strict=True))
     return den, Dn, pair
+
+
+def distance_noise_weights(task: TaskSpec) -> tuple[list, object]:
+    """Weights of the ReLU noise sums (``_relu.relu_noise``) for the distance rule.
+
+    Returns
+    -------
+    h_comps : list
+        ``h(P) = w_+ h_+(P) + w_- h_-(P)``, ``h_y(P)`` the number of partners with label y
+        (a vector in 1D, one ``(N, N)`` array in 2D: not a product over the axes).
+    near : callable
+        ``near(o)``: weight of ``{P, (P + o) mod N}`` for a small cyclic offset o. Along an axis
+        with ``o_c != 0`` the pair is either unwrapped (actual offset o_c, ``0 <= x + o_c <
+        N``) or wraps around (actual offset ``o_c -+ N``); each pattern is a product of per-axis
+        indicators times the weight of the label of its actual offset.
+    """
+    N, p = task.size, task.coords
+    mp, mm = tasks.class_counts(task)
+    wts = {1: 0.5 / mp, -1: 0.5 / mm, 0: 0.0}
+    y0 = offset_labels(task, 0)
+    h = sum(wts[y] * _partner_counts(y0, N, p, y) for y in (1, -1))
+    h_comps = [(1.0, [h] if p == 1 else h)]
+    x = np.arange(N)
+
+    def near(o):
+        per_axis = []
+        for oc in o:
+            inside = (x + oc >= 0) & (x + oc < N)
+            opts = [(int(oc), inside.astype(float))]
+            if oc != 0:
+                opts.append((int(oc - np.sign(oc) * N), (~inside).astype(float)))
+            per_axis.append(opts)
+        comps = []
+        for combo in np.ndindex(*(len(a) for a in per_axis)):
+            act = [per_axis[c][j] for c, j in enumerate(combo)]
+            w = wts[int(y0[tuple(oc + N - 1 for oc, _ in act)])]
+            if w:
+                comps.append((w, [ind for _, ind in act]))
+        return comps
+
+    return h_comps, near

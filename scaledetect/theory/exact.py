@@ -25,9 +25,9 @@ from ..sensitivity.result import Sensitivities
 from ..tasks.configs import require_both_classes
 from ..tasks.spec import TaskSpec
 from ._data import CHUNK_FLOATS, DataStats, Setup, count_scales, data_counts, r2_norms
-from ._distance import distance_data_terms, distance_fits
+from ._distance import distance_data_terms, distance_fits, distance_noise_weights
 from ._operators import Operators, overlaps
-from ._relu import ReluNoise, block_relu_noise, fits
+from ._relu import ReluNoise, block_relu_noise, fits, relu_noise
 from ._tanh import HERMITE_ORDER, TanhNoise, forward_tanh
 from ._translation import Axis, block_data_terms, class_weights
 
@@ -80,8 +80,8 @@ def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
     """Whether ``_predict_block`` (no pair enumeration) covers this case."""
     if pert.shift_rule != "auto" or pert.noise_match != "batch":
         return False
-    if task.rule == "distance":
-        return net.act == "linear" and distance_fits(task, net)
+    if task.rule == "distance" and not distance_fits(task, net):
+        return False
     # linear nets would not need the patch, but they share the ReLU path so that their D is
     # bit-identical to the ReLU net's (both nets are linear on x >= 0)
     return (net.act in ("relu", "linear") and task.shape == "points"
@@ -115,6 +115,10 @@ def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
     den, Dn = den * sc, Dn * sc
     if net.act == "linear":
         Gn = _noise_linear(ops, net, sigma2)
+    elif task.rule == "distance":
+        Gn = np.zeros(K + 2)
+        h_comps, near = distance_noise_weights(task)
+        Gn[1:] = relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, h_comps, near, pair)
     else:
         wp, wm = class_weights(task, ax)
         Gn = np.zeros(K + 2)
