@@ -17,6 +17,8 @@ rows that wrap around are corrected), and the range restrictions of the moves dr
 terms at either end of a diagonal, which lie in the first or last rows of G1.
 """
 
+import functools
+
 import numpy as np
 from scipy import signal, sparse
 
@@ -104,6 +106,22 @@ def offset_labels(task: TaskSpec, ext: int) -> np.ndarray:
     return tasks.labels(task, pos).reshape((len(o),) * p)
 
 
+@functools.lru_cache(maxsize=16)
+def offset_range(N: int, c1: int, c2: int) -> tuple[np.ndarray, np.ndarray]:
+    """First positions x of a pair at offset d (``d = -(N - 1) .. N - 1``): ``lo <= x < hi``.
+
+    x and x + d inside the image; if c1 != 0 also ``x + c1`` (the first feature's move stays
+    inside), if c2 != 0 ``x + d + c2`` (the second's). Empty ranges have ``hi = lo``.
+    """
+    d = np.arange(-(N - 1), N)
+    lo = np.maximum(np.maximum(0, -d), np.maximum(-c1, -d - c2))
+    hi = np.minimum(np.minimum(N, N - d), np.minimum(N - c1, N - d - c2))
+    lo.setflags(write=False)
+    hi = np.maximum(hi, lo)
+    hi.setflags(write=False)
+    return lo, hi
+
+
 class _OffsetLayer:
     """1D sums of one layer over the offsets ``d = -(N - 1) .. N - 1`` (one axis).
 
@@ -121,8 +139,6 @@ class _OffsetLayer:
         J = np.r_[np.arange(EDGE), np.arange(N - EDGE, N)]
         Mc = sparse.csc_matrix(M)
         self.rows = (M.T @ Mc[:, J]).toarray().T  # (2 EDGE, N): G1[j, :]
-        self.jpos = np.full(N, -1)
-        self.jpos[J] = np.arange(len(J))
         self.d = np.arange(-(N - 1), N)
         self._cache = {}
 
@@ -131,10 +147,7 @@ class _OffsetLayer:
         return [(0, 1.0)] if f == 0 else [(f, 1.0), (0, -1.0)]
 
     def _range(self, c1: int, c2: int):
-        N, d = self.N, self.d
-        lo = np.maximum.reduce([np.zeros_like(d), -d, np.full_like(d, -c1), -d - c2])
-        hi = np.minimum.reduce([np.full_like(d, N), N - d, np.full_like(d, N - c1), N - d - c2])
-        return lo, np.maximum(hi, lo)
+        return offset_range(self.N, c1, c2)
 
     def point(self, f: int, at_q: bool, c1: int, c2: int) -> np.ndarray:
         """``sum_x ||M phi_f(y)||^2`` over the range, y = x (first feature) or x + d."""
@@ -159,28 +172,38 @@ class _OffsetLayer:
 
     def _diag_part(self, a: int, b: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """``sum_{x = lo}^{hi - 1} G1(x + a, x + d + b)``: the diagonal ``d' = d + b - a`` minus
-        the terms of its non-cyclic range ``[max(0, -d'), min(N, N - d'))`` left out at the ends.
+        the terms of its non-cyclic range ``[max(0, -d'), min(N, N - d'))`` left out at the ends
+        (at most ``EDGE - 1`` per end: ``ends``).
         """
         N = self.N
         dp = self.d + b - a
         ok = hi > lo
-        X0, X1 = lo + a, hi + a
-        clo, chi = np.maximum(0, -dp), np.minimum(N, N - dp)
-        val = self.A0[np.clip(dp + N - 1, 0, 2 * N - 2)].copy()
-        for j in range(EDGE - 1):
-            for X, m in ((clo + j, ok & (clo + j < X0)), (chi - 1 - j, ok & (chi - 1 - j >= X1))):
-                val -= np.where(m, self._g(X, X + dp, m), 0.0)
-        assert not np.any(ok & ((X0 - clo > EDGE - 1) | (chi - X1 > EDGE - 1)))
+        idx = np.clip(dp + N - 1, 0, 2 * N - 2)
+        n_lo = np.where(ok, lo + a - np.maximum(0, -dp), 0)
+        n_hi = np.where(ok, np.minimum(N, N - dp) - hi - a, 0)
+        assert min(n_lo.min(), n_hi.min()) >= 0 and max(n_lo.max(), n_hi.max()) < EDGE
+        start, end = self.ends()
+        val = self.A0[idx] - start[n_lo, idx] - end[n_hi, idx]
         return np.where(ok, val, 0.0)
 
-    def _g(self, X: np.ndarray, Y: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """``G1(X, Y)`` where X or Y is one of the kept end rows (entries outside m: 0)."""
-        N = self.N
-        X, Y = np.clip(X, 0, N - 1), np.clip(Y, 0, N - 1)
-        jx, jy = self.jpos[X], self.jpos[Y]
-        out = np.where(jx >= 0, self.rows[np.maximum(jx, 0), Y], self.rows[np.maximum(jy, 0), X])
-        assert not np.any(m & (jx < 0) & (jy < 0))
-        return np.where(m, out, 0.0)
+    def ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sums of the first and of the last n terms of every diagonal, ``(EDGE, 2 N - 1)`` each.
+
+        The j-th term from the start of diagonal d is ``G1(j, j + |d|)`` (symmetry), the j-th
+        from the end ``G1(N - 1 - j, N - 1 - j - |d|)``: both read from the kept end rows.
+        """
+        if "ends" not in self._cache:
+            N = self.N
+            ad = np.abs(self.d)
+            start, end = np.zeros((EDGE, 2 * N - 1)), np.zeros((EDGE, 2 * N - 1))
+            for j in range(EDGE - 1):
+                ok = j + ad < N
+                col = np.clip(j + ad, 0, N - 1)
+                start[j + 1] = start[j] + np.where(ok, self.rows[j, col], 0.0)
+                col = np.clip(N - 1 - j - ad, 0, N - 1)
+                end[j + 1] = end[j] + np.where(ok, self.rows[2 * EDGE - 1 - j, col], 0.0)
+            self._cache["ends"] = (start, end)
+        return self._cache["ends"]
 
 
 def _contract(W: np.ndarray, vecs: list) -> float:
