@@ -71,12 +71,12 @@ def test_exponent_fit_recovers_exact_power_laws():
     task, net = _geometry(1, 256, 1)  # unstrided: D = 1/k, G = k^0.5 (k >= 1)
     k = np.arange(net.depth + 1, dtype=float)
     k[0] = 1.0
-    sens = _sens(1 / k, np.sqrt(k), se=0.01)  # weighted fit: still exact
+    sens = _sens(1 / k, np.sqrt(k), se=0.01)  # 1% relative errors on every layer
     e, se = fit_exponent(task, net, sens, "G")
     assert e == pytest.approx(0.5, abs=1e-12)
-    # weights (V/se)^2 = 10^4 on each of 33 layers: se = 1/sqrt(10^4 sum (ln k - mean)^2)
+    # OLS on 33 layers, var(log V) = 0.01^2 each: se = 0.01 / sqrt(sum (ln k - mean)^2)
     lk = np.log(np.arange(32, 65))
-    assert se == pytest.approx(1 / math.sqrt(1e4 * np.sum((lk - lk.mean()) ** 2)), rel=1e-9)
+    assert se == pytest.approx(0.01 / math.sqrt(np.sum((lk - lk.mean()) ** 2)), rel=1e-9)
 
 
 def test_collapse_is_flat_for_the_leading_power_law():
