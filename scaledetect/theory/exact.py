@@ -77,7 +77,10 @@ def _noise_linear(ops: Operators, net: NetSpec, sigma2: float) -> np.ndarray:
 # --------------------------------------------------------------------------- driver
 def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
                          ops: Operators) -> bool:
-    """Whether ``_predict_block`` (no pair enumeration) covers this case."""
+    """Whether ``_predict_block`` (no pair enumeration) covers this case: points, block or
+    distance rule, ``shift_rule="auto"``, batch-matched noise, ReLU or linear, a net whose
+    layer-1 patch fits (``_relu.fits``) and, for the distance rule, ``_distance.distance_fits``.
+    """
     if pert.shift_rule != "auto" or pert.noise_match != "batch":
         return False
     if task.rule == "distance" and not distance_fits(task, net):
@@ -97,8 +100,10 @@ def _amplitude(task: TaskSpec) -> float:
 
 def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
                    ops: Operators) -> Sensitivities:
-    """``predict`` for the block rule by sums over single positions (``_translation``,
-    ``_relu``): cost O(N^dim) per layer instead of O(N^(2 dim)), same values.
+    """``predict`` without enumerating pairs: block rule by sums over single positions
+    (``_translation``), distance rule by sums over pair offsets (``_distance``), ReLU noise by
+    ``_relu.relu_noise``; cost O(N^dim) per layer (times a log) instead of O(N^(2 dim)), same
+    values.
     """
     d, K, N = net.dim, net.depth, net.size
     require_both_classes(task)
@@ -178,12 +183,17 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> S
 
     Notes
     -----
-    *Two paths, same values.* Points with the block rule, ``shift_rule="auto"``, batch-matched
-    noise and a ReLU or linear net take the translation-invariant path (``_translation``,
-    ``_relu.block_relu_noise``): sums over single positions and the relative offsets of nearby
-    features, cost O(N^dim) per layer (2D N = 256 or 1D N = 65,536 in seconds). Everything else
-    enumerates every configuration and move outcome, O(N^(2 dim)). The two agree to ~1e-14
-    where both run (``tests/test_theory_translation.py``).
+    *Two paths, same values.* Points with the block or the distance rule (periodic or not,
+    either norm, any gap), ``shift_rule="auto"``, batch-matched noise and a ReLU or linear net
+    take the translation-invariant path: block rule by sums over single positions
+    (``_translation``), distance rule by sums over the offsets between the two features
+    weighted by their counts, with the image-edge corrections of the moves (``_distance``), and
+    the ReLU noise by sums over single positions and the offsets of nearby features
+    (``_relu.relu_noise``); cost O(N^dim) per layer (2D N = 256 or 1D N = 65,536 in seconds).
+    Everything else (stripes, other shift rules, sample-matched noise, tanh, nets too small for
+    the layer-1 patch, windows longer than the image) enumerates every configuration and move
+    outcome, O(N^(2 dim)). The two agree to ~1e-14 where both run
+    (``tests/test_theory_translation.py``, ``tests/test_theory_distance.py``).
 
     *Data terms* (den_k and the diffeo numerators) are exact finite sums over every
     configuration and every move outcome. For ReLU (inputs >= 0, positive filters, zero bias)
