@@ -249,36 +249,56 @@ def distance_data_terms(task: TaskSpec, net, ops) -> tuple:
     """den_k, the diffeo numerators and the pair Grams of the distance rule, in count units.
 
     Returns ``(den, Dn, pair)``, each ``(K + 2,)``, as ``_translation.block_data_terms``.
+
+    Notes
+    -----
+    Configurations are ``(P, Q = P + o)`` with o lexicographically positive (feature 0 is the
+    smaller one and moves first, as in ``tasks.enumerate_configs``), weight ``w_y(o)``:
+    ``E ||C u||^2 = sum_o w sum_P [G(P, P) + G(Q, Q) + 2 G(P, Q)]``, ``E C u = sum_P h(P) C e_P``
+    with ``h_y(P)`` the number of partners of label y, and the diffeo numerator ``_diffeo_sums``.
     """
     N, p = task.size, task.coords
     mp, mm = tasks.class_counts(task)
     wts = {1: 0.5 / mp, -1: 0.5 / mm}
     lab_x = offset_labels(task, 2)
-    core = (slice(2, 2 * N + 1),) * p
-    y0 = lab_x[core]
+    y0 = lab_x[(slice(2, 2 * N + 1),) * p]
     o = np.arange(-(N - 1), N)
     grid = np.meshgrid(*([o] * p), indexing="ij")
     lex = grid[0] > 0 if p == 1 else (grid[0] > 0) | ((grid[0] == 0) & (grid[1] > 0))
     cls = {y: (lex & (y0 == y)).astype(float) for y in (1, -1)}
     hs = [_partner_counts(y0, N, p, y) for y in (1, -1)]
+    wv = np.array([wts[1], wts[-1]])
     layers = _layers(net, ops)
     nl = len(layers)
-    den, Dn, pair = np.zeros(nl), np.zeros(nl), np.zeros(nl)
+    den, pair = np.zeros(nl), np.zeros(nl)
     for i, L in enumerate(layers):
-        pp = [L.point(0, False, 0, 0)] * p
-        qq = [L.point(0, True, 0, 0)] * p
+        pp, qq = [L.point(0, False, 0, 0)] * p, [L.point(0, True, 0, 0)] * p
         pq = [L.cross(0, 0, 0, 0)] * p
-        s1 = {y: _contract(cls[y], pp) + _contract(cls[y], qq) + 2 * _contract(cls[y], pq)
-              for y in (1, -1)}
-        g = {y: _contract(cls[y], pq) for y in (1, -1)}
-        wv = np.array([wts[1], wts[-1]])
+        s1 = sum(wts[y] * (_contract(cls[y], pp) + _contract(cls[y], qq)
+                           + 2 * _contract(cls[y], pq)) for y in (1, -1))
         M = ops.C[i] if i < nl - 1 else sparse.csr_matrix(ops.C[nl - 2].sum(0))
         hh = float(wv @ _hist_norms(M, hs, p) @ wv)
-        S1 = wts[1] * s1[1] + wts[-1] * s1[-1]
-        den[i] = 0.0 if L.const else max(2 * (S1 - hh), 0.0)
-        pair[i] = wts[1] * g[1] + wts[-1] * g[-1]
+        den[i] = 0.0 if L.const else max(2 * (s1 - hh), 0.0)
+        pair[i] = sum(wts[y] * _contract(cls[y], pq) for y in (1, -1))
+    return den, _diffeo_sums(task, layers, lab_x, cls, wts), pair
+
+
+def _diffeo_sums(task: TaskSpec, layers: list, lab_x: np.ndarray, cls: dict,
+                 wts: dict) -> np.ndarray:
+    """``E sum_moves q ||C (u(tau x) - u(x))||^2`` per layer (count units).
+
+    For steps (e1, e2) and offset o: feature 0 moves iff ``acc1 = in1(P) L1(o)`` (``in1``: P + e1
+    inside; ``L1 = [y(o - e1) = y(o)]``), then feature 1 iff ``acc2 = in2(Q) [L2s + acc1 (L2m -
+    L2s)]`` (``L2s = [y(o + e2) = y(o)]``, ``L2m = [y(o - e1 + e2) = y(o)]``; coincidence and
+    the gap have label 0). The change is ``acc1 a1(P) + acc2 a2(Q) + 2 acc1 acc2 b(P, Q)``;
+    for fixed o each sum over P is a product of per-axis 1D sums (``_OffsetLayer``) and the
+    label factors are masks on the offset grid.
+    """
+    N, p = task.size, task.coords
     moves, prob = perturb.steps(task, "auto")
     moves = moves.astype(int)
+    y0 = lab_x[(slice(2, 2 * N + 1),) * p]
+    Dn = np.zeros(len(layers))
 
     def lab(v):
         return lab_x[tuple(slice(2 + int(vc), 2 + int(vc) + 2 * N - 1) for vc in v)]
@@ -297,9 +317,9 @@ def distance_data_terms(task: TaskSpec, net, ops) -> tuple:
                             [L.point(e2[c], True, 0, e2[c]) for c in range(p)],
                             [L.point(e2[c], True, e1[c], e2[c]) for c in range(p)],
                             [L.cross(e1[c], e2[c], e1[c], e2[c]) for c in range(p)]]
-                    Dn[i] += q * wts[y] * sum(_contract(W, v) for W, v in zip(Ws, vecs,
-                                                                               strict=True))
-    return den, Dn, pair
+                    Dn[i] += q * wts[y] * sum(_contract(W, v)
+                                              for W, v in zip(Ws, vecs, strict=True))
+    return Dn
 
 
 def distance_noise_weights(task: TaskSpec) -> tuple[list, object]:
