@@ -2,11 +2,12 @@
 
 Cases
 -----
-theory   ``theory.predict`` on the block task (ReLU pooling net, xi = N/4): 2D N = 256, K = 8,
-         strided (F = s = 2) and unstrided (F = 2, s = 1); 1D N = 65,536, strided (K = 16)
-         and unstrided (K = 12). Target: each under 5 s on 2 cores. For comparison, the pair
-         enumeration (``--enum``) at the largest 2D size it reaches (N = 32) and the ratio of
-         the two times at that size.
+theory   ``theory.predict`` on the block task and on the distance task (xi = N/4; distance:
+         gap 2, l2 norm, not periodic; ReLU pooling net): 2D N = 256, K = 8, strided
+         (F = s = 2) and unstrided (F = 2, s = 1); 1D N = 65,536, strided (K = 16) and
+         unstrided (K = 12). Target: each under 5 s on 2 cores. For comparison, the pair
+         enumeration at the largest 2D size it reaches (N = 32) and the ratio of the two times
+         at that size (both rules).
 mc       ``sensitivity.measure`` of the 2D pooling net (N = 256, xi = 64, K = 8, F = s = 2),
          P = 20,000 probes (target: under 60 s on 2 cores), and the deviation of every finite
          D_k, G_k from the theory in standard errors.
@@ -30,10 +31,12 @@ from scaledetect.sensitivity import measure
 from scaledetect.theory import exact, predict
 
 THEORY = [(2, 256, 8, 2), (2, 256, 8, 1), (1, 65536, 16, 2), (1, 65536, 12, 1)]
+RULES = ("block", "distance")
 
 
-def _spec(dim, N, K, s):
-    task = TaskSpec(dim=dim, size=N, xi=N // 4)
+def _spec(dim, N, K, s, rule="block"):
+    extra = {"rule": "distance", "gap": 2} if rule == "distance" else {}
+    task = TaskSpec(dim=dim, size=N, xi=N // 4, **extra)
     return task, NetSpec(dim=dim, size=N, depth=K, filter=2, stride=s, width=1, bias=False)
 
 
@@ -48,17 +51,20 @@ def _time(fn, repeat):
 
 def _theory_cases(quick, repeat):
     rows = []
-    for dim, N, K, s in THEORY if not quick else [(2, 64, 6, 2), (1, 4096, 12, 2)]:
-        task, net = _spec(dim, N, K, s)
-        sec, res = _time(lambda t=task, n=net: predict(t, n), repeat)
-        rows.append({"case": f"theory dim={dim} N={N} K={K} s={s}", "seconds": round(sec, 3),
-                     "D": [None if not np.isfinite(v) else float(v) for v in res.D]})
-    task, net = _spec(2, 32, 5, 2)
-    fast, _ = _time(lambda: predict(task, net), repeat)
-    with mock.patch.object(exact, "_translation_applies", lambda *a: False):
-        enum, _ = _time(lambda: predict(task, net), 1)
-    rows.append({"case": "2D N=32 K=5 s=2: enumeration vs translation", "seconds": round(enum, 3),
-                 "translation_seconds": round(fast, 3), "ratio": round(enum / fast, 1)})
+    for rule in RULES:
+        for dim, N, K, s in THEORY if not quick else [(2, 64, 6, 2), (1, 4096, 12, 2)]:
+            task, net = _spec(dim, N, K, s, rule)
+            sec, res = _time(lambda t=task, n=net: predict(t, n), repeat)
+            rows.append({"case": f"theory {rule} dim={dim} N={N} K={K} s={s}",
+                         "seconds": round(sec, 3),
+                         "D": [None if not np.isfinite(v) else float(v) for v in res.D]})
+        task, net = _spec(2, 32, 5, 2, rule)
+        fast, _ = _time(lambda t=task, n=net: predict(t, n), repeat)
+        with mock.patch.object(exact, "_translation_applies", lambda *a: False):
+            enum, _ = _time(lambda t=task, n=net: predict(t, n), 1)
+        rows.append({"case": f"{rule} 2D N=32 K=5 s=2: enumeration vs translation",
+                     "seconds": round(enum, 3), "translation_seconds": round(fast, 3),
+                     "ratio": round(enum / fast, 1)})
     return rows
 
 

@@ -53,14 +53,15 @@ def test_translation_theory_equals_the_enumeration(geom):
 
 
 def test_predict_takes_the_block_path_only_where_it_applies():
-    # Expect: 2D points N = 16 (F = s = 2) -> block path; stripes, the distance rule, the label
-    # shift rule, sample-matched noise and tanh -> enumeration.
+    # Expect: 2D points N = 16 (F = s = 2) -> translation path, block and distance rule alike;
+    # stripes, the label shift rule, sample-matched noise and tanh -> enumeration.
     task, net = _setup((2, 16, 8, 4, 2, 2, "points", "relu"))
     ops = Operators(net)
     assert exact._translation_applies(task, net, Perturbation(), ops)
-    stripes = TaskSpec(dim=2, size=16, xi=8, shape="stripes")
     dist = TaskSpec(dim=2, size=16, xi=5, rule="distance")
-    cases = [(stripes, Perturbation()), (dist, Perturbation()),
+    assert exact._translation_applies(dist, net, Perturbation(), ops)
+    stripes = TaskSpec(dim=2, size=16, xi=8, shape="stripes")
+    cases = [(stripes, Perturbation()), (dist, Perturbation(shift_rule="label")),
              (task, Perturbation(shift_rule="label")), (task, Perturbation(noise_match="sample"))]
     for t, p in cases:
         assert not exact._translation_applies(t, net, p, ops)

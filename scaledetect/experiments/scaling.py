@@ -75,19 +75,23 @@ def window(task, net, quantity: str) -> np.ndarray:
 def fit_exponent(task, net, sens: dict, quantity: str) -> tuple[float, float]:
     """Slope of log V_k against ``k ln s`` (strided) or ``ln k`` (unstrided) over ``window``.
 
-    Returns ``(exponent, standard error)``: weighted by ``(V/se)^2`` for Monte Carlo, unweighted
-    with standard error 0 for the exact theory (``report.fit_slope``). NaN if fewer than two
-    layers of the window hold a finite positive value.
+    Ordinary least squares for theory and Monte Carlo alike (so both weigh the layers the same
+    way and differ only by sampling): slope ``sum c_k log V_k`` with ``c_k = (x_k - mean x) /
+    sum (x - mean x)^2``. Returns ``(exponent, standard error)``; the standard error is
+    ``sqrt(sum c_k^2 (se_k / V_k)^2)`` (delta method, layers treated as independent), 0 without
+    standard errors (theory). NaN if fewer than two layers hold a finite positive value.
     """
-    from .report import fit_slope
-
     x, y, se = profile(sens, quantity)
     ks = window(task, net, quantity)
     ks = ks[np.isfinite(y[ks]) & (y[ks] > 0)]
     if len(ks) < 2:
         return float("nan"), float("nan")
     xs = ks * math.log(net.stride) if net.stride > 1 else np.log(ks)
-    return fit_slope(xs, y[ks], None if se is None else se[ks])
+    c = (xs - xs.mean()) / np.sum((xs - xs.mean()) ** 2)
+    slope = float(np.sum(c * np.log(y[ks])))
+    if se is None:
+        return slope, 0.0
+    return slope, float(np.sqrt(np.sum((c * se[ks] / y[ks]) ** 2)))
 
 
 def collapse(task, net, sens: dict, quantity: str) -> dict:

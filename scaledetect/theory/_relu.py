@@ -20,7 +20,7 @@ from . import gaussian as gs
 from ._data import Setup
 from ._translation import periodic_band
 
-__all__ = ["ReluNoise", "block_relu_noise", "fits", "relu_tables", "signed_lags"]
+__all__ = ["ReluNoise", "block_relu_noise", "fits", "relu_noise", "relu_tables", "signed_lags"]
 
 
 def signed_lags(ops, d: int) -> np.ndarray:
@@ -164,13 +164,46 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
 
     Notes
     -----
+    The weight of a first position is ``h(P) = (w_- N^d - w_+) + delta prod_c |block(P_c)|``
+    and that of a near pair at cyclic offset o is ``w_- + delta prod_c [same block]``: sums of
+    products over the axes (``relu_noise``).
+    """
+    dl = wp - wm
+    bsize = np.bincount(block)[block].astype(float)
+    h_comps = [(wm * N**d - wp, [np.ones(N)] * d), (dl, [bsize] * d)]
+
+    def near(o):
+        return [(wm, [np.ones(N)] * d),
+                (dl, [(block[(np.arange(N) + oc) % N] == block).astype(float) for oc in o])]
+
+    return relu_noise(N, d, F, s, ops, a, sigma2, h_comps, near, pair)
+
+
+def relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: float, h_comps: list,
+               near, pair: np.ndarray) -> np.ndarray:
+    """Expected ReLU noise numerators, layers 1..K and out, on points, for any pair weights.
+
+    Parameters
+    ----------
+    N, d, F, s, ops, a, sigma2, pair
+        As ``block_relu_noise``.
+    h_comps : list of ``(lam, weights)``
+        ``h(P) = sum lam w(P)``: the total weight of the configurations holding a feature at P;
+        ``weights`` a list of per-axis ``(N,)`` vectors (``w(P) = prod_c w_c(P_c)``) or one
+        ``(N,)*d`` array.
+    near : callable
+        ``near(o)`` for a cyclic offset o (lexicographically positive, ``|o_c| <= R``): the weight
+        of the configuration ``{P, (P + o) mod N}`` as a function of P, in the same form.
+
+    Notes
+    -----
     ``E noise = stat + sum_P h(P) single(P) + 2 dmu1^2 E<A I1 e_P, A I1 e_Q> + local``: features
     whose layer-1 windows neither share nor overlap (cyclic offset > ``R = s L + F - 1`` along
     some axis, L the largest overlapping unit lag) add independently apart from the dmu cross
     term, an input-space Gram (``pair``); nearer pairs are evaluated exactly (``local``). Every
     single and local term is a coefficient times ``GA(u0 + b, u0 + b')``, summed over the first
-    position P of a residue class mod s with a weight that is a product over axes (``w_- +
-    delta same``, ``h``): a product of 1D sums.
+    position P of a residue class mod s with its weight: a product of 1D sums for a product
+    weight, a contraction over one period of the units otherwise.
     """
     K = len(ops.A) - 2
     n1 = len(ops.overlap)
@@ -181,9 +214,6 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
     bs = pt.b
     deltas = np.arange(lo - hi, hi - lo + 1)
     layers = [_Layer1D(ops.A[k], n1, s ** (min(k, K) - 1), deltas) for k in range(1, K + 2)]
-    dl = wp - wm
-    bsize = np.bincount(block)[block].astype(float)
-    h_comps = [(wm * N**d - wp, [np.ones(N)] * d), (dl, [bsize] * d)]
     out = np.zeros(K + 1)
     # stat: no feature
     for i, L in enumerate(layers):
@@ -199,8 +229,7 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
         nz = o[o != 0]
         if len(nz) == 0 or nz[0] < 0:
             continue
-        comps = [(wm, [np.ones(N)] * d),
-                 (dl, [(block[(np.arange(N) + oc) % N] == block).astype(float) for oc in o])]
+        comps = near(o)
         for r in np.ndindex(*(s,) * d):
             q = tuple(int(rc + oc) for rc, oc in zip(r, o, strict=True))
             jobs.append(_pair_job(pt, r, q, mu, cov, lags) + (comps, r))
@@ -242,6 +271,9 @@ def _sum_job(layers, pairs, sb, sc, comps, r, s, n1, bs, deltas, d) -> np.ndarra
     b0 = bs[0]
     for i, L in enumerate(layers):
         for lam, vecs in comps:
+            if isinstance(vecs, np.ndarray):
+                out[i] += lam * _full_weight_sum(L, vecs, B, B2, C, sb, sc, r, s, n1)
+                continue
             term_p = np.full(len(C), lam) * C
             term_s = np.full(len(sc), lam) * sc
             for c in range(d):
@@ -253,6 +285,29 @@ def _sum_job(layers, pairs, sb, sc, comps, r, s, n1, bs, deltas, d) -> np.ndarra
                 term_s = term_s * rt[sb[:, c] - b0]
             out[i] += term_p.sum() + term_s.sum()
     return out
+
+
+def _full_weight_sum(L: _Layer1D, W: np.ndarray, B, B2, C, sb, sc, r, s, n1) -> float:
+    """``_sum_job`` for one 2D weight array W ``(N, N)`` that is not a product over the axes.
+
+    W is folded onto one period of the units, ``Wf[t0, t1] = sum_{u0 = t mod T}
+    W(s u0 + r)``; a coefficient at ``(b, b')`` then adds ``g0^T Wf g1`` with ``g_c[t] =
+    GA(t + b_c, t + b'_c)`` (and ``r(t + b_c)`` for the single-unit terms).
+    """
+    T = L.T
+    w = W[r[0]::s, r[1]::s][:n1, :n1]
+    Wf = w.reshape(n1 // T, T, n1 // T, T).sum((0, 2))
+    t = np.arange(T)
+    tot = 0.0
+    if len(C):
+        g = [np.stack([L.band[int(dl) % n1] for dl in (B2[:, c] - B[:, c])])
+             [np.arange(len(C))[:, None], (t[None, :] + B[:, c][:, None]) % T]
+             for c in range(2)]
+        tot += float(np.einsum("j,jt,tu,ju->", C, g[0], Wf, g[1]))
+    if len(sc):
+        g = [L.r[(t[None, :] + sb[:, c][:, None]) % T] for c in range(2)]
+        tot += float(np.einsum("j,jt,tu,ju->", sc, g[0], Wf, g[1]))
+    return tot
 
 
 class ReluNoise:

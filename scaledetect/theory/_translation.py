@@ -23,7 +23,8 @@ from scipy import sparse
 
 from ..tasks.spec import TaskSpec
 
-__all__ = ["Axis", "block_data_terms", "class_weights", "periodic_band"]
+__all__ = ["Axis", "band_gram", "block_data_terms", "class_weights", "is_constant", "padded_band",
+           "periodic_band"]
 
 #: Largest Gram offset looked up by the coincidence corrections (two steps plus one).
 BAND = 3
@@ -112,15 +113,8 @@ class _AxisLayer:
         ones = np.ones(N)
         self.M1, self.Mbs = M @ ones, M @ ax.bs
         self.fac = _dot(self.M1, self.M1)
-        nnz = M.getnnz(axis=1)
-        self.const = bool(np.all(nnz == N) and np.all(M.max(1).toarray() == M.min(1).toarray()))
-        band = periodic_band(M, period, range(-BAND, BAND + 1))
-        pad = np.zeros((2 * BAND + 1, N + 2 * BAND))
-        x = np.arange(N)
-        for d in range(-BAND, BAND + 1):
-            ok = (x + d >= 0) & (x + d < N)
-            pad[d + BAND, BAND:BAND + N] = np.where(ok, band[d], 0.0)
-        self.band = pad
+        self.const = is_constant(M)
+        self.band = padded_band(M, period)
         self._diag, self._cross, self._same = {}, {}, {}
 
     def diag(self, f, g) -> np.ndarray:
@@ -161,8 +155,36 @@ class _AxisLayer:
 
     def gram(self, u: int, v: int) -> np.ndarray:
         """``<M e_{x+u}, M e_{x+v}>`` for x = 0..N-1 (0 where x+u or x+v leaves the image)."""
-        N = self.band.shape[1] - 2 * BAND
-        return self.band[v - u + BAND, BAND + u:BAND + u + N]
+        return band_gram(self.band, u, v)
+
+
+def is_constant(M: sparse.spmatrix) -> bool:
+    """Whether every row of M is full and constant (the layer maps every image to one vector
+    up to the pixel sum, which is the same for all configurations of points).
+    """
+    M = sparse.csr_matrix(M)
+    nnz = M.getnnz(axis=1)
+    return bool(np.all(nnz == M.shape[1]) and np.all(M.max(1).toarray() == M.min(1).toarray()))
+
+
+def padded_band(M: sparse.spmatrix, period: int) -> np.ndarray:
+    """Near-diagonal Gram ``<M e_x, M e_{x+d}>``, |d| <= BAND, zero where x + d leaves the
+    image (no wrap), padded by BAND on both sides: ``(2 BAND + 1, N + 2 BAND)``.
+    """
+    N = M.shape[1]
+    band = periodic_band(M, period, range(-BAND, BAND + 1))
+    pad = np.zeros((2 * BAND + 1, N + 2 * BAND))
+    x = np.arange(N)
+    for d in range(-BAND, BAND + 1):
+        ok = (x + d >= 0) & (x + d < N)
+        pad[d + BAND, BAND:BAND + N] = np.where(ok, band[d], 0.0)
+    return pad
+
+
+def band_gram(band: np.ndarray, u: int, v: int) -> np.ndarray:
+    """``<M e_{x+u}, M e_{x+v}>`` for x = 0..N-1 from ``padded_band`` (0 outside the image)."""
+    N = band.shape[1] - 2 * BAND
+    return band[v - u + BAND, BAND + u:BAND + u + N]
 
 
 def _prod(vals) -> float:

@@ -25,8 +25,9 @@ from ..sensitivity.result import Sensitivities
 from ..tasks.configs import require_both_classes
 from ..tasks.spec import TaskSpec
 from ._data import CHUNK_FLOATS, DataStats, Setup, count_scales, data_counts, r2_norms
+from ._distance import distance_data_terms, distance_fits, distance_noise_weights
 from ._operators import Operators, overlaps
-from ._relu import ReluNoise, block_relu_noise, fits
+from ._relu import ReluNoise, block_relu_noise, fits, relu_noise
 from ._tanh import HERMITE_ORDER, TanhNoise, forward_tanh
 from ._translation import Axis, block_data_terms, class_weights
 
@@ -76,8 +77,13 @@ def _noise_linear(ops: Operators, net: NetSpec, sigma2: float) -> np.ndarray:
 # --------------------------------------------------------------------------- driver
 def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
                          ops: Operators) -> bool:
-    """Whether ``_predict_block`` (no pair enumeration) covers this case."""
-    if task.rule != "block" or pert.shift_rule != "auto" or pert.noise_match != "batch":
+    """Whether ``_predict_block`` (no pair enumeration) covers this case: points, block or
+    distance rule, ``shift_rule="auto"``, batch-matched noise, ReLU or linear, a net whose
+    layer-1 patch fits (``_relu.fits``) and, for the distance rule, ``_distance.distance_fits``.
+    """
+    if pert.shift_rule != "auto" or pert.noise_match != "batch":
+        return False
+    if task.rule == "distance" and not distance_fits(task, net):
         return False
     # linear nets would not need the patch, but they share the ReLU path so that their D is
     # bit-identical to the ReLU net's (both nets are linear on x >= 0)
@@ -102,21 +108,30 @@ def _amplitude(task: TaskSpec) -> float:
 
 def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
                    ops: Operators) -> Sensitivities:
-    """``predict`` for the block rule by sums over single positions (``_translation``,
-    ``_relu``): cost O(N^dim) per layer instead of O(N^(2 dim)), same values.
+    """``predict`` without enumerating pairs: block rule by sums over single positions
+    (``_translation``), distance rule by sums over pair offsets (``_distance``), ReLU noise by
+    ``_relu.relu_noise``; cost O(N^dim) per layer (times a log) instead of O(N^(2 dim)), same
+    values.
     """
     d, K, N = net.dim, net.depth, net.size
     require_both_classes(task)
-    mats = [ops.C[k] for k in range(K + 1)] + [sparse.csr_matrix(ops.C[K].sum(0))]
-    st = net.stride
-    ax = Axis(N, task.xi, mats, [st**k for k in range(K + 1)] + [st**K])
-    den, Dn, pair = block_data_terms(task, ax)
+    if task.rule == "distance":
+        den, Dn, pair = distance_data_terms(task, net, ops)
+    else:
+        mats = [ops.C[k] for k in range(K + 1)] + [sparse.csr_matrix(ops.C[K].sum(0))]
+        st = net.stride
+        ax = Axis(N, task.xi, mats, [st**k for k in range(K + 1)] + [st**K])
+        den, Dn, pair = block_data_terms(task, ax)
     a = _amplitude(task)
     sigma2 = a**2 * Dn[0] / N**d
     sc = count_scales(a, net)
     den, Dn = den * sc, Dn * sc
     if net.act == "linear":
         Gn = _noise_linear(ops, net, sigma2)
+    elif task.rule == "distance":
+        Gn = np.zeros(K + 2)
+        h_comps, near = distance_noise_weights(task)
+        Gn[1:] = relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, h_comps, near, pair)
     else:
         wp, wm = class_weights(task, ax)
         Gn = np.zeros(K + 2)
@@ -176,12 +191,17 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> S
 
     Notes
     -----
-    *Two paths, same values.* Points with the block rule, ``shift_rule="auto"``, batch-matched
-    noise and a ReLU or linear net take the translation-invariant path (``_translation``,
-    ``_relu.block_relu_noise``): sums over single positions and the relative offsets of nearby
-    features, cost O(N^dim) per layer (2D N = 256 or 1D N = 65,536 in seconds). Everything else
-    enumerates every configuration and move outcome, O(N^(2 dim)). The two agree to ~1e-14
-    where both run (``tests/test_theory_translation.py``).
+    *Two paths, same values.* Points with the block or the distance rule (periodic or not,
+    either norm, any gap), ``shift_rule="auto"``, batch-matched noise and a ReLU or linear net
+    take the translation-invariant path: block rule by sums over single positions
+    (``_translation``), distance rule by sums over the offsets between the two features
+    weighted by their counts, with the image-edge corrections of the moves (``_distance``), and
+    the ReLU noise by sums over single positions and the offsets of nearby features
+    (``_relu.relu_noise``); cost O(N^dim) per layer (2D N = 256 or 1D N = 65,536 in seconds).
+    Everything else (stripes, other shift rules, sample-matched noise, tanh, nets too small for
+    the layer-1 patch, windows longer than the image) enumerates every configuration and move
+    outcome, O(N^(2 dim)). The two agree to ~1e-14 where both run
+    (``tests/test_theory_translation.py``, ``tests/test_theory_distance.py``).
 
     *Data terms* (den_k and the diffeo numerators) are exact finite sums over every
     configuration and every move outcome. For ReLU (inputs >= 0, positive filters, zero bias)
