@@ -110,12 +110,7 @@ def run(a: argparse.Namespace) -> int:
                      record_every=a.record_every, checkpoint_every=a.checkpoint_every,
                      dtype=a.dtype, bias_std=a.bias_std, data_seed=a.data_seed,
                      train_noise=a.train_noise)
-    out = Path(a.out)
-    if out.exists() and not out.is_dir():
-        raise ScaleDetectError(f"out must be a folder; got out={a.out!r} (an existing file)")
-    if not a.resume and ((out / "model.npz").exists() or (out / CHECKPOINT).exists()):
-        raise ScaleDetectError(f"out already holds a run ({out}); pass --resume to continue it "
-                               f"or choose another folder; got out={a.out!r}")
+    out = _out_dir(a)
     resumed = a.resume and (out / CHECKPOINT).exists()
     progress = sys.stderr.isatty() if a.progress is None else a.progress
     try:
@@ -188,12 +183,7 @@ def _run_arch(a: argparse.Namespace) -> int:
                          n_test=a.n_test, train_noise=a.train_noise, data_seed=a.data_seed,
                          **opt).resolved()
     resolve_device(a.device)
-    out = Path(a.out)
-    if out.exists() and not out.is_dir():
-        raise ScaleDetectError(f"out must be a folder; got out={a.out!r} (an existing file)")
-    if not a.resume and ((out / "model.npz").exists() or (out / CHECKPOINT).exists()):
-        raise ScaleDetectError(f"out already holds a run ({out}); pass --resume to continue it "
-                               f"or choose another folder; got out={a.out!r}")
+    out = _out_dir(a)
     progress = sys.stderr.isatty() if a.progress is None else a.progress
     try:
         r = train_arch(task, spec, a.seed, out_dir=out, progress=progress, resume=a.resume,
@@ -214,3 +204,14 @@ def _run_arch(a: argparse.Namespace) -> int:
                        (CHECKPOINT, "final checkpoint; --resume returns this run")):
         print(f"wrote {out / name} ({what})")
     return 0
+
+
+def _out_dir(a: argparse.Namespace) -> Path:
+    """``--out`` as a folder that holds no finished or interrupted run unless ``--resume``."""
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise ScaleDetectError(f"out must be a folder; got out={a.out!r} (an existing file)")
+    if not a.resume and ((out / "model.npz").exists() or (out / CHECKPOINT).exists()):
+        raise ScaleDetectError(f"out already holds a run ({out}); pass --resume to continue it "
+                               f"or choose another folder; got out={a.out!r}")
+    return out

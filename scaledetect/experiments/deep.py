@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from ..sensitivity.result import depth_profile
 from ..tasks.spec import TaskSpec
 from .config import Run
 from .stats import LEARNED_TEST_ERROR, below, ci_text, combine, interval, verdict
@@ -111,9 +112,7 @@ KEEP = 1.5
 
 
 def _profile(result: dict, which: str, q: str):
-    rows = result[which]["layers"]
-    depth = np.array([r.get("depth", np.nan) for r in rows], float)
-    return depth, np.array([np.nan if r.get(q) is None else r[q] for r in rows], float)
+    return depth_profile(result[which], q)[:2]
 
 
 def _by_arch(runs, results) -> dict:

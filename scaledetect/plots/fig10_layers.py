@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..sensitivity.result import depth_profile
 from ._data import result_of
 from .style import QUANTITY_LABELS, figure, plain_log_ticks, save, styled
 
@@ -19,10 +20,7 @@ SERIES = {"init": ("initialization", "#9a9a9a", "o"), "trained": ("trained", "#b
 
 def layer_profile(result: dict, which: str, quantity: str):
     """``(depths, values, names)`` of one measurement's nodes (``None`` values -> NaN)."""
-    rows = result[which]["layers"]
-    depth = np.array([r.get("depth", np.nan) for r in rows], float)
-    vals = np.array([np.nan if r.get(quantity) is None else r[quantity] for r in rows], float)
-    return depth, vals, [str(r.get("name", r["k"])) for r in rows]
+    return depth_profile(result[which], quantity)
 
 
 def seed_profiles(results: dict, runs, which: str, quantity: str):

@@ -111,3 +111,21 @@ def profile(sens: dict, quantity: str, with_out: bool = False):
         se = np.array([np.nan if r[f"{quantity}_se"] is None else r[f"{quantity}_se"]
                        for r in rows], dtype=float)
     return x, y, se
+
+
+def depth_profile(sens: dict, quantity: str):
+    """One quantity of a ``Sensitivities.to_dict()`` of named nodes against relative depth.
+
+    Returns
+    -------
+    depths : float ndarray (L,)
+        Each row's ``depth`` in [0, 1] (NaN where absent).
+    values : float ndarray (L,)
+        Values (``None`` in the JSON becomes NaN).
+    names : list of str
+        Each row's ``name`` (its ``k`` where absent).
+    """
+    rows = sens["layers"]
+    depth = np.array([r.get("depth", np.nan) for r in rows], float)
+    vals = np.array([np.nan if r.get(quantity) is None else r[quantity] for r in rows], float)
+    return depth, vals, [str(r.get("name", r["k"])) for r in rows]
