@@ -1,5 +1,5 @@
 """ReLU noise moments of the pooling net: the one home of the layer-1 Gaussian tables, and the
-noise numerators of the block rule without enumerating pairs (points, 1D and 2D).
+noise numerators without enumerating pairs (points, 1D and 2D, block and distance rules).
 
 Layer-1 pre-activations are ``z_u = m_u + g_u`` with ``m_u = a c_u / F^dim`` (``c_u`` feature
 pixels in unit u's window) and ``g`` Gaussian, ``Var g_u = v = sigma^2 / F^dim``,
