@@ -45,6 +45,49 @@ def _anchor(x: np.ndarray, y: np.ndarray, f, k0: float):
     return y[i] / f(x[i])
 
 
+def _panel(ax, q: str, results: dict, th, mc, tr, mode: str, min_k: int) -> dict:
+    """Draw one quantity's theory lines, Monte Carlo markers, trained squares and guide."""
+    log_x = mode == "unstrided"
+    panel = {}
+    for r in th:
+        panel[f"theory {r.key}"] = draw_single(
+            ax, result_of(results, r), q, color=KIND_COLORS["theory"], min_k=min_k,
+            label="theory, pooling net (exact)")
+    for r in mc:
+        panel[f"pooling {r.key}"] = draw_single(
+            ax, result_of(results, r), q, color=KIND_COLORS["pooling"], marker="o",
+            min_k=min_k, label=f"pooling net, Monte Carlo (P={r.probe})")
+    if tr:
+        net, task = tr[0].net, tr[0].task
+        panel["trained"] = draw_seeds(
+            ax, results, tr, "trained", q, color=KIND_COLORS["trained"], marker="s",
+            min_k=min_k, label=f"trained CNN (N={task.size}, ξ={task.xi:g}, K={net.depth}, "
+                               f"width {net.width})")
+    ref = next(iter(panel.values()), None)
+    if ref is not None:
+        net = (th or mc or tr)[0].net
+        label, f = guides(mode, net.dim, net.stride)[q]
+        x = np.asarray(ref["x"], float)
+        k0 = x.min() + 0.5 * (x.max() - x.min()) if not log_x else np.sqrt(x.max())
+        c = _anchor(x, np.asarray(ref["y"], float), f, k0)
+        xs = np.linspace(x.min(), x.max(), 50)
+        guide(ax, xs, c * f(xs), label=label)
+        panel["guide"] = {"label": label, "x": xs, "y": c * f(xs)}
+    note = note_omitted(ax, panel, q)
+    if note:
+        panel["not_drawn"] = note
+    return panel
+
+
+def _log_depth_axis(ax, depth: int) -> None:
+    """Log-scaled layer axis with ticks at powers of 2 up to *depth*."""
+    ax.set_xscale("log")
+    ticks = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= depth]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(t) for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def render_scaling(out_dir, runs, results: dict, *, fig_id: str, mode: str, caption: str,
                    title: str) -> list[Path]:
     """Grid of panels: rows D, G, R; columns dim 1 and dim 2 (those present in *runs*).
@@ -72,42 +115,11 @@ def render_scaling(out_dir, runs, results: dict, *, fig_id: str, mode: str, capt
                "trained": [r.to_dict() for r in tr[:1]], "panels": {}}
         for i, q in enumerate(QUANTITIES):
             ax = axes[i, j]
-            panel = {}
-            for r in th:
-                panel[f"theory {r.key}"] = draw_single(
-                    ax, result_of(results, r), q, color=KIND_COLORS["theory"], min_k=min_k,
-                    label="theory, pooling net (exact)")
-            for r in mc:
-                panel[f"pooling {r.key}"] = draw_single(
-                    ax, result_of(results, r), q, color=KIND_COLORS["pooling"], marker="o",
-                    min_k=min_k, label=f"pooling net, Monte Carlo (P={r.probe})")
-            if tr:
-                net, task = tr[0].net, tr[0].task
-                panel["trained"] = draw_seeds(
-                    ax, results, tr, "trained", q, color=KIND_COLORS["trained"], marker="s",
-                    min_k=min_k, label=f"trained CNN (N={task.size}, ξ={task.xi:g}, K={net.depth}, "
-                                       f"width {net.width})")
-            ref = next(iter(panel.values()), None)
-            if ref is not None:
-                label, f = guides(mode, dim, (th or mc or tr)[0].net.stride)[q]
-                x = np.asarray(ref["x"], float)
-                k0 = x.min() + 0.5 * (x.max() - x.min()) if not log_x else np.sqrt(x.max())
-                c = _anchor(x, np.asarray(ref["y"], float), f, k0)
-                xs = np.linspace(x.min(), x.max(), 50)
-                guide(ax, xs, c * f(xs), label=label)
-                panel["guide"] = {"label": label, "x": xs, "y": c * f(xs)}
-            note = note_omitted(ax, panel, q)
-            if note:
-                panel["not_drawn"] = note
+            panel = _panel(ax, q, results, th, mc, tr, mode, min_k)
             ax.set_yscale("log")
             plain_log_ticks(ax, "y")
             if log_x:
-                ax.set_xscale("log")
-                depth = max(r.net.depth for r in th + mc + tr)
-                ticks = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= depth]
-                ax.set_xticks(ticks)
-                ax.set_xticklabels([str(t) for t in ticks])
-                ax.xaxis.set_minor_formatter(NullFormatter())
+                _log_depth_axis(ax, max(r.net.depth for r in th + mc + tr))
             ax.set_ylabel(QUANTITY_LABELS[q])
             # the symbols are explained once, below the figure; each panel names its guide
             for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
