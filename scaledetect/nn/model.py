@@ -350,8 +350,10 @@ def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -
     return CNN(spec, params, dtype=dtype)
 
 
-def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int) -> np.ndarray:
-    """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``."""
+def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int, dtype) -> np.ndarray:
+    """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``, added
+    in *dtype*.
+    """
     n_in = x.shape[axis]
     parts = []
     for j in range(F):
@@ -362,16 +364,16 @@ def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int) -> np.ndarr
         else:
             parts.append(np.take(x, (s * np.arange(n_out) + j) % n_in, axis=axis))
     if F == 1:
-        return parts[0].copy()
-    out = parts[0] + parts[1]
+        return parts[0].astype(dtype)
+    out = np.add(parts[0], parts[1], dtype=dtype)
     for part in parts[2:]:
         out += part
     return out
 
 
-def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int) -> np.ndarray:
+def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, dtype) -> np.ndarray:
     """Window sums of tiling windows (F = s), ``(n, N[, N]) -> (n, n_out[, n_out])``: the F^dim
-    phases of a reshaped view added into one output (no full-size temporary).
+    phases of a reshaped view added in *dtype* into one output (no full-size temporary).
     """
     y = x.reshape((len(x),) + (n_out, F) * dim)
     phases = list(itertools.product(range(F), repeat=dim))
@@ -380,8 +382,8 @@ def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int) -> np.ndarray:
         return y[(slice(None),) + sum(((slice(None), j) for j in ph), ())]
 
     if len(phases) == 1:
-        return view(phases[0]).copy()
-    out = view(phases[0]) + view(phases[1])
+        return view(phases[0]).astype(dtype)
+    out = np.add(view(phases[0]), view(phases[1]), dtype=dtype)
     for ph in phases[2:]:
         out += view(ph)
     return out
@@ -413,20 +415,43 @@ class PoolingNet(CNN):
 
     def forward(self, x, layers: bool = False):
         """See ``CNN.forward``."""
+        if self._pooling_weights() is None:
+            return super().forward(x, layers)
+        if not layers:
+            return self.representations(x)[-1]
+        reps = self.representations(x)
+        reps[0] = self._input(reps[0]).reshape(reps[0].shape)  # the model dtype, a fresh array
+        return reps
+
+    def representations(self, x) -> list:
+        """``forward(x, layers=True)`` without the copy of the input: ``f_0`` is *x* itself.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, 1, N) or (n, 1, N, N)
+
+        Returns
+        -------
+        list
+            ``[f_0, f_1, ..., f_K, out]``: ``f_0 = x`` as given when it is float32 or float64 and
+            contiguous (the same values as the model-dtype copy ``forward`` returns), the rest
+            as in ``forward``. The first pooling reads *x* in its own dtype and adds in the
+            model dtype (exact for float32 images in a float64 model: no copy of the batch).
+        """
         ws = self._pooling_weights()
         if ws is None:
-            return super().forward(x, layers)
+            return super().forward(x, layers=True)
         spec = self.spec
-        f = self._input(x).reshape((-1, 1) + (spec.size,) * spec.dim)
+        f = self._images(x)
         reps = [f]
         F, s = spec.filter, spec.stride
         for k in range(1, spec.depth + 1):
             z, n_out = f[:, 0], spec.sizes[k]
             if F == s:
-                z = _pool_tiles(z, F, n_out, spec.dim)
+                z = _pool_tiles(z, F, n_out, spec.dim, self.dtype)
             else:
                 for ax in range(spec.dim):
-                    z = _pool_axis(z, 1 + ax, F, s, n_out)
+                    z = _pool_axis(z, 1 + ax, F, s, n_out, self.dtype)
             z *= ws[k - 1]
             f = _PHI[spec.act](z)
             if spec.gain != 1.0:
@@ -437,7 +462,15 @@ class PoolingNet(CNN):
         rw, rb = self.params["readout.weight"][0], self.params["readout.bias"][0]
         g = f.reshape(len(f), -1).sum(1) * inv
         out = (alpha * (rb + cro * rw * g)).astype(self.dtype)
-        return reps + [out] if layers else out
+        return reps + [out]
+
+    def _images(self, x) -> np.ndarray:
+        """*x* checked as ``_input`` does, ``(n, 1, N[, N])``; float32/float64 kept, not copied."""
+        x = np.asarray(x)
+        shape = (1,) + (self.spec.size,) * self.spec.dim
+        if x.dtype in DTYPES and x.ndim == len(shape) + 1 and x.shape[1:] == shape and len(x):
+            return np.ascontiguousarray(x)
+        return self._input(x).reshape((-1,) + shape)  # converts, or raises naming the shape
 
 
 def pooling_net(spec: NetSpec, dtype=np.float64) -> PoolingNet:
