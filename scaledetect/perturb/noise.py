@@ -39,8 +39,9 @@ def change_sq(clean: np.ndarray, deformed: np.ndarray | None = None) -> np.ndarr
     step = max(1, _ROWS_BYTES // (8 * max(c.shape[1], 1)))
     for lo in range(0, n, step):
         rows = slice(lo, lo + step)
-        diff = (c[rows].astype(np.float64) if d is None else
-                np.subtract(d[rows], c[rows], dtype=np.float64))
+        diff = c[rows].astype(np.float64)
+        if d is not None:
+            diff -= d[rows].astype(np.float64)  # x - tau x: the same squares
         out[rows] = np.einsum("ij,ij->i", diff, diff)
     return out
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..errors import require, require_choice
+from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from . import probe as _probe
@@ -49,9 +50,8 @@ def _elasticity(source, x: np.ndarray, x_noise: np.ndarray, clean: list,
     n = len(x)
     e = np.zeros(len(reps))
     for k, (f, a) in enumerate(zip(reps, clean, strict=True)):
-        f, a = np.asarray(f, np.float64), np.asarray(a, np.float64)
-        g_lo = np.mean(np.sum((f[:n] - a) ** 2, axis=1))
-        g_hi = np.mean(np.sum((f[n:] - a) ** 2, axis=1))
+        g_lo = np.mean(change_sq(a, f[:n]))
+        g_hi = np.mean(change_sq(a, f[n:]))
         if g_lo > 0 and g_hi > 0:
             e[k] = np.log(g_hi / g_lo) / np.log((1 + h) / (1 - h))
     return e

@@ -53,9 +53,11 @@ class _Layer:
         for lo in range(0, n, step):
             rows = slice(lo, min(lo + step, n))
             x = a[rows].astype(np.float64)
-            y = np.subtract(b[rows], x, dtype=np.float64)
+            y = b[rows].astype(np.float64)  # then float64 arithmetic (faster than mixed types)
+            y -= x
             d[rows] = _rowsq(y)
-            np.subtract(e[rows], x, out=y)
+            np.copyto(y, e[rows])
+            y -= x
             g = _rowsq(y)
             x -= self.c
             r = _rowsq(x)

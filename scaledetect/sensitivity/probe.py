@@ -24,6 +24,7 @@ BLOCK = 256
 """Probes per random-stream block; batches are whole numbers of blocks."""
 
 _POSITIONS, _DIFFEO, _NOISE, _CORRUPT = 0, 1, 2, 3  # random-stream tags
+_WORKERS = 2  # threads of the first pass over the probes (numpy releases the GIL)
 
 
 def root_seed(rng: np.random.Generator | int | None) -> int:
@@ -217,6 +218,15 @@ def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int,
     return _levels(ps, task.size**task.dim, probe_noise)
 
 
+def _block_sums(ps, lo: int, hi: int, change: bool, norm: bool) -> tuple[float, float]:
+    """``sum ||tau x_i - x_i||^2`` (if *change*) and ``sum ||x_i||^2`` (if *norm*) over probes
+    ``lo .. hi-1`` (one block), else 0.
+    """
+    x = ps.clean(lo, hi)
+    c = float(change_sq(x, ps.deformed(lo, hi, x)).sum()) if change else 0.0
+    return c, float(change_sq(x).sum()) if norm else 0.0
+
+
 def _levels(ps, pixels: int, probe_noise: float):
     """*ps* with the batch-matched sigma (None unless batch matching) and the corruption level,
     both over the whole probe set (one pass).
@@ -228,13 +238,12 @@ def _levels(ps, pixels: int, probe_noise: float):
     if not batch and probe_noise == 0:
         return ps
     probe, change, norm = ps.size, 0.0, 0.0
-    for lo in range(0, probe, BLOCK):
-        hi = min(lo + BLOCK, probe)
-        x = ps.clean(lo, hi)
-        if batch:
-            change += float(change_sq(x, ps.deformed(lo, hi, x)).sum())
-        if probe_noise > 0:
-            norm += float(change_sq(x).sum())
+    spans = [(ps, lo, min(lo + BLOCK, probe), batch, probe_noise > 0)
+             for lo in range(0, probe, BLOCK)]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:  # summed in block order
+        for c, q in pool.map(_block_sums, *zip(*spans, strict=True)):
+            change += c
+            norm += q
     sigma = float(np.sqrt(change / probe / pixels)) if batch else None
     std = perturb.corruption_std(probe_noise, norm / probe, pixels) if probe_noise > 0 else 0.0
     return dataclasses.replace(ps, sigma=sigma, probe_noise=float(probe_noise), corrupt_std=std)
