@@ -171,7 +171,9 @@ def measure(model, task: TaskSpec | None = None,
     the clean measurement bit for bit.
 
     The probes are streamed in batches; each batch is one forward pass of its clean, deformed
-    and noisy images, giving every layer at once. Memory does not grow with P (beyond the
+    and noisy images, giving every layer at once (the images of the next batch are made in a
+    second thread meanwhile; the first pass below runs on two threads; neither changes a
+    number). Memory does not grow with P (beyond the
     ``(P, 2, p)`` positions, or the user's images): den_k comes from running sums (see
     ``MeanAccumulator`` for the centring and for the delta-method standard errors, which
     include the U-statistic variance of den_k and, for batch-matched noise, the dependence of
