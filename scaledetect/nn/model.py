@@ -24,6 +24,9 @@ PARALLEL_MIN_WORK = 1 << 22
 # buffers kept between calls (per model): at most 4 batch shapes and this many bytes (the most
 # recent one is always kept, so repeated passes over a large probe set do not reallocate)
 CACHE_MAX_BYTES = 1 << 28
+# PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
+# between the window sums, the scaling and the activation)
+_POOL_CHUNK = 1 << 17
 
 
 def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
@@ -371,9 +374,9 @@ def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int, dtype) -> n
     return out
 
 
-def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, dtype) -> np.ndarray:
-    """Window sums of tiling windows (F = s), ``(n, N[, N]) -> (n, n_out[, n_out])``: the F^dim
-    phases of a reshaped view added in *dtype* into one output (no full-size temporary).
+def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, out: np.ndarray) -> np.ndarray:
+    """Window sums of tiling windows (F = s), ``(n, N[, N]) -> out (n, n_out[, n_out])``: the F^dim
+    phases of a reshaped view added in the dtype of *out* (no full-size temporary).
     """
     y = x.reshape((len(x),) + (n_out, F) * dim)
     phases = list(itertools.product(range(F), repeat=dim))
@@ -382,8 +385,9 @@ def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, dtype) -> np.ndarra
         return y[(slice(None),) + sum(((slice(None), j) for j in ph), ())]
 
     if len(phases) == 1:
-        return view(phases[0]).astype(dtype)
-    out = np.add(view(phases[0]), view(phases[1]), dtype=dtype)
+        out[...] = view(phases[0])
+        return out
+    np.add(view(phases[0]), view(phases[1]), out=out, dtype=out.dtype)
     for ph in phases[2:]:
         out += view(ph)
     return out
@@ -433,10 +437,11 @@ class PoolingNet(CNN):
         Returns
         -------
         list
-            ``[f_0, f_1, ..., f_K, out]``: ``f_0 = x`` as given when it is float32 or float64 and
-            contiguous (the same values as the model-dtype copy ``forward`` returns), the rest
-            as in ``forward``. The first pooling reads *x* in its own dtype and adds in the
-            model dtype (exact for float32 images in a float64 model: no copy of the batch).
+            ``[f_0, f_1, ..., f_K, out]``: ``f_0 = x`` as given when it is contiguous and the
+            model dtype holds it exactly (float32 images, float64 model: the same values as the
+            model-dtype copy ``forward`` returns), the rest as in ``forward``. The first
+            pooling reads *x* in its own dtype and adds in the model dtype (exact for float32
+            images in a float64 model: no copy of the batch).
         """
         ws = self._pooling_weights()
         if ws is None:
@@ -446,17 +451,22 @@ class PoolingNet(CNN):
         reps = [f]
         F, s = spec.filter, spec.stride
         for k in range(1, spec.depth + 1):
-            z, n_out = f[:, 0], spec.sizes[k]
-            if F == s:
-                z = _pool_tiles(z, F, n_out, spec.dim, self.dtype)
-            else:
-                for ax in range(spec.dim):
-                    z = _pool_axis(z, 1 + ax, F, s, n_out, self.dtype)
-            z *= ws[k - 1]
-            f = _PHI[spec.act](z)
-            if spec.gain != 1.0:
-                f *= self.dtype.type(spec.gain)
-            f = f[:, None]
+            n_out = spec.sizes[k]
+            z = np.empty((len(f),) + (n_out,) * spec.dim, self.dtype)
+            step = max(1, _POOL_CHUNK // n_out**spec.dim)  # layer in cache between its passes
+            for lo in range(0, len(f), step):
+                u, out = f[lo:lo + step, 0], z[lo:lo + step]
+                if F == s:
+                    _pool_tiles(u, F, n_out, spec.dim, out)
+                else:
+                    for ax in range(spec.dim):
+                        u = _pool_axis(u, 1 + ax, F, s, n_out, self.dtype)
+                    out[...] = u
+                out *= ws[k - 1]
+                _PHI[spec.act](out)
+                if spec.gain != 1.0:
+                    out *= self.dtype.type(spec.gain)
+            f = z[:, None]
             reps.append(f)
         alpha, cro, inv = self._ro
         rw, rb = self.params["readout.weight"][0], self.params["readout.bias"][0]
@@ -465,10 +475,13 @@ class PoolingNet(CNN):
         return reps + [out]
 
     def _images(self, x) -> np.ndarray:
-        """*x* checked as ``_input`` does, ``(n, 1, N[, N])``; float32/float64 kept, not copied."""
+        """*x* checked as ``_input`` does, ``(n, 1, N[, N])``: kept (not copied) when the model
+        dtype holds its values exactly (float32 or float64 images in a float64 model).
+        """
         x = np.asarray(x)
         shape = (1,) + (self.spec.size,) * self.spec.dim
-        if x.dtype in DTYPES and x.ndim == len(shape) + 1 and x.shape[1:] == shape and len(x):
+        exact = x.dtype in DTYPES and np.can_cast(x.dtype, self.dtype, "safe")  # f32 -> f64
+        if exact and x.ndim == len(shape) + 1 and x.shape[1:] == shape and len(x):
             return np.ascontiguousarray(x)
         return self._input(x).reshape((-1,) + shape)  # converts, or raises naming the shape
 
