@@ -42,10 +42,10 @@ def _elasticity(source, x: np.ndarray, x_noise: np.ndarray, clean: list,
     e_k = 1 when f_k is linear, 0 when gbar_k = 0.
     """
     h = _ELASTICITY_STEP
-    x64 = np.asarray(x, np.float64)
-    eta = np.asarray(x_noise, np.float64) - x64
-    lo = (x64 + np.sqrt(1 - h) * eta).astype(np.float32)
-    hi = (x64 + np.sqrt(1 + h) * eta).astype(np.float32)
+    x = np.asarray(x, np.float32)
+    eta = np.asarray(x_noise, np.float32) - x  # float32, like the noise itself
+    lo = x + np.float32(np.sqrt(1 - h)) * eta
+    hi = x + np.float32(np.sqrt(1 + h)) * eta
     reps = _probe.representations(source, np.concatenate([lo, hi]), channel_mean)
     n = len(x)
     e = np.zeros(len(reps))
