@@ -17,6 +17,7 @@ from scaledetect.perturb import (
     deform,
     diffeo,
     displacement_rms,
+    matched_eta,
     matched_noise,
     maxent_field,
     noise_sigma,
@@ -340,6 +341,19 @@ def test_batch_matched_noise_norm():
     fixed = matched_noise(b.images, tx, "batch", rng=14, sigma=0.1)
     r = ((fixed.astype(np.float64) - b.images) ** 2).sum((1, 2, 3)) / (256 * 0.01)
     assert abs(r.mean() - 1) < 3 * r.std() / np.sqrt(len(r))
+
+
+def test_matched_noise_is_one_float32_draw_and_one_float32_sum():
+    # Expect: batch eta = float32(sigma) * g with g = standard_normal(dtype=float32) from the
+    # given seed, bit for bit; the noisy image is x + eta summed once in float32 (float32 x).
+    task = TaskSpec(dim=2, size=16, xi=4)
+    b = sample(task, 20, rng=3)
+    tx = diffeo(task, Perturbation(), b.images, b.positions, rng=4)
+    eta = matched_eta(b.images, tx, "batch", rng=5, sigma=0.3)
+    g = np.random.default_rng(5).standard_normal(b.images.shape, dtype=np.float32)
+    assert eta.dtype == np.float32 and np.array_equal(eta, np.float32(0.3) * g)
+    noisy = matched_noise(b.images, tx, "batch", rng=5, sigma=0.3)
+    assert noisy.dtype == np.float32 and np.array_equal(noisy, b.images + eta)
 
 
 @pytest.mark.parametrize("diffeo_name", ["shift", "maxent"])

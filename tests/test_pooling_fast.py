@@ -37,3 +37,19 @@ def test_changed_weights_fall_back_to_the_kernel():
     slow = CNN(spec, fast.params, dtype=np.float64)
     x = np.random.default_rng(1).standard_normal((3, 1, 16))
     assert np.array_equal(fast.forward(x), slow.forward(x))
+
+
+@pytest.mark.parametrize("geom", [(2, 16, 3, 2, 2), (1, 24, 3, 3, 2), (2, 8, 2, 2, 1)], ids=str)
+def test_representations_keep_the_float32_input_and_equal_forward(geom):
+    # Expect: representations(x) of float32 images in a float64 net returns x itself as f_0 (no
+    # copy) and layers 1..K and the output equal forward(x, layers=True) bit for bit: float32 ->
+    # float64 is exact, so pooling float32 inputs in float64 is the same arithmetic.
+    dim, size, depth, F, s = geom
+    net = pooling_net(NetSpec(dim=dim, size=size, depth=depth, filter=F, stride=s, width=1,
+                              bias=False))
+    x = np.random.default_rng(2).standard_normal((4, 1) + (size,) * dim).astype(np.float32)
+    fast, full = net.representations(x), net.forward(x, layers=True)
+    assert fast[0] is x and full[0].dtype == np.float64 and np.array_equal(full[0], x)
+    for u, v in zip(fast[1:], full[1:], strict=True):
+        assert u.dtype == v.dtype == np.float64 and np.array_equal(u, v)
+    assert np.array_equal(net.forward(x), full[-1])

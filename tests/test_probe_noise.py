@@ -112,7 +112,10 @@ def test_linear_net_keeps_numerators_and_den_is_the_corrupted_spread():
             return v.reshape(P, 32 >> k, 1 << k).mean(-1)
         den = np.mean(pdist(pool(x), "sqeuclidean"))
         den_c = np.mean(pdist(pool(x + n), "sqeuclidean"))
-        assert noisy.D[k] / clean.D[k] == pytest.approx(den / den_c, rel=1e-5)
+        if k == 3:  # 2^k = xi: a move stays in its block, the block means do not change
+            assert clean.D[k] == 0 and noisy.D[k] < 1e-12  # corrupted: float rounding only
+        else:
+            assert noisy.D[k] / clean.D[k] == pytest.approx(den / den_c, rel=1e-5)
         assert noisy.G[k] / clean.G[k] == pytest.approx(den / den_c, rel=1e-5)
         assert noisy.R[k] == pytest.approx(clean.R[k], rel=1e-5)
         # the noise part of den'_k: E ||A_k (n_i - n_j)||^2 = 2 s^2 N / 4^k; its sample value is

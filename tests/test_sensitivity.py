@@ -13,7 +13,8 @@ from scipy.spatial.distance import pdist
 
 from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec
 from scaledetect.nn.model import init_cnn, pooling_net
-from scaledetect.sensitivity import measure, probe
+from scaledetect.perturb import noise
+from scaledetect.sensitivity import measure, moments, probe
 
 # --------------------------------------------------------------------------- references
 
@@ -248,6 +249,25 @@ def test_mean_standard_errors_match_direct_delta_method():
             assert getattr(s, name)[k] == pytest.approx(val, rel=1e-9)
             se = np.sqrt((psi**2).sum() / (P * (P - 1)))
             assert getattr(s, name + "_se")[k] == pytest.approx(se, rel=1e-3), (name, k)
+
+
+def test_row_chunks_do_not_change_the_sums(monkeypatch):
+    # The accumulator and change_sq convert a few rows at a time to float64; chunks of one row
+    # give the same numbers up to float64 summation order (1e-12), and change_sq equals the
+    # plain float64 formula.
+    model, task = small_cnn(width=3), TaskSpec(size=16, xi=8)
+    ref = measure(model, task, probe=600, rng=9)
+    monkeypatch.setattr(moments, "_CHUNK", 1)
+    monkeypatch.setattr(noise, "_ROWS_BYTES", 1)
+    one = measure(model, task, probe=600, rng=9)
+    for name in ("D", "G", "R", "D_se", "G_se", "R_se"):
+        np.testing.assert_allclose(getattr(one, name), getattr(ref, name), rtol=1e-12)
+    x = np.random.default_rng(0).standard_normal((5, 1, 16, 16)).astype(np.float32)
+    y = x[::-1].copy()
+    want = ((y.astype(np.float64) - x) ** 2).sum((1, 2, 3))
+    np.testing.assert_allclose(probe.change_sq(x, y), want, rtol=1e-13)
+    np.testing.assert_allclose(probe.change_sq(x), (x.astype(np.float64) ** 2).sum((1, 2, 3)),
+                               rtol=1e-13)
 
 
 def _finite_difference_elasticity(model, x, xn, h=0.2):

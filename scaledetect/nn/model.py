@@ -29,6 +29,9 @@ CACHE_MAX_BYTES = 1 << 28
 # im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
 # 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
 FORWARD_CHUNK = 64
+# PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
+# between the window sums, the scaling and the activation)
+_POOL_CHUNK = 1 << 17
 
 
 def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
@@ -351,8 +354,10 @@ def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -
     return CNN(spec, params, dtype=dtype)
 
 
-def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int) -> np.ndarray:
-    """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``."""
+def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int, dtype) -> np.ndarray:
+    """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``, added
+    in *dtype*.
+    """
     n_in = x.shape[axis]
     parts = []
     for j in range(F):
@@ -363,16 +368,16 @@ def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int) -> np.ndarr
         else:
             parts.append(np.take(x, (s * np.arange(n_out) + j) % n_in, axis=axis))
     if F == 1:
-        return parts[0].copy()
-    out = parts[0] + parts[1]
+        return parts[0].astype(dtype)
+    out = np.add(parts[0], parts[1], dtype=dtype)
     for part in parts[2:]:
         out += part
     return out
 
 
-def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int) -> np.ndarray:
-    """Window sums of tiling windows (F = s), ``(n, N[, N]) -> (n, n_out[, n_out])``: the F^dim
-    phases of a reshaped view added into one output (no full-size temporary).
+def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, out: np.ndarray) -> np.ndarray:
+    """Window sums of tiling windows (F = s), ``(n, N[, N]) -> out (n, n_out[, n_out])``: the F^dim
+    phases of a reshaped view added in the dtype of *out* (no full-size temporary).
     """
     y = x.reshape((len(x),) + (n_out, F) * dim)
     phases = list(itertools.product(range(F), repeat=dim))
@@ -381,8 +386,9 @@ def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int) -> np.ndarray:
         return y[(slice(None),) + sum(((slice(None), j) for j in ph), ())]
 
     if len(phases) == 1:
-        return view(phases[0]).copy()
-    out = view(phases[0]) + view(phases[1])
+        out[...] = view(phases[0])
+        return out
+    np.add(view(phases[0]), view(phases[1]), out=out, dtype=out.dtype)
     for ph in phases[2:]:
         out += view(ph)
     return out
@@ -414,31 +420,71 @@ class PoolingNet(CNN):
 
     def forward(self, x, layers: bool = False):
         """See ``CNN.forward``."""
+        if self._pooling_weights() is None:
+            return super().forward(x, layers)
+        if not layers:
+            return self.representations(x)[-1]
+        reps = self.representations(x)
+        reps[0] = self._input(reps[0]).reshape(reps[0].shape)  # the model dtype, a fresh array
+        return reps
+
+    def representations(self, x) -> list:
+        """``forward(x, layers=True)`` without the copy of the input: ``f_0`` is *x* itself.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, 1, N) or (n, 1, N, N)
+
+        Returns
+        -------
+        list
+            ``[f_0, f_1, ..., f_K, out]``: ``f_0 = x`` as given when it is contiguous and the
+            model dtype holds it exactly (float32 images, float64 model: the same values as the
+            model-dtype copy ``forward`` returns), the rest as in ``forward``. The first
+            pooling reads *x* in its own dtype and adds in the model dtype (exact for float32
+            images in a float64 model: no copy of the batch).
+        """
         ws = self._pooling_weights()
         if ws is None:
-            return super().forward(x, layers)
+            return super().forward(x, layers=True)
         spec = self.spec
-        f = self._input(x).reshape((-1, 1) + (spec.size,) * spec.dim)
+        f = self._images(x)
         reps = [f]
         F, s = spec.filter, spec.stride
         for k in range(1, spec.depth + 1):
-            z, n_out = f[:, 0], spec.sizes[k]
-            if F == s:
-                z = _pool_tiles(z, F, n_out, spec.dim)
-            else:
-                for ax in range(spec.dim):
-                    z = _pool_axis(z, 1 + ax, F, s, n_out)
-            z *= ws[k - 1]
-            f = _PHI[spec.act](z)
-            if spec.gain != 1.0:
-                f *= self.dtype.type(spec.gain)
-            f = f[:, None]
+            n_out = spec.sizes[k]
+            z = np.empty((len(f),) + (n_out,) * spec.dim, self.dtype)
+            step = max(1, _POOL_CHUNK // n_out**spec.dim)  # layer in cache between its passes
+            for lo in range(0, len(f), step):
+                u, out = f[lo:lo + step, 0], z[lo:lo + step]
+                if F == s:
+                    _pool_tiles(u, F, n_out, spec.dim, out)
+                else:
+                    for ax in range(spec.dim):
+                        u = _pool_axis(u, 1 + ax, F, s, n_out, self.dtype)
+                    out[...] = u
+                out *= ws[k - 1]
+                _PHI[spec.act](out)
+                if spec.gain != 1.0:
+                    out *= self.dtype.type(spec.gain)
+            f = z[:, None]
             reps.append(f)
         alpha, cro, inv = self._ro
         rw, rb = self.params["readout.weight"][0], self.params["readout.bias"][0]
         g = f.reshape(len(f), -1).sum(1) * inv
         out = (alpha * (rb + cro * rw * g)).astype(self.dtype)
-        return reps + [out] if layers else out
+        return reps + [out]
+
+    def _images(self, x) -> np.ndarray:
+        """*x* checked as ``_input`` does, ``(n, 1, N[, N])``: kept (not copied) when the model
+        dtype holds its values exactly (float32 or float64 images in a float64 model).
+        """
+        x = np.asarray(x)
+        shape = (1,) + (self.spec.size,) * self.spec.dim
+        exact = x.dtype in DTYPES and np.can_cast(x.dtype, self.dtype, "safe")  # f32 -> f64
+        if exact and x.ndim == len(shape) + 1 and x.shape[1:] == shape and len(x):
+            return np.ascontiguousarray(x)
+        return self._input(x).reshape((-1,) + shape)  # converts, or raises naming the shape
 
 
 def pooling_net(spec: NetSpec, dtype=np.float64) -> PoolingNet:

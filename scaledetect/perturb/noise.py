@@ -6,18 +6,44 @@ from .._random import as_rng
 from ..errors import require, require_choice
 from .spec import NOISE_MATCH
 
+_ROWS_BYTES = 1 << 20  # float64 working copy per row chunk of ``change_sq``: stays in cache
 
-def _pair(clean: np.ndarray, deformed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    c = np.asarray(clean, np.float64)
-    d = np.asarray(deformed, np.float64)
+
+def _check_pair(clean, deformed) -> tuple[np.ndarray, np.ndarray]:
+    """*clean*, *deformed* as arrays of one shape ``(n, C, N[, N])`` (dtypes kept, no copy)."""
+    c, d = np.asarray(clean), np.asarray(deformed)
     require(c.ndim >= 2, "clean.shape", "be (n, C, N[, N])", c.shape)
     require(d.shape == c.shape, "deformed.shape", f"equal clean.shape {c.shape}", d.shape)
     return c, d
 
 
-def _change_sq(c: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """``||tau x_i - x_i||^2`` per sample, ``(n,)``."""
-    return ((d - c) ** 2).reshape(len(c), -1).sum(1)
+def change_sq(clean: np.ndarray, deformed: np.ndarray | None = None) -> np.ndarray:
+    """``||tau x_i - x_i||^2`` per sample in float64, ``(n,)``.
+
+    Parameters
+    ----------
+    clean, deformed : ``(n, ...)``, any float dtype, one shape
+        ``x_i`` and ``tau x_i``; ``deformed=None`` gives ``||x_i||^2``.
+
+    Notes
+    -----
+    Rows are converted to float64 a chunk at a time (about 1 MB), so the difference is exact
+    for float32 inputs and the sum is accumulated in float64, without a float64 copy of the
+    whole batch.
+    """
+    c = np.asarray(clean)
+    n = len(c)
+    c = c.reshape(n, -1)
+    d = None if deformed is None else np.asarray(deformed).reshape(n, -1)
+    out = np.empty(n)
+    step = max(1, _ROWS_BYTES // (8 * max(c.shape[1], 1)))
+    for lo in range(0, n, step):
+        rows = slice(lo, lo + step)
+        diff = c[rows].astype(np.float64)
+        if d is not None:
+            diff -= d[rows].astype(np.float64)  # x - tau x: the same squares
+        out[rows] = np.einsum("ij,ij->i", diff, diff)
+    return out
 
 
 def noise_sigma(clean: np.ndarray, deformed: np.ndarray) -> float:
@@ -34,9 +60,9 @@ def noise_sigma(clean: np.ndarray, deformed: np.ndarray) -> float:
         ``sigma = sqrt(mean_i ||tau x_i - x_i||^2 / (C N^dim))``, so that ``eta ~ N(0, sigma^2 I)``
         has ``E||eta||^2 = mean_i ||tau x_i - x_i||^2`` (C = 1 for task images).
     """
-    c, d = _pair(clean, deformed)
+    c, d = _check_pair(clean, deformed)
     require(len(c) > 0, "clean", "hold at least one image", len(c))
-    return float(np.sqrt(_change_sq(c, d).mean() / c[0].size))
+    return float(np.sqrt(change_sq(c, d).mean() / c[0].size))
 
 
 def matched_noise(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
@@ -58,34 +84,44 @@ def matched_noise(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
     Returns
     -------
     float32, the shape of *clean*
-        ``x_i + eta_i``, eta from ``matched_eta`` (the same arguments).
+        ``x_i + eta_i``, eta from ``matched_eta`` (the same arguments), the sum rounded once
+        (float32 images: a float32 sum; float64 images: a float64 sum).
     """
-    c = np.asarray(clean, np.float64)
-    return (c + matched_eta(c, deformed, match, rng, sigma)).astype(np.float32)
+    eta = matched_eta(clean, deformed, match, rng, sigma)
+    return (np.asarray(clean) + eta).astype(np.float32, copy=False)
 
 
 def matched_eta(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
                 rng: np.random.Generator | int | None = None,
                 sigma: float | None = None) -> np.ndarray:
-    """The noise ``eta_i`` of ``matched_noise`` alone, float64 (arguments as there).
+    """The noise ``eta_i`` of ``matched_noise`` alone, float32 (arguments as there).
 
     Returns
     -------
-    float64, the shape of *clean*
-        ``eta_i``: one standard Gaussian draw ``g`` of the shape of *clean* from *rng*, scaled
-        by sigma (``batch``) or by ``||tau x_i - x_i|| / ||g_i||`` (``sample``).
+    float32, the shape of *clean*
+        ``eta_i``: one standard Gaussian draw ``g`` of the shape of *clean* from *rng*
+        (``standard_normal(dtype=float32)``), scaled by sigma (``batch``, a float32 product) or
+        by ``||tau x_i - x_i|| / ||g_i||`` (``sample``, norms in float64, the product rounded
+        once to float32).
+
+    Notes
+    -----
+    The draws are float32 because the images are: a float64 draw rounded to float32 has the same
+    distribution up to that rounding, at a higher cost (the noise is the largest random draw of
+    a measurement).
     """
     require_choice("match", match, NOISE_MATCH)
-    c, d = _pair(clean, deformed)
-    rng = as_rng(rng)
-    g = rng.standard_normal(c.shape)
+    c, d = _check_pair(clean, deformed)
+    g = as_rng(rng).standard_normal(c.shape, dtype=np.float32)
     if match == "batch":
         if sigma is None:
             sigma = noise_sigma(c, d)
         require(sigma >= 0, "sigma", "be >= 0", sigma)
-        return sigma * g
-    scale = np.sqrt(_change_sq(c, d) / _change_sq(np.zeros_like(g), g))
-    return g * scale.reshape((-1,) + (1,) * (c.ndim - 1))
+        g *= np.float32(sigma)
+        return g
+    scale = np.sqrt(change_sq(c, d) / change_sq(g))
+    np.multiply(g, scale.reshape((-1,) + (1,) * (c.ndim - 1)), out=g, casting="same_kind")
+    return g
 
 
 def corrupt(images: np.ndarray, sigma: float,

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..errors import require, require_choice
+from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from . import probe as _probe
@@ -41,17 +42,16 @@ def _elasticity(source, x: np.ndarray, x_noise: np.ndarray, clean: list,
     e_k = 1 when f_k is linear, 0 when gbar_k = 0.
     """
     h = _ELASTICITY_STEP
-    x64 = np.asarray(x, np.float64)
-    eta = np.asarray(x_noise, np.float64) - x64
-    lo = (x64 + np.sqrt(1 - h) * eta).astype(np.float32)
-    hi = (x64 + np.sqrt(1 + h) * eta).astype(np.float32)
+    x = np.asarray(x, np.float32)
+    eta = np.asarray(x_noise, np.float32) - x  # float32, like the noise itself
+    lo = x + np.float32(np.sqrt(1 - h)) * eta
+    hi = x + np.float32(np.sqrt(1 + h)) * eta
     reps = _probe.representations(source, np.concatenate([lo, hi]), channel_mean)
     n = len(x)
     e = np.zeros(len(reps))
     for k, (f, a) in enumerate(zip(reps, clean, strict=True)):
-        f, a = np.asarray(f, np.float64), np.asarray(a, np.float64)
-        g_lo = np.mean(np.sum((f[:n] - a) ** 2, axis=1))
-        g_hi = np.mean(np.sum((f[n:] - a) ** 2, axis=1))
+        g_lo = np.mean(change_sq(a, f[:n]))
+        g_hi = np.mean(change_sq(a, f[n:]))
         if g_lo > 0 and g_hi > 0:
             e[k] = np.log(g_hi / g_lo) / np.log((1 + h) / (1 - h))
     return e
@@ -171,7 +171,9 @@ def measure(model, task: TaskSpec | None = None,
     the clean measurement bit for bit.
 
     The probes are streamed in batches; each batch is one forward pass of its clean, deformed
-    and noisy images, giving every layer at once. Memory does not grow with P (beyond the
+    and noisy images, giving every layer at once (the images of the next batch are made in a
+    second thread meanwhile; the first pass below runs on two threads; neither changes a
+    number). Memory does not grow with P (beyond the
     ``(P, 2, p)`` positions, or the user's images): den_k comes from running sums (see
     ``MeanAccumulator`` for the centring and for the delta-method standard errors, which
     include the U-statistic variance of den_k and, for batch-matched noise, the dependence of

@@ -6,10 +6,12 @@ per layer, plus the centred representations of the first block of probes (``BLOC
 
 import numpy as np
 
+from ..perturb.noise import change_sq
 from .probe import BLOCK
 
 # rows of the per-sample statistic matrix Q: 1, r_i, d_i, g_i, d0_i
 _ONE, _R, _D, _G, _D0 = range(5)
+_CHUNK = 1 << 17  # entries of a row chunk's float64 working copies (1 MB: they stay in cache)
 
 
 def _rowsq(a: np.ndarray) -> np.ndarray:
@@ -17,26 +19,53 @@ def _rowsq(a: np.ndarray) -> np.ndarray:
 
 
 class _Layer:
-    """Running sums of one layer (see ``MeanAccumulator`` for the notation)."""
+    """Running sums of one layer (see ``MeanAccumulator`` for the notation).
 
-    def __init__(self, a64: np.ndarray, dtype: np.dtype, d: np.ndarray, g: np.ndarray,
-                 d0: np.ndarray):
-        n0 = min(BLOCK, len(a64))
-        a = a64[:n0]
+    Built from the first batch: its first ``BLOCK`` rows give the centre ``c``, the stored
+    centred block ``a0`` and the shift of the statistics (*d0* None: this is layer 0, whose
+    diffeo change is d0 itself).
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, e: np.ndarray, d0: np.ndarray | None):
+        n0 = min(BLOCK, len(a))
+        dtype = a.dtype
         self.eps = float(np.finfo(dtype).eps) if np.dtype(dtype).kind == "f" else 0.0
-        self.c = a.mean(axis=0)
-        self.a0 = a - self.c  # centred first block, (n0, d_k)
-        r = _rowsq(self.a0)
-        self.shift = np.array([0.0, r.mean(), d[:n0].mean(), g[:n0].mean(), d0[:n0].mean()])
+        a64 = a[:n0].astype(np.float64)
+        self.c = a64.mean(axis=0)
+        self.a0 = a64 - self.c  # centred first block, (n0, d_k)
+        d = change_sq(a[:n0], b[:n0])
+        g = change_sq(a[:n0], e[:n0])
+        d0 = d if d0 is None else d0[:n0]
+        self.shift = np.array([0.0, _rowsq(self.a0).mean(), d.mean(), g.mean(), d0.mean()])
         self.M = np.zeros((5, 5))
         self.T = np.zeros((5, self.c.size))
 
-    def add(self, a64: np.ndarray, d: np.ndarray, g: np.ndarray, d0: np.ndarray) -> None:
-        a = a64 - self.c
-        r = _rowsq(a)
-        q = np.stack([np.ones_like(r), r, d, g, d0]) - self.shift[:, None]
-        self.M += q @ q.T
-        self.T += np.einsum("kn,nd->kd", q, a)  # not BLAS: skinny gemm is slow there
+    def add(self, a: np.ndarray, b: np.ndarray, e: np.ndarray,
+            d0: np.ndarray | None) -> np.ndarray:
+        """Add rows ``a_i = f(x_i)``, ``b_i = f(tau x_i)``, ``e_i = f(x_i + eta_i)`` (any float
+        dtype, ``(n, d_k)``) with the layer-0 changes *d0* (None: this is layer 0); return d_i.
+
+        Rows are converted to float64 a chunk at a time: no float64 copy of the whole batch.
+        """
+        n = len(a)
+        d = np.empty(n)
+        step = max(1, _CHUNK // max(a.shape[1], 1))
+        for lo in range(0, n, step):
+            rows = slice(lo, min(lo + step, n))
+            x = a[rows].astype(np.float64)
+            y = b[rows].astype(np.float64)  # then float64 arithmetic (faster than mixed types)
+            y -= x
+            d[rows] = _rowsq(y)
+            np.copyto(y, e[rows])
+            y -= x
+            g = _rowsq(y)
+            x -= self.c
+            r = _rowsq(x)
+            q = np.stack([np.ones_like(r), r, d[rows], g,
+                          d[rows] if d0 is None else d0[rows]]) - self.shift[:, None]
+            self.M += q @ q.T
+            self.T += np.einsum("kn,nd->kd", q, x)  # not BLAS: skinny gemm is slow there
+        return d
 
 
 class MeanAccumulator:
@@ -100,19 +129,18 @@ class MeanAccumulator:
         self.count = 0
 
     def add(self, clean: list, diffeo: list, noise: list) -> None:
-        """Add a batch: lists over layers of ``(n, d_k)`` representations."""
-        d0 = _rowsq(np.asarray(diffeo[0], np.float64) - np.asarray(clean[0], np.float64))
+        """Add a batch: lists over layers of ``(n, d_k)`` representations (layer 0 the input)."""
         first = self.layers is None
         if first:
             self.layers = []
-        # one layer at a time: float64 copies of a single layer are alive at once
+        d0 = None
         for k, (c, b, e) in enumerate(zip(clean, diffeo, noise, strict=True)):
-            a = np.asarray(c, np.float64)
-            d = _rowsq(np.asarray(b, np.float64) - a)
-            g = _rowsq(np.asarray(e, np.float64) - a)
+            c, b, e = np.asarray(c), np.asarray(b), np.asarray(e)
             if first:
-                self.layers.append(_Layer(a, np.asarray(c).dtype, d, g, d0))
-            self.layers[k].add(a, d, g, d0)
+                self.layers.append(_Layer(c, b, e, d0))
+            d = self.layers[k].add(c, b, e, d0)
+            if d0 is None:
+                d0 = d
         self.count += len(d0)
 
     def finish(self, elasticity: np.ndarray | None = None) -> dict:

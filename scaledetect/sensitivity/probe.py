@@ -8,12 +8,14 @@ images, hence every number computed from them, do not depend on the batch size.
 """
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import perturb, tasks
 from ..errors import require
+from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from .source import as_source, flatten
@@ -22,6 +24,7 @@ BLOCK = 256
 """Probes per random-stream block; batches are whole numbers of blocks."""
 
 _POSITIONS, _DIFFEO, _NOISE, _CORRUPT = 0, 1, 2, 3  # random-stream tags
+_WORKERS = 2  # threads of the first pass over the probes (numpy releases the GIL)
 
 
 def root_seed(rng: np.random.Generator | int | None) -> int:
@@ -45,12 +48,14 @@ class _Streams:
     """
 
     def noisy(self, lo: int, hi: int, images: np.ndarray, deformed: np.ndarray) -> np.ndarray:
-        """``x + eta`` of probes ``lo .. hi-1`` (float32), eta matched to ``deformed - images``."""
-        x = np.asarray(images, np.float64)
-        return (x + self.eta(lo, hi, images, deformed)).astype(np.float32)
+        """``x + eta`` of probes ``lo .. hi-1`` (float32), eta matched to ``deformed - images``:
+        the images of ``perturb.matched_noise`` on the same stream.
+        """
+        eta = self.eta(lo, hi, images, deformed)
+        return (np.asarray(images) + eta).astype(np.float32, copy=False)
 
     def eta(self, lo: int, hi: int, images: np.ndarray, deformed: np.ndarray) -> np.ndarray:
-        """Matched noise ``eta_i`` of probes ``lo .. hi-1``, float64 (``perturb.matched_eta``)."""
+        """Matched noise ``eta_i`` of probes ``lo .. hi-1``, float32 (``perturb.matched_eta``)."""
         return self._blockwise(lo, hi, lambda a, b, r: perturb.matched_eta(
             images[a - lo:b - lo], deformed[a - lo:b - lo], self.pert.noise_match, r,
             sigma=self.sigma), _NOISE)
@@ -68,20 +73,21 @@ class _Streams:
         Returns
         -------
         x, x_diffeo, x_noise : float32 ``(hi - lo, C, N[, N])``
-            ``x_i + n_i``, ``tau x_i + n_i`` and ``x_i + n_i + eta_i``, each rounded once from
-            float64; eta_i matched to the clean change ``tau x_i - x_i``; ``n_i = 0`` (no draw)
-            when ``corrupt_std = 0``.
+            ``x_i + n_i``, ``tau x_i + n_i`` and ``x_i + n_i + eta_i`` (eta_i float32), matched
+            to the clean change ``tau x_i - x_i``. ``corrupt_std = 0``: no draw of n_i, and
+            ``x_i + eta_i`` is one float32 sum (``perturb.matched_noise``); otherwise each image
+            is rounded once from float64.
         """
         x = self.clean(lo, hi)
         xd = self.deformed(lo, hi, x)
         eta = self.eta(lo, hi, x, xd)
-        x64 = np.asarray(x, np.float64)
         if self.corrupt_std > 0:
             n = self.corruption(lo, hi, x.shape[1:])
-            x64 = x64 + n
-            x = x64.astype(np.float32)
-            xd = (np.asarray(xd, np.float64) + n).astype(np.float32)
-        return x, xd, (x64 + eta).astype(np.float32)
+            x64 = x.astype(np.float64) + n
+            xd = (xd.astype(np.float64) + n).astype(np.float32)
+            return x64.astype(np.float32), xd, (x64 + eta).astype(np.float32)
+        eta += x
+        return x, xd, eta
 
     def _blockwise(self, lo: int, hi: int, fn, tag: int) -> np.ndarray:
         parts = []
@@ -178,13 +184,6 @@ class ImageProbeSet(_Streams):
             images[a - lo:b - lo], self.pert, r), _DIFFEO)
 
 
-def change_sq(clean: np.ndarray, deformed: np.ndarray) -> np.ndarray:
-    """``||tau x_i - x_i||^2`` per image in float64, ``(n,)``."""
-    diff = np.asarray(deformed, np.float64) - np.asarray(clean, np.float64)
-    diff = diff.reshape(len(diff), -1)
-    return np.einsum("ij,ij->i", diff, diff)
-
-
 def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int,
          probe_noise: float = 0.0) -> ProbeSet:
     """Draw the probe set, its matched-noise level and its corruption level (one pass).
@@ -219,6 +218,15 @@ def draw(task: TaskSpec, pert: Perturbation, probe: int, seed: int,
     return _levels(ps, task.size**task.dim, probe_noise)
 
 
+def _block_sums(ps, lo: int, hi: int, change: bool, norm: bool) -> tuple[float, float]:
+    """``sum ||tau x_i - x_i||^2`` (if *change*) and ``sum ||x_i||^2`` (if *norm*) over probes
+    ``lo .. hi-1`` (one block), else 0.
+    """
+    x = ps.clean(lo, hi)
+    c = float(change_sq(x, ps.deformed(lo, hi, x)).sum()) if change else 0.0
+    return c, float(change_sq(x).sum()) if norm else 0.0
+
+
 def _levels(ps, pixels: int, probe_noise: float):
     """*ps* with the batch-matched sigma (None unless batch matching) and the corruption level,
     both over the whole probe set (one pass).
@@ -230,13 +238,12 @@ def _levels(ps, pixels: int, probe_noise: float):
     if not batch and probe_noise == 0:
         return ps
     probe, change, norm = ps.size, 0.0, 0.0
-    for lo in range(0, probe, BLOCK):
-        hi = min(lo + BLOCK, probe)
-        x = ps.clean(lo, hi)
-        if batch:
-            change += float(change_sq(x, ps.deformed(lo, hi, x)).sum())
-        if probe_noise > 0:
-            norm += float(change_sq(np.zeros_like(x), x).sum())
+    spans = [(ps, lo, min(lo + BLOCK, probe), batch, probe_noise > 0)
+             for lo in range(0, probe, BLOCK)]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:  # summed in block order
+        for c, q in pool.map(_block_sums, *zip(*spans, strict=True)):
+            change += c
+            norm += q
     sigma = float(np.sqrt(change / probe / pixels)) if batch else None
     std = perturb.corruption_std(probe_noise, norm / probe, pixels) if probe_noise > 0 else 0.0
     return dataclasses.replace(ps, sigma=sigma, probe_noise=float(probe_noise), corrupt_std=std)
@@ -321,18 +328,41 @@ def representations(source, x: np.ndarray, channel_mean: bool = False) -> list:
     return flatten(as_source(source).representations(x), len(x), channel_mean)
 
 
+def _images(ps: ProbeSet | ImageProbeSet, lo: int, hi: int) -> np.ndarray:
+    """Clean, deformed and noisy images of probes ``lo .. hi-1`` stacked, ``(3 (hi - lo), ...)``."""
+    return np.concatenate(ps.perturbed(lo, hi))
+
+
+def _prefetched(fn, args: list):
+    """Yield ``fn(*a)`` for every ``a`` in *args*, computing the next one in a second thread.
+
+    The images of batch b + 1 (numpy, which releases the GIL in its loops and random draws) are
+    made while the caller measures batch b; the values do not depend on the thread.
+    """
+    if len(args) <= 1:
+        yield from (fn(*a) for a in args)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(fn, *args[0])
+        for i in range(len(args)):
+            now = ahead.result()
+            if i + 1 < len(args):
+                ahead = pool.submit(fn, *args[i + 1])
+            yield now
+
+
 def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean: bool = False):
     """Yield ``ProbeBatch`` of ``batch_size`` probes (a multiple of ``BLOCK``; the last is shorter).
 
-    Each batch is one forward pass of the concatenated clean, deformed and noisy images.
+    Each batch is one forward pass of the concatenated clean, deformed and noisy images; the
+    images of the next batch are made in a second thread meanwhile.
     """
     require(batch_size % BLOCK == 0, "batch_size", f"be a multiple of {BLOCK}", batch_size)
     source = as_source(source)
     P = ps.size
-    for lo in range(0, P, batch_size):
-        hi = min(lo + batch_size, P)
+    spans = [(ps, lo, min(lo + batch_size, P)) for lo in range(0, P, batch_size)]
+    for (_, lo, hi), xs in zip(spans, _prefetched(_images, spans), strict=True):
         n = hi - lo
-        x, xd, xn = ps.perturbed(lo, hi)
-        reps = representations(source, np.concatenate([x, xd, xn]), channel_mean)
-        yield ProbeBatch(lo, x, xd, xn, [f[:n] for f in reps], [f[n:2 * n] for f in reps],
-                         [f[2 * n:] for f in reps])
+        reps = representations(source, xs, channel_mean)
+        yield ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
+                         [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])

@@ -96,8 +96,13 @@ class CNNSource:
         self.config = {"net": spec.to_dict()}
 
     def representations(self, x: np.ndarray) -> list:
-        """``[f_0 (n, 1, N[, N]), f_1 (n, C, N_1[, N_1]), ..., out (n,)]``."""
-        return self.model.forward(x, layers=True)
+        """``[f_0 (n, 1, N[, N]), f_1 (n, C, N_1[, N_1]), ..., out (n,)]``.
+
+        The model's own ``representations`` when it has one (``PoolingNet``: f_0 is *x* itself,
+        not a copy in the model dtype), else ``forward(x, layers=True)``.
+        """
+        own = getattr(self.model, "representations", None)
+        return own(x) if callable(own) else self.model.forward(x, layers=True)
 
     def dims(self, channel_mean: bool) -> list[int]:
         """Flattened sizes d_k of f_0 .. f_K and the output (no forward pass needed)."""
