@@ -18,7 +18,7 @@ import pytest
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 ROOT = Path(__file__).resolve().parents[1]
-GONE_WITHIN = 10.0
+GONE_WITHIN = 30.0  # workers poll every 0.5 s; the margin is for a loaded machine
 START_WITHIN = 120.0  # spawning two workers imports numba in each; slow on a loaded machine
 
 
