@@ -1,4 +1,60 @@
-"""``measure``: layer-wise relative sensitivities D_k, G_k, R_k of a network."""
+r"""``measure``: layer-wise relative sensitivities D_k, G_k, R_k of a network.
+
+With ``a_i = f_k(x_i)`` flattened over channels and positions,
+
+.. math::
+
+    \mathrm{den}_k = \frac{1}{P(P-1)} \sum_{i \ne j} \|a_i - a_j\|^2, \quad
+    D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i) - a_i\|^2}{\mathrm{den}_k}, \quad
+    G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + \eta_i) - a_i\|^2}{\mathrm{den}_k}, \quad
+    R_k = D_k / G_k .
+
+With ``probe_noise`` = sigma_c > 0 every probe is first corrupted, as the images of
+noise-corrupted training are (``perturb.corrupt``): ``x_i -> x_i + n_i`` with
+``n_i ~ N(0, s^2 I)`` one fixed draw per probe, ``s = sigma_c sqrt(mean_i ||x_i||^2 / D)``
+over the clean probe set (D = C N^dim pixels; ``perturb.corruption_std``, the level of
+training). The same n_i rides on the deformed and the noisy probe, so that the numerators
+measure the diffeo's and the noise's change at the corrupted point:
+
+.. math::
+
+    a_i = f_k(x_i + n_i), \quad
+    D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i + n_i) - a_i\|^2}{\mathrm{den}_k},
+    \quad
+    G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + n_i + \eta_i) - a_i\|^2}{\mathrm{den}_k},
+
+den_k as above over the corrupted a_i, and eta_i matched to the clean change
+``||tau_i x_i - x_i||`` (batch sigma over the clean probe set, as without corruption). For a
+linear layer ``f_k = A_k`` the numerators are those of the clean probes, and
+
+.. math::
+
+    \mathrm{den}'_k = \mathrm{den}_k
+    + \frac{2}{P(P-1)} \sum_{i \ne j} \langle A_k(x_i - x_j), A_k(n_i - n_j) \rangle
+    + \frac{1}{P(P-1)} \sum_{i \ne j} \|A_k(n_i - n_j)\|^2,
+
+of expectation ``den_k + 2 s^2 ||A_k||_F^2``. The n_i come from a random stream of their own
+per 256-probe block, like the diffeos and eta; ``probe_noise = 0`` draws nothing and gives
+the clean measurement bit for bit.
+
+The probes are streamed in batches; each batch is one forward pass of its clean, deformed
+and noisy images, giving every layer at once (the images of the next batch are made in a
+second thread meanwhile; the first pass below runs on two threads; neither changes a
+number). Memory does not grow with P (beyond the
+``(P, 2, p)`` positions, or the user's images): den_k comes from running sums (see
+``MeanAccumulator`` for the centring and for the delta-method standard errors, which
+include the U-statistic variance of den_k and, for batch-matched noise, the dependence of
+sigma on the whole probe set). Batch-matched noise first needs sigma: a first pass renders
+and deforms every probe and keeps only ``sum ||tau x_i - x_i||^2``; the second pass
+regenerates the same diffeos. The elasticity ``e_k = d log gbar_k / d log sigma^2``
+entering se(G), se(R) is estimated on the first 256 probes by a central difference
+(sigma^2 scaled by 1 +- 0.2, same noise draws). The ``median`` estimator holds every
+representation (memory O(P)).
+
+The class-balanced sample has exactly P/2 probes per class; the standard errors treat the
+probes as i.i.d. from the mixture, which slightly overstates them (stratification only
+lowers the variance).
+"""
 
 import numpy as np
 
@@ -57,8 +113,12 @@ def _elasticity(source, x: np.ndarray, x_noise: np.ndarray, clean: list,
     return e
 
 
-def _check_input(source, task: TaskSpec | None, images) -> tuple:
-    """Validate the task/images choice against the source; return the probe image shape."""
+def _check_input(source, task: TaskSpec | None, images, pert, probe, estimator) -> tuple:
+    """Validate the arguments of ``measure`` against the source; return the probe image shape."""
+    require(isinstance(pert, Perturbation), "pert", "be a Perturbation", type(pert).__name__)
+    require(probe is None or (isinstance(probe, (int, np.integer)) and probe >= 2), "probe",
+            "be an integer >= 2 or None", probe)
+    require_choice("estimator", estimator, ESTIMATORS)
     require((task is None) != (images is None), "task/images", "give exactly one of them",
             f"task={'set' if task is not None else None}, "
             f"images={'set' if images is not None else None}")
@@ -86,6 +146,9 @@ def measure(model, task: TaskSpec | None = None,
             channel_mean: bool = False, batch_size: int | None = None,
             images: np.ndarray | None = None, probe_noise: float = 0.0) -> Sensitivities:
     r"""Relative sensitivities to diffeomorphisms and to noise at every layer of *model*.
+
+    The estimators, the corrupted probes and the streaming are defined in the module docstring
+    (``help(scaledetect.sensitivity.measure)``).
 
     Parameters
     ----------
@@ -131,82 +194,18 @@ def measure(model, task: TaskSpec | None = None,
         description (``net`` for a CNN), perturbation, probe, seed, estimator, channel_mean
         the batch-matched ``sigma``, ``probe_noise`` and its per-pixel std ``probe_noise_std``.
 
-    Notes
-    -----
-    With ``a_i = f_k(x_i)`` flattened over channels and positions,
-
-    .. math::
-
-        \mathrm{den}_k = \frac{1}{P(P-1)} \sum_{i \ne j} \|a_i - a_j\|^2, \quad
-        D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i) - a_i\|^2}{\mathrm{den}_k}, \quad
-        G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + \eta_i) - a_i\|^2}{\mathrm{den}_k}, \quad
-        R_k = D_k / G_k .
-
-    With ``probe_noise`` = sigma_c > 0 every probe is first corrupted, as the images of
-    noise-corrupted training are (``perturb.corrupt``): ``x_i -> x_i + n_i`` with
-    ``n_i ~ N(0, s^2 I)`` one fixed draw per probe, ``s = sigma_c sqrt(mean_i ||x_i||^2 / D)``
-    over the clean probe set (D = C N^dim pixels; ``perturb.corruption_std``, the level of
-    training). The same n_i rides on the deformed and the noisy probe, so that the numerators
-    measure the diffeo's and the noise's change at the corrupted point:
-
-    .. math::
-
-        a_i = f_k(x_i + n_i), \quad
-        D_k = \frac{1}{P} \sum_i \frac{\|f_k(\tau_i x_i + n_i) - a_i\|^2}{\mathrm{den}_k},
-        \quad
-        G_k = \frac{1}{P} \sum_i \frac{\|f_k(x_i + n_i + \eta_i) - a_i\|^2}{\mathrm{den}_k},
-
-    den_k as above over the corrupted a_i, and eta_i matched to the clean change
-    ``||tau_i x_i - x_i||`` (batch sigma over the clean probe set, as without corruption). For a
-    linear layer ``f_k = A_k`` the numerators are those of the clean probes, and
-
-    .. math::
-
-        \mathrm{den}'_k = \mathrm{den}_k
-        + \frac{2}{P(P-1)} \sum_{i \ne j} \langle A_k(x_i - x_j), A_k(n_i - n_j) \rangle
-        + \frac{1}{P(P-1)} \sum_{i \ne j} \|A_k(n_i - n_j)\|^2,
-
-    of expectation ``den_k + 2 s^2 ||A_k||_F^2``. The n_i come from a random stream of their own
-    per 256-probe block, like the diffeos and eta; ``probe_noise = 0`` draws nothing and gives
-    the clean measurement bit for bit.
-
-    The probes are streamed in batches; each batch is one forward pass of its clean, deformed
-    and noisy images, giving every layer at once (the images of the next batch are made in a
-    second thread meanwhile; the first pass below runs on two threads; neither changes a
-    number). Memory does not grow with P (beyond the
-    ``(P, 2, p)`` positions, or the user's images): den_k comes from running sums (see
-    ``MeanAccumulator`` for the centring and for the delta-method standard errors, which
-    include the U-statistic variance of den_k and, for batch-matched noise, the dependence of
-    sigma on the whole probe set). Batch-matched noise first needs sigma: a first pass renders
-    and deforms every probe and keeps only ``sum ||tau x_i - x_i||^2``; the second pass
-    regenerates the same diffeos. The elasticity ``e_k = d log gbar_k / d log sigma^2``
-    entering se(G), se(R) is estimated on the first 256 probes by a central difference
-    (sigma^2 scaled by 1 +- 0.2, same noise draws). The ``median`` estimator holds every
-    representation (memory O(P)).
-
-    The class-balanced sample has exactly P/2 probes per class; the standard errors treat the
-    probes as i.i.d. from the mixture, which slightly overstates them (stratification only
-    lowers the variance).
-
     Examples
     --------
     >>> from scaledetect import NetSpec, TaskSpec, nn                        # doctest: +SKIP
     >>> net = NetSpec(dim=1, size=64, depth=5, width=1, bias=False)          # doctest: +SKIP
     >>> s = measure(nn.pooling_net(net), TaskSpec(size=64, xi=32), probe=2048)  # doctest: +SKIP
     >>> print(s.table())                                                     # doctest: +SKIP
-
     """
-    require(isinstance(pert, Perturbation), "pert", "be a Perturbation", type(pert).__name__)
     source = as_source(model)
-    shape = _check_input(source, task, images)
-    require(probe is None or (isinstance(probe, (int, np.integer)) and probe >= 2), "probe",
-            "be an integer >= 2 or None", probe)
-    require_choice("estimator", estimator, ESTIMATORS)
+    shape = _check_input(source, task, images, pert, probe, estimator)
     seed = _probe.root_seed(rng)
-    if task is not None:
-        ps = _probe.draw(task, pert, 4096 if probe is None else int(probe), seed, probe_noise)
-    else:
-        ps = _probe.draw_images(images, pert, probe, seed, probe_noise)
+    ps = (_probe.draw(task, pert, 4096 if probe is None else int(probe), seed, probe_noise)
+          if task is not None else _probe.draw_images(images, pert, probe, seed, probe_noise))
     if batch_size is None:
         batch_size = _auto_batch(source, shape, channel_mean)
     require(isinstance(batch_size, (int, np.integer)) and batch_size >= 1, "batch_size",
@@ -216,13 +215,17 @@ def measure(model, task: TaskSpec | None = None,
     require(len(labels) == len(res["D"]), "model", "give one label per layer", len(labels))
     where = ({"task": task.to_dict()} if task is not None else
              {"images": {"count": int(len(images)), "shape": [int(v) for v in shape]}})
-    config = {**where, **source.config, "perturbation": pert.to_dict(), "probe": ps.size,
-              "seed": seed, "estimator": estimator, "channel_mean": bool(channel_mean),
-              "sigma": ps.sigma, "probe_noise": ps.probe_noise,
-              "probe_noise_std": ps.corrupt_std}
+    config = {**where, **source.config, **_config(ps, estimator, channel_mean)}
     se = {name: res.get(name) for name in ("D_se", "G_se", "R_se")}
     return Sensitivities(layers=labels, D=res["D"], G=res["G"], R=res["R"], config=config,
                          names=source.names, depths=source.depths, **se)
+
+
+def _config(ps, estimator: str, channel_mean: bool) -> dict:
+    """What a measurement records beside its task and model."""
+    return {"perturbation": ps.pert.to_dict(), "probe": ps.size, "seed": ps.seed,
+            "estimator": estimator, "channel_mean": bool(channel_mean), "sigma": ps.sigma,
+            "probe_noise": ps.probe_noise, "probe_noise_std": ps.corrupt_std}
 
 
 def _run(source, ps, batch_size: int, channel_mean: bool, estimator: str) -> dict:
