@@ -14,7 +14,16 @@ import numpy as np
 from ..io import atomic_path
 from ..sensitivity.result import profile
 from .config import Run
-from .stats import CONFIDENCE, LEARNED_TEST_ERROR, ci_text, interval, verdict, welch
+from .stats import (
+    CONFIDENCE,
+    LEARNED_TEST_ERROR,
+    below,
+    ci_text,
+    combine,
+    interval,
+    verdict,
+    welch,
+)
 
 
 def layer_arrays(sens: dict) -> dict[str, np.ndarray]:
@@ -153,7 +162,7 @@ def width_distances(runs: list[Run], results: dict[str, dict]) -> list[dict]:
     """
     from ..plots._trained import CHANNEL_MEAN, log_distance, mean_se
 
-    trained = list({r.key: r for r in runs if r.kind == "train" and r.task.dim == 1
+    trained = list({r.key: r for r in runs if r.kind == "train" and r.task.dim == 1 and _recipe(r)
                     and r.net.act == "relu" and CHANNEL_MEAN in results.get(r.key, {})}.values())
     rows = []
     for task, depth, stride in sorted({(r.task, r.net.depth, r.net.stride) for r in trained},
@@ -234,12 +243,6 @@ def _recipe(run: Run) -> bool:
     return run.net.filter == run.net.stride == 2 and "train_noise" not in run.train
 
 
-def _mean_se(v) -> tuple[float, float]:
-    v = np.asarray(v, float)
-    return float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 \
-        else float("nan")
-
-
 #: A layer "reduces D" when the trained D_k / D_{k-1} is below this (mean over seeds).
 D_FALL = 0.7
 #: Channel-summed D_k "keeps" the trained net's when their ratio is within [1/KEEP, KEEP].
@@ -249,11 +252,12 @@ KEEP = 1.5
 def spectra_claim(runs: list[Run], results: dict, arrays_of) -> tuple[str, str, str] | None:
     """Trained filters concentrate on the constant mode where D_k falls (F11's F = 4 nets).
 
-    Per layer k: the constant-mode fraction of the filter power (trained and init, mean +- s.e.
-    over seeds) and the trained D_k / D_{k-1}. Yes if, in every layer where that ratio is below
-    ``D_FALL``, the trained fraction exceeds the initial one by more than 2 s.e. (combined).
+    In every layer k whose trained D_k / D_{k-1} (mean over seeds) is below ``D_FALL``, the
+    per-seed increase of the constant-mode fraction of the filter power (trained - init) has its
+    confidence interval above 0; ``yes`` if it does in every such layer (and there is one).
     """
-    f4 = [r for r in runs if r.kind == "train" and r.net.filter == 4 and r.key in results]
+    f4 = list({r.key: r for r in runs if r.kind == "train" and r.net.filter == 4
+               and r.key in results}.values())
     if not f4 or arrays_of is None:
         return None
     frac = {w: np.stack([a[f"{w}.spectrum.power"][:, 0] / a[f"{w}.spectrum.power"].sum(1)
@@ -261,82 +265,102 @@ def spectra_claim(runs: list[Run], results: dict, arrays_of) -> tuple[str, str, 
                                                                                   "trained")}
     d = np.stack([layer_arrays(results[r.key]["trained"])["D"] for r in f4])
     ratio = (d[:, 1:] / d[:, :-1]).mean(0)
-    ok, parts = True, []
+    votes, parts = [], []
     for k in range(1, len(ratio) + 1):
-        (a, ase), (b, bse) = _mean_se(frac["trained"][:, k - 1]), _mean_se(frac["init"][:, k - 1])
+        ci = interval(frac["trained"][:, k - 1] - frac["init"][:, k - 1])
         if ratio[k - 1] < D_FALL:
-            ok = ok and a - b > 2 * math.hypot(_nz(ase), _nz(bse))
-        parts.append(f"k={k}: D_k/D_k-1 {ratio[k - 1]:.2f}, const. fraction trained {a:.2f} +- "
-                     f"{_nz(ase):.2f} vs init {b:.2f} +- {_nz(bse):.2f}")
-    outcome = "yes" if ok and (ratio < D_FALL).any() else "inconclusive" if ok else "no"
+            votes.append(verdict(ci[1], ci[2]))
+        parts.append(f"k={k}: D_k/D_k-1 {ratio[k - 1]:.2f}, "
+                     + ci_text("const. fraction trained - init", ci))
     return ("Trained filters concentrate on the constant mode in the layers where D_k falls "
-            f"(F = s = 4, {len(f4)} seeds)", outcome, "; ".join(parts))
+            f"(F = s = 4, {len(f4)} seeds)", combine(votes), "; ".join(parts))
 
 
 def channel_sum_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
     """Channel-summed nets keep the trained net's D_k in the early layers (k = 1 .. K // 2).
 
-    Yes if the mean over seeds of D_k(summed) / D_k(trained) lies within [1/KEEP, KEEP] at every
-    early layer, for every trained recipe and F = 4 geometry measured.
+    Per geometry (dim, K, F, activation) of the trained nets, over the seeds that learned: the
+    largest |log10 D_k(summed) / D_k(trained)| of the early layers has its confidence interval
+    below log10 ``KEEP`` (``stats.below``); the claim holds if it does for every geometry.
     """
-    groups = {}
-    for r in runs:
-        if r.kind == "train" and r.key in results and "channel_sum" in results[r.key] \
-                and "train_noise" not in r.train:
-            groups.setdefault((r.net.filter, r.net.act), []).append(results[r.key])
+    groups: dict = {}
+    for r in {r.key: r for r in runs}.values():
+        x = results.get(r.key)
+        if r.kind == "train" and x and "channel_sum" in x and "train_noise" not in r.train:
+            groups.setdefault((r.task.dim, r.net.depth, r.net.filter, r.net.act), []).append(x)
     if not groups:
         return None
-    ok, parts = True, []
-    for (f, act), res in sorted(groups.items()):
-        summed = np.stack([layer_arrays(x["channel_sum"]["trained"])["D"] for x in res])
-        full = np.stack([layer_arrays(x["trained"])["D"] for x in res])
-        early = np.arange(1, max(2, (full.shape[1] - 1) // 2 + 1))
-        ratio = (summed[:, early] / full[:, early]).mean(0)
-        ok = ok and bool(np.all((ratio > 1 / KEEP) & (ratio < KEEP)))
-        parts.append(f"F={f} {act}: D_k(summed)/D_k(trained) at k={early[0]}..{early[-1]}: "
-                     + ", ".join(f"{v:.2f}" for v in ratio))
-    return ("Channel-summed nets keep the trained net's D_k in the early layers",
-            "yes" if ok else "no", "; ".join(parts))
+    votes, parts = [], []
+    for (dim, depth, f, act), res in sorted(groups.items()):
+        learned = [x for x in res if x["history"]["final"]["test_error"] < LEARNED_TEST_ERROR]
+        early = np.arange(1, max(2, depth // 2 + 1))
+        worst = [float(np.nanmax(np.abs(np.log10(
+            layer_arrays(x["channel_sum"]["trained"])["D"][early]
+            / layer_arrays(x["trained"])["D"][early])))) for x in learned]
+        v, ci = below(worst, math.log10(KEEP))
+        votes.append(v)
+        parts.append(f"{dim}D K={depth} F={f} {act} {v}: "
+                     f"{ci_text(f'max |log10 ratio| at k=1..{early[-1]}', ci)}, "
+                     f"{len(learned)}/{len(res)} seeds learned")
+    return (f"Channel-summed nets keep the trained net's D_k in the early layers (within a "
+            f"factor {KEEP:g})", combine(votes), "; ".join(parts))
 
 
 def noise_claim(runs: list[Run], results: dict) -> tuple[str, str, str] | None:
     """R of the output is below its initial value at every sigma where the test error < 10%.
 
-    Per net (F12's numba CNN and standard CNN) and noise level: trained vs init R of the output
-    (mean over seeds, by more than 2 combined s.e.), over the levels whose trained test error is
-    below 0.1 (a deep run's trained model is its best-test epoch).
+    Per net (F12's numba CNN and standard CNN) and noise level whose trained nets learned: the
+    confidence interval of log10 R_out(trained) / R_out(init) lies below 0 — a t interval over
+    seeds, or with one seed the normal interval of the probe estimate (delta method on the
+    measurement's own standard errors). ``yes`` if it does at every such level.
     """
-    levels = {}
-    for r in runs:
+    levels: dict = {}
+    for r in {r.key: r for r in runs}.values():
         if r.kind in ("train", "deep") and r.key in results and "train_noise" in r.train:
             net = r.train["arch"] if r.kind == "deep" else "CNN"
             levels.setdefault((net, r.train["train_noise"]), []).append(results[r.key])
     if not levels:
         return None
-    ok, parts, learned = True, [], 0
+    votes, parts = [], []
     for (net, sigma), res in sorted(levels.items()):
-        err = _mean_se([x["history"].get("test_error", x["history"]["records"][-1]["test_error"])
-                        for x in res])[0]
-        out = {w: _mean_se([_out_value(x[w], "R") for x in res]) for w in ("init", "trained")}
-        (t, tse), (i, ise) = out["trained"], out["init"]
-        if err < 0.1:
-            learned += 1
-            ok = ok and i - t > 2 * math.hypot(_nz(tse), _nz(ise))
-        parts.append(f"{net} sigma={sigma:g}: test error {err:.3f}, R_out trained {t:.3g} vs "
-                     f"init {i:.3g}")
-    outcome = "inconclusive" if learned == 0 else "yes" if ok else "no"
+        err = float(np.mean([_test_error(x) for x in res]))
+        if err >= LEARNED_TEST_ERROR:
+            parts.append(f"{net} sigma={sigma:g}: test error {err:.3f}, not learned")
+            continue
+        logs = [math.log10(_out_value(x["trained"], "R") / _out_value(x["init"], "R"))
+                for x in res]
+        ci = interval(logs) if len(res) > 1 else _probe_interval(res[0])
+        votes.append(verdict(-ci[2], -ci[1]))
+        text = ci_text("log10 R_out trained/init", ci) if len(res) > 1 else (
+            f"log10 R_out trained/init = {ci[0]:.2f}, {CONFIDENCE:.0%} CI [{ci[1]:.2f}, "
+            f"{ci[2]:.2f}] from the probe s.e. (1 seed)")
+        parts.append(f"{net} sigma={sigma:g}: test error {err:.3f}, {text}")
     return ("R of the output is below its initial value at every sigma where test error < 10%",
-            outcome, "; ".join(parts))
+            combine(votes), "; ".join(parts))
+
+
+def _test_error(result: dict) -> float:
+    h = result["history"]
+    return h["test_error"] if "test_error" in h else h["final"]["test_error"]
+
+
+def _probe_interval(result: dict) -> tuple[float, float, float, int]:
+    """Normal interval of log10 R_out trained/init from one net's probe standard errors."""
+    from scipy.stats import norm
+
+    logs, var = 0.0, 0.0
+    for w, sign in (("trained", 1), ("init", -1)):
+        r, se = _out_value(result[w], "R"), _out_value(result[w], "R_se")
+        logs += sign * math.log10(r)
+        var += (se / (r * math.log(10))) ** 2 if np.isfinite(se) else math.inf
+    half = norm.ppf(0.5 + CONFIDENCE / 2) * math.sqrt(var)
+    return logs, logs - half, logs + half, 1
 
 
 def _out_value(sens: dict, q: str) -> float:
     """The network output's value of *q* (the ``k = "out"`` row)."""
     row = next(r for r in sens["layers"] if r["k"] == "out")
     return float("nan") if row.get(q) is None else float(row[q])
-
-
-def _nz(x: float) -> float:
-    return 0.0 if not np.isfinite(x) else x
 
 
 def uniform_shares(runs: list[Run], arrays_of) -> dict[str, list[float]]:
