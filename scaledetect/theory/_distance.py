@@ -20,7 +20,7 @@ terms at either end of a diagonal, which lie in the first or last rows of G1.
 import functools
 
 import numpy as np
-from scipy import signal, sparse
+from scipy import sparse
 
 from .. import perturb, tasks
 from ..tasks.spec import TaskSpec
@@ -66,7 +66,9 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``c[k] = sum_i a[i] b[i + k - len(a) + 1]`` (full correlation), exact for integers."""
     if len(a) * len(b) <= DIRECT * DIRECT // 4:
         return np.correlate(b, a, "full")
-    return np.rint(signal.fftconvolve(b, a[::-1]))
+    from scipy.signal import fftconvolve  # lazily: scipy.signal takes ~0.8 s to import
+
+    return np.rint(fftconvolve(b, a[::-1]))
 
 
 def diagonal_sums(t: np.ndarray, n_rows: int, shift: int, N: int) -> np.ndarray:
@@ -232,7 +234,9 @@ def _partner_counts(lab: np.ndarray, N: int, p: int, y: int) -> np.ndarray:
     """``h_y(P)``: number of partners Q inside the image with label y, ``(N,)*p`` integers."""
     kern = (lab == y).astype(float)  # offsets -(N-1)..N-1
     ones = np.ones((N,) * p)
-    return np.rint(signal.fftconvolve(ones, kern[(slice(None, None, -1),) * p], mode="same"))
+    from scipy.signal import fftconvolve
+
+    return np.rint(fftconvolve(ones, kern[(slice(None, None, -1),) * p], mode="same"))
 
 
 def _hist_norms(M: sparse.spmatrix, hs: list, p: int) -> np.ndarray:
