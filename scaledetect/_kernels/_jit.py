@@ -4,6 +4,14 @@
 benchmark has shown it to pay). The engine's kernels are serial (BLAS supplies their threads);
 ``pjit`` is for kernels with a ``prange`` over independent work only, so 1 thread and N threads
 give identical results.
+
+``ijit`` (``inline="always"``) is for small helpers called from other kernels: numba inlines them
+into the caller's IR instead of compiling each one on its own (its own LLVM module, optimized and
+turned into machine code once for itself and again inside every caller that links it). Only the
+first-run compile time changes (measured: a small ``scaledetect train`` 9.5 s -> 6.4 s of
+compiling); the operations and their order, hence every number, stay the same. Helpers with
+several call sites or large loop nests stay ``jit`` (inlining them would type and lower their IR
+once per call site).
 """
 
 import sys
@@ -14,6 +22,7 @@ OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 
 jit = numba.njit(**OPTIONS)
 pjit = numba.njit(parallel=True, **OPTIONS)
+ijit = numba.njit(inline="always", **OPTIONS)  # small helpers, see above
 
 _told = False
 _checked: set = set()

@@ -21,7 +21,7 @@ and LLVM vectorizes them).
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import ijit, jit
 
 RELU, TANH, LINEAR = 0, 1, 2
 # layers with at least BLAS_MIN_KK im2col rows (C_in F^dim) and BLAS_MIN_COUT output channels form
@@ -62,7 +62,7 @@ def _dot_rows(a, b, c, r0, r1):
             c[r, k] = _dot8(ar, b[k], zero)
 
 
-@jit
+@ijit
 def _dot8(u, v, zero):
     """``sum_q u[q] v[q]`` by 8 interleaved partial sums combined in a fixed order."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
@@ -177,7 +177,7 @@ def _epilogue_rows(z, b, has_bias, scale, gain, act, r0, r1, q0, q1):
                 zr[t] = gain * (scale * zr[t] + bb)
 
 
-@jit
+@ijit
 def _sum8(v, zero):
     """``sum(v)`` by 8 interleaved partial sums combined in a fixed order (deterministic)."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
@@ -223,7 +223,7 @@ def _dz_rows(g, f, db, has_bias, gain, act, r0, r1):
             db[r] = _sum8(gr, zero)
 
 
-@jit
+@ijit
 def _scale_rows(a, scale, r0, r1):
     """In place ``a[r0:r1] *= scale``."""
     for r in range(r0, r1):
@@ -234,20 +234,20 @@ def _scale_rows(a, scale, r0, r1):
 
 # ------------------------------------------------------------------ one layer
 
-@jit
+@ijit
 def _use_blas(cout, kk):
     """Whether a layer's products go to BLAS (wide layers; see BLAS_MIN_KK)."""
     return kk >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
 
 
-@jit
+@ijit
 def _fwd_blas(w, b, has_bias, out, cols, scale, gain, act):
     """Forward of a BLAS layer: ``out = W cols`` (one product), then the epilogue."""
     np.dot(w, cols, out)
     _epilogue_rows(out, b, has_bias, scale, gain, act, 0, w.shape[0], 0, cols.shape[1])
 
 
-@jit
+@ijit
 def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw, sh, sw, scale,
                   gain, act):
     """One layer forward: ``out = gain * phi(scale * W @ im2col(f) + b)``.
@@ -273,7 +273,7 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, cols.shape[1])
 
 
-@jit
+@ijit
 def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
               sw):
     """Backward of a BLAS layer (after dz): ``dW = scale dz cols^T``; if *want_gin*,
@@ -287,7 +287,7 @@ def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, w
                       0, n)
 
 
-@jit
+@ijit
 def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, tmp, n, hin, win,
                    hout, wout, fh, fw, sh, sw, scale, gain, act):
     """One layer backward.
@@ -356,7 +356,7 @@ def _sample_major(a, out):
 N_GEO = 15
 
 
-@jit
+@ijit
 def _layer_sizes(geo, k, n):
     """Sizes of layer k for a batch of n: C_in, C_out, H_in, W_in, H_out, W_out, F_h, F_w, then
     ``kk = C_in F_h F_w`` (im2col rows), ``qin = n H_in W_in`` and ``qout = n H_out W_out``.
@@ -420,7 +420,7 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
     _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
 
 
-@jit
+@ijit
 def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
     """``pooled[i, c] = mean_p f_K[c, i, p]``; ``out[i] = alpha (b + c beta . pooled[i])``."""
     n = out.shape[0]
