@@ -1,5 +1,7 @@
 """The one exception type of scaledetect."""
 
+import numpy as np
+
 
 class ScaleDetectError(ValueError):
     """Invalid parameter or input; the message names the parameter, the constraint and the value."""
@@ -20,3 +22,9 @@ def require(ok: bool, name: str, constraint: str, value: object, context: str = 
 def require_choice(name: str, value: object, allowed: tuple) -> None:
     """Raise unless *value* is one of *allowed*."""
     require(value in allowed, name, "be one of " + ", ".join(map(str, allowed)), value)
+
+
+def require_int(name: str, value: object, low: int) -> None:
+    """Raise unless *value* is an integer (not a bool) >= *low*."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
+    require(ok, name, f"be an integer >= {low}", value)

@@ -165,9 +165,7 @@ def _measure_deep(a, module, cfg, task, images, pert):
 def run(a: argparse.Namespace) -> int:
     """Build task or images, perturbation and model, check they fit, measure, print."""
     require(a.probe is None or a.probe >= 2, "probe", "be an integer >= 2", a.probe)
-    require(a.seed >= 0, "seed", "be an integer >= 0", a.seed)
     require_choice("shuffle-channels", a.shuffle_channels, SHUFFLE_MODES)
-    require(a.shuffle_seed >= 0, "shuffle-seed", "be an integer >= 0", a.shuffle_seed)
     require(bool(np.isfinite(a.probe_noise)) and a.probe_noise >= 0, "probe-noise",
             "be a finite number >= 0", a.probe_noise)
     pert = perturbation_from_args(a)

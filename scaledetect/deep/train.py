@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ScaleDetectError, require, require_choice
+from ..errors import ScaleDetectError, require, require_choice, require_int
 from ..io import load_npz, save_npz, write_json
 from ..perturb.noise import corrupt
 from ..tasks import TaskSpec, train_test
@@ -115,9 +115,9 @@ class DeepTrainSpec:
                 "be a number > 0", self.width_factor)
         for name, low in (("n_train", 1), ("n_test", 1), ("batch_size", 1),
                           ("checkpoint_every", 1)):
-            _require_int(name, getattr(self, name), low)
+            require_int(name, getattr(self, name), low)
         if self.epochs is not None:
-            _require_int("epochs", self.epochs, 1)
+            require_int("epochs", self.epochs, 1)
         if self.lr is not None:
             require(_num(self.lr) and self.lr > 0, "lr", "be a finite number > 0", self.lr)
         if self.init is not None:
@@ -130,7 +130,7 @@ class DeepTrainSpec:
         require(_num(self.train_noise) and self.train_noise >= 0, "train_noise",
                 "be a finite number >= 0", self.train_noise)
         if self.data_seed is not None:
-            _require_int("data_seed", self.data_seed, 0)
+            require_int("data_seed", self.data_seed, 0)
 
     def resolved(self) -> "DeepTrainSpec":
         """A copy with ``lr``, ``epochs`` and ``init`` filled in from ``ARCH_DEFAULTS``."""
@@ -238,7 +238,7 @@ def train_arch(task: TaskSpec, spec: DeepTrainSpec | None = None,
     require(not resume or out_dir is not None, "resume", "come with an out_dir", resume)
     dev = resolve_device(device)
     if threads is not None:
-        _require_int("threads", threads, 1)
+        require_int("threads", threads, 1)
     before = torch.get_num_threads()
     try:
         if threads is not None:
@@ -462,8 +462,3 @@ def _clone(state: dict) -> dict:
 
 def _num(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
-
-
-def _require_int(name: str, v, low: int) -> None:
-    require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low, name,
-            f"be an integer >= {low}", v)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ScaleDetectError, require, require_choice
+from ..errors import ScaleDetectError, require, require_choice, require_int
 from ..io import load_npz, save_npz, write_json
 from ..perturb.noise import corrupt
 from ..tasks.spec import TaskSpec
@@ -120,8 +120,8 @@ class TrainSpec:
 
     def __post_init__(self):
         for name in ("n_train", "batch_size", "max_epochs", "record_every", "checkpoint_every"):
-            _require_int(name, getattr(self, name), 1)
-        _require_int("n_test", self.n_test, 0)
+            require_int(name, getattr(self, name), 1)
+        require_int("n_test", self.n_test, 0)
         if self.lr is not None:
             require(_finite(self.lr) and self.lr > 0, "lr", "be a finite number > 0", self.lr)
         require(_finite(self.momentum) and 0 <= self.momentum < 1, "momentum",
@@ -140,7 +140,7 @@ class TrainSpec:
         require(_finite(self.bias_std) and self.bias_std >= 0, "bias_std",
                 "be a finite number >= 0", self.bias_std)
         if self.data_seed is not None:
-            _require_int("data_seed", self.data_seed, 0)
+            require_int("data_seed", self.data_seed, 0)
         require(_finite(self.train_noise) and self.train_noise >= 0, "train_noise",
                 "be a finite number >= 0", self.train_noise)
 
@@ -243,7 +243,7 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
     """
     if threads is None:
         return _train(task, net, spec, rng, out_dir, progress, resume, callback)
-    _require_int("threads", threads, 1)
+    require_int("threads", threads, 1)
     import numba
 
     before = numba.get_num_threads()
@@ -725,11 +725,6 @@ def _finite(x) -> bool:
         return bool(np.isfinite(float(x)))
     except (TypeError, ValueError):
         return False
-
-
-def _require_int(name: str, v, low: int) -> None:
-    ok = isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= low
-    require(ok, name, f"be an integer >= {low}", v)
 
 
 def train_spec_fields() -> tuple[str, ...]:
