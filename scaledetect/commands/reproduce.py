@@ -13,6 +13,9 @@ from ..experiments import EXECUTORS, PRESETS, Cache, all_runs, run_all
 from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
 
+#: ``--backend``: which runs to compute (``torch`` = the standard CNNs, run kind ``deep``).
+BACKENDS = ("all", "numba", "torch")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``reproduce``."""
@@ -27,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="compute the runs of figure FIG again even if cached (e.g. "
                         "fig5_relu_vs_tanh, or 'all'); repeatable. Cached results are otherwise "
                         "reused only if the code that produced them is unchanged")
+    p.add_argument("--figure", action="append", default=[], metavar="FIG",
+                   help="compute only the runs of figure FIG (e.g. fig3_strided); repeatable, "
+                        "default every figure. Figures, CSV and report are drawn from every "
+                        "finished run in OUT, so a preset can be computed figure by figure")
+    p.add_argument("--backend", default="all",
+                   help=f"one of {', '.join(BACKENDS)}: compute every run, every run but the "
+                        "standard CNNs (PyTorch), or only those (default all)")
 
 
 def run(a: argparse.Namespace) -> int:
@@ -39,8 +49,11 @@ def run(a: argparse.Namespace) -> int:
     from ..experiments import preset
     from ..plots import FIGURES, figures_index  # matplotlib only when needed
 
+    require_choice("backend", a.backend, BACKENDS)
     for fig in a.rerun:
         require_choice("rerun", fig, ("all", *FIGURES))
+    for fig in a.figure:
+        require_choice("figure", fig, FIGURES)
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,24 +65,35 @@ def run(a: argparse.Namespace) -> int:
              if fig in a.rerun or "all" in a.rerun}
     for key in rerun:
         cache.drop(key)
-    done_before = sum(r.key in cache for r in runs)
-    print(f"reproduce: preset {a.preset}, {len(runs)} runs ({done_before} cached"
+    todo = _selected(per_figure, a.figure, a.backend)
+    done_before = sum(r.key in cache for r in todo)
+    n_all = len(runs)
+    print(f"reproduce: preset {a.preset}, {len(todo)} runs"
+          f"{f' of {n_all}' if len(todo) < n_all else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
     try:
-        results = run_all(runs, cache, workers=a.workers, executor=a.executor,
-                          scheduler=a.scheduler, progress=not a.no_progress)
+        run_all(todo, cache, workers=a.workers, executor=a.executor,
+                scheduler=a.scheduler, progress=not a.no_progress)
     except KeyboardInterrupt:
         print(f"scaledetect reproduce: interrupted; finished runs and training checkpoints are "
               f"kept in {out / '.cache'}: the same command continues", file=sys.stderr)
         return 130
+    runs = [r for r in runs if r.key in cache]  # this call's runs and those finished before
+    results = {r.key: cache.get(r.key)[0] for r in runs}
     write_csv(out / "results.csv", results)
     figures = []
     for fig_id, fig in figures_index().items():
-        fig_runs = per_figure.get(fig_id, [])
+        fig_runs = _drawable(per_figure.get(fig_id, []), results)
+        if fig_runs is None:
+            n = sum(r.key in results for r in per_figure[fig_id])
+            print(f"reproduce: {fig_id} not drawn: {n} of its {len(per_figure[fig_id])} runs "
+                  f"finished")
+            continue
         paths = fig.render(out, fig_runs, {r.key: results[r.key] for r in fig_runs},
                            lambda k: cache.get(k)[1])
         figures += [(Path(p), fig.caption) for p in paths if Path(p).suffix == ".png"]
-    meta = {"preset": a.preset, "runs": len(runs), "cached before": done_before,
+    meta = {"preset": a.preset, "runs": f"{len(runs)} of {n_all} finished",
+            "computed by this call": f"{len(todo) - done_before}",
             "wall time (s)": f"{time.perf_counter() - start:.0f}",
             "compute time of all runs (s)": f"{sum(r['seconds'] for r in results.values()):.0f}",
             "executor": a.executor,
@@ -80,3 +104,27 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: wrote {len(figures)} figures, {out / 'results.csv'}, {md}, {page} "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _selected(per_figure: dict, figures: list[str], backend: str) -> list:
+    """The runs of *figures* (every figure if empty) that *backend* computes, each once."""
+    unique = {}
+    for fig, fig_runs in per_figure.items():
+        if figures and fig not in figures:
+            continue
+        for r in fig_runs:
+            if backend == "all" or (r.kind == "deep") == (backend == "torch"):
+                unique.setdefault(r.key, r)
+    return list(unique.values())
+
+
+def _drawable(fig_runs: list, results: dict) -> list | None:
+    """The runs to draw a figure from: all of them once finished, else its numba runs once
+    those are (drawn as without PyTorch); None while a numba run is missing.
+    """
+    numba = [r for r in fig_runs if r.kind != "deep"]
+    if all(r.key in results for r in fig_runs):
+        return fig_runs
+    if numba and all(r.key in results for r in numba):
+        return numba
+    return None
