@@ -65,6 +65,8 @@ CASES = [
     ("reproduce --executor slurm --out o", "executor must be one of local, dask"),
     ("reproduce --scheduler tcp://h:1 --out o", "scheduler must be given only with"),
     ("reproduce --rerun fig99 --out o", "rerun must be one of"),
+    ("reproduce --figure fig99 --out o", "figure must be one of fig1_gallery"),
+    ("reproduce --backend jax --out o", "backend must be one of all, numba, torch"),
     ("bench --threads 0", "threads must be >= 1; got threads=0"),
     ("bench --repeats 0", "repeats must be >= 1; got repeats=0"),
     ("nosuchcommand", "invalid choice: 'nosuchcommand'"),

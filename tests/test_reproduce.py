@@ -104,3 +104,35 @@ def test_rerun_computes_one_figure_again(reproduced, capsys):
     assert f"{n} runs ({n - k} cached, {k} to run again)" in capsys.readouterr().out
     assert all((reproduced / ".cache" / f"{key}.json").stat().st_mtime_ns > before[key]
                for key in runs)
+
+
+def test_figure_by_figure(tmp_path, capsys):
+    """``--figure`` computes that figure's runs only; the others are not drawn until theirs are."""
+    f4 = {r.key for r in preset("tiny")["fig4_unstrided"]}
+    argv = ["reproduce", "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv + ["--figure", "fig4_unstrided"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(f4)} runs of {len(all_runs('tiny'))} (0 cached)" in out
+    assert {p.stem for p in (tmp_path / ".cache").glob("*.json")} == f4
+    assert (tmp_path / "fig4_unstrided.png").stat().st_size > 0
+    assert not (tmp_path / "fig3_strided.png").exists()
+    assert "fig3_strided not drawn" in out
+
+
+def test_backend_splits_numba_and_torch_runs(tmp_path, capsys):
+    """``--backend numba`` leaves the standard CNNs out and draws F12 from its numba runs;
+    ``--backend torch`` then computes only those."""
+    runs = preset("tiny")["fig12_noise"]
+    deep = {r.key for r in runs if r.kind == "deep"}
+    argv = ["reproduce", "--preset", "tiny", "--out", str(tmp_path), "--no-progress",
+            "--figure", "fig12_noise"]
+    assert main(argv + ["--backend", "numba"]) == 0
+    cached = {p.stem for p in (tmp_path / ".cache").glob("*.json")}
+    assert cached == {r.key for r in runs} - deep
+    assert (tmp_path / "fig12_noise.png").stat().st_size > 0
+    if not deep:  # without PyTorch there is nothing for the torch backend
+        return
+    capsys.readouterr()
+    assert main(argv + ["--backend", "torch"]) == 0
+    assert f"{len(deep)} runs of" in capsys.readouterr().out
+    assert {p.stem for p in (tmp_path / ".cache").glob("*.json")} == cached | deep
