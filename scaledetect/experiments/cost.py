@@ -1,11 +1,11 @@
 """Expected cost of a run, and the progress bar of ``run_all`` that weighs runs by it.
 
 The model counts multiply-adds per image of the forward pass (``forward_macs``) and scales it by
-what each kind of run does with it. Its constants were calibrated on timed runs (one numba thread,
-on a loaded 2-core machine): every run of the ``tiny`` preset, and epochs of the ``quick``
-preset's training net (N = 128, K = 7, C = 64: 0.64 s per ReLU epoch, 1.35 s per tanh epoch).
-Only ratios matter for the ETA: the progress bar derives it from the measured rate of expected
-seconds done per second.
+what each kind of run does with it. Its constants were fitted to the run times of the ``quick``
+preset (one numba thread per worker, quiet 2-core machine): measured / expected is 0.57-1.3 over
+its 21 numba trainings, 0.35-1.06 over its 23 Monte Carlo runs, 1067 s expected for 758 s in all
+(the previous constants expected 3500 s). Only ratios matter for the ETA: the
+progress bar derives it from the measured rate of expected seconds done per second.
 """
 
 import math
@@ -17,17 +17,20 @@ from .config import Run
 
 #: Exact theory: seconds per (pair of positions x layer) when it enumerates pairs (tiny: 0.2 s
 #: in 1D, 2.9 s in 2D), per (position x layer) on the translation-invariant path (2D N = 256,
-#: K = 8: about 2.5 s).
-_THEORY, _THEORY_FAST = 1.0e-5, 5.0e-6
-#: Standard architectures (PyTorch): seconds per (image x epoch) and per probe image.
+#: K = 7: 0.24 s; K = 64 unstrided: 2.2 s).
+_THEORY, _THEORY_FAST = 1.0e-5, 1.0e-6
+#: Standard architectures (PyTorch): seconds per (image x epoch) and per probe image (quick's
+#: LeNet, VGG11 w1/4, ResNet18 w1/8 at 0.4x these).
 _DEEP_EPOCH, _DEEP_PROBE = 2.0e-3, 6.0e-3
-#: NNGP: seconds per (pair of positions x layer), at most ``_NNGP_PAIRS`` pairs (2.0 s on tiny).
-_NNGP, _NNGP_PAIRS = 4.0e-4, 4096
-#: Monte Carlo measurement: seconds per (probe x (3 forward MACs / width + 5 pixels)); the
-#: kernels vectorize over one channel axis, so the cost per MAC falls with the width.
-_MEASURE = 3.0e-8
-#: Training: seconds per (image x epoch) = a + b * forward MACs; tanh costs x1.6 (its kernels).
-_TRAIN_A, _TRAIN_B, _TANH = 5.0e-5, 1.1e-9, 1.6
+#: NNGP: seconds per (pair of positions x layer), at most ``_NNGP_PAIRS`` pairs (8.3 s on quick).
+_NNGP, _NNGP_PAIRS = 3.0e-4, 4096
+#: Monte Carlo measurement: seconds per (probe x (3 forward MACs / width + 5 pixels)) (quick's
+#: pooling nets: 1.4e-9 to 7e-9 with shift diffeos); max-entropy diffeos cost ``_MAXENT`` times
+#: more (their displacement fields and interpolation).
+_MEASURE, _MAXENT = 4.0e-9, 4.0
+#: Training: seconds per (image x epoch) = a + b * forward MACs (quick's 1D ReLU nets: width 64
+#: 9e-5, width 128 2.5e-4, F = 4 6e-5); tanh costs x4 (its kernels), 2D nets x5.7.
+_TRAIN_A, _TRAIN_B, _TANH, _DIM2 = 4.0e-5, 1.0e-10, 4.0, 5.7
 #: Fixed cost of any run (start-up, writing the result).
 _OVERHEAD = 0.05
 #: Epochs until the training set is interpolated, a typical value per activation (the quick
@@ -82,11 +85,12 @@ def expected_seconds(run: Run) -> float:
         return _OVERHEAD + _THEORY_FAST * pixels * run.net.depth
     if run.kind == "nngp":
         return _OVERHEAD + _NNGP * min(pixels ** 2, _NNGP_PAIRS) * run.net.depth
-    measure = _MEASURE * run.probe * (3 * forward_macs(run.net) / run.net.width + 5 * pixels)
+    measure = _MEASURE * run.probe * (3 * forward_macs(run.net) / run.net.width + 5 * pixels) * (
+        _MAXENT if run.pert.diffeo == "maxent" else 1.0)
     if run.kind in ("pooling", "init"):
         return _OVERHEAD + measure
     per_image = (_TRAIN_A + _TRAIN_B * forward_macs(run.net)) * (
-        _TANH if run.net.act == "tanh" else 1.0)
+        _TANH if run.net.act == "tanh" else 1.0) * (_DIM2 if run.net.dim == 2 else 1.0)
     n_train = run.train.get("n_train", 1024)
     return _OVERHEAD + 2 * measure + expected_epochs(run) * n_train * per_image
 
