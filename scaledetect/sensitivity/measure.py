@@ -85,7 +85,8 @@ def _layer_dims(source, x_shape: tuple, channel_mean: bool) -> list[int]:
 
 
 def _auto_batch(source, x_shape: tuple, channel_mean: bool) -> int:
-    per_probe = sum(_layer_dims(source, x_shape, channel_mean)) * 3 * 24  # 3 reps; f64 copies
+    # 3 representations of at most 8 bytes per entry, for each of the batches in flight
+    per_probe = sum(_layer_dims(source, x_shape, channel_mean)) * 3 * 8 * (_probe.WORKERS + 1)
     n = _BATCH_BYTES // max(per_probe, 1)
     return int(min(_MAX_BATCH, max(_probe.BLOCK, n // _probe.BLOCK * _probe.BLOCK)))
 
