@@ -79,16 +79,16 @@ def _case(name, model, task, probe, repeat, engine=True):
     res = measure(model, task, probe=probe, rng=1)
     out = {"name": name, "probe": probe, "layers": len(res.layers), "seconds": round(seconds, 3),
            "cpu_seconds": round(cpu, 3)}
-    if engine:
-        one, two = _forward_passes(model, task, probe, repeat)
-        out.update(forward_seconds=round(one, 3), forward_2t_seconds=round(two, 3),
-                   engine_share=round(two / seconds, 2))
     tracemalloc.start()
     measure(model, task, probe=probe, rng=1)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    out.update(peak_traced_mb=round(peak / 2**20, 1),
+    out.update(peak_traced_mb=round(peak / 2**20, 1),  # RSS: the process so far
                max_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    if engine:
+        one, two = _forward_passes(model, task, probe, repeat)
+        out.update(forward_seconds=round(one, 3), forward_2t_seconds=round(two, 3),
+                   engine_share=round(two / seconds, 2))
     return out
 
 
