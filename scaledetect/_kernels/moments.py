@@ -13,14 +13,14 @@ with every element converted to float64 before any arithmetic (the operations of
 numpy formulas, summed in another fixed order: row sums by pairwise halving, T four rows at
 a time). Two passes over the rows, no float64 copy of the batch: the first computes d_i, g_i,
 r_i row by row in one float64 scratch row, the second adds to T by blocks of ``_COLS`` columns
-so that the block of T stays in L1 while the rows stream by. The loops are written as simple
+so that the block of T stays in L1 while the rows stream by. The inner loops are simple
 one-store loops over contiguous memory, the form numba/LLVM turns into vector instructions
 without fastmath. Results depend on the rows only (never on threads or on the batch around).
 """
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import ijit, jit
 
 _ROW = 1024  # columns of a row summed in one L1-resident scratch (8 KB)
 _COLS = 256  # columns of T per block of the second pass (5 x 256 float64 = 10 KB)
@@ -44,70 +44,33 @@ def _tree_sum(s, m):
     return t
 
 
-@jit
-def _sq_change(a, b, out):
-    """``out = (b - a)^2`` elementwise, in float64."""
-    for j in range(a.shape[0]):
-        u = np.float64(b[j]) - np.float64(a[j])
-        out[j] = u * u
-
-
-@jit
-def _centred(a, c, out):
-    """``out = a - c`` in float64."""
-    for j in range(a.shape[0]):
-        out[j] = np.float64(a[j]) - c[j]
-
-
-@jit
-def _centred_sq(a, c, out):
-    """``out = (a - c)^2`` in float64."""
-    for j in range(a.shape[0]):
-        u = np.float64(a[j]) - c[j]
-        out[j] = u * u
-
-
-@jit
-def _axpy(alpha, x, y):
-    """``y += alpha x``."""
-    for j in range(y.shape[0]):
-        y[j] += alpha * x[j]
-
-
-@jit
-def _axpy4(q0, q1, q2, q3, x0, x1, x2, x3, y):
-    """``y += (q0 x0 + q1 x1) + (q2 x2 + q3 x3)``."""
-    for j in range(y.shape[0]):
-        y[j] += (q0 * x0[j] + q1 * x1[j]) + (q2 * x2[j] + q3 * x3[j])
-
-
-@jit
-def _row_sums(a, b, e, c, s):
-    """``(||b - a||^2, ||e - a||^2, ||a - c||^2)`` of one row, float64, by chunks of ``_ROW``
-    columns (each summed by ``_tree_sum`` in the L1-resident scratch *s*, then added in order).
-    """
-    dim = a.shape[0]
-    d = g = r = 0.0
-    for j0 in range(0, dim, _ROW):
-        j1 = min(dim, j0 + _ROW)
-        w = j1 - j0
-        sc = s[:w]
-        _sq_change(a[j0:j1], b[j0:j1], sc)
-        d += _tree_sum(sc, w)
-        _sq_change(a[j0:j1], e[j0:j1], sc)
-        g += _tree_sum(sc, w)
-        _centred_sq(a[j0:j1], c[j0:j1], sc)
-        r += _tree_sum(sc, w)
-    return d, g, r
-
-
-@jit
+@ijit
 def _row_stats(a, b, e, c, shift, d0, M, q, d):
-    """First pass: ``d_i`` into *d*, ``q_i`` into *q* ``(n, 5)``, ``M += sum_i q_i q_i^T``."""
-    n = a.shape[0]
+    """First pass: ``d_i`` into *d*, ``q_i`` into *q* ``(n, 5)``, ``M += sum_i q_i q_i^T``.
+
+    ``(||b_i - a_i||^2, ||e_i - a_i||^2, ||a_i - c||^2)`` by chunks of ``_ROW`` columns: each
+    chunk's squares go to the L1-resident scratch *s* and are summed by ``_tree_sum``, the
+    chunks added in order.
+    """
+    n, dim = a.shape
     s = np.empty(_ROW)
     for i in range(n):
-        di, gi, ri = _row_sums(a[i], b[i], e[i], c, s)
+        di = gi = ri = 0.0
+        for j0 in range(0, dim, _ROW):
+            w = min(dim, j0 + _ROW) - j0
+            ai, bi, ei, ci = a[i, j0:j0 + w], b[i, j0:j0 + w], e[i, j0:j0 + w], c[j0:j0 + w]
+            for j in range(w):
+                u = np.float64(bi[j]) - np.float64(ai[j])
+                s[j] = u * u
+            di += _tree_sum(s, w)
+            for j in range(w):
+                u = np.float64(ei[j]) - np.float64(ai[j])
+                s[j] = u * u
+            gi += _tree_sum(s, w)
+            for j in range(w):
+                u = np.float64(ai[j]) - ci[j]
+                s[j] = u * u
+            ri += _tree_sum(s, w)
         d[i] = di
         q[i, 0] = 1.0 - shift[0]
         q[i, 1] = ri - shift[1]
@@ -119,29 +82,32 @@ def _row_stats(a, b, e, c, shift, d0, M, q, d):
                 M[k, m] += q[i, k] * q[i, m]
 
 
-@jit
+@ijit
 def _add_T(a, c, q, T):
-    """Second pass: ``T += sum_i q_i (a_i - c)^T``, four rows at a time, by column blocks."""
+    """Second pass: ``T += sum_i q_i (a_i - c)^T``, four rows at a time, by column blocks.
+
+    *q* ``(n + 3, 5)`` has zero rows past n: the last group of four adds exact zeros for them.
+    """
     n, dim = a.shape
-    xs = np.empty((4, _COLS))
-    full = n - n % 4
+    xs = np.zeros((4, _COLS))
     for j0 in range(0, dim, _COLS):
-        j1 = min(dim, j0 + _COLS)
-        w = j1 - j0
+        w = min(dim, j0 + _COLS) - j0
+        cb = c[j0:j0 + w]
         x0, x1, x2, x3 = xs[0, :w], xs[1, :w], xs[2, :w], xs[3, :w]
-        cb = c[j0:j1]
-        for i in range(0, full, 4):
-            _centred(a[i, j0:j1], cb, x0)
-            _centred(a[i + 1, j0:j1], cb, x1)
-            _centred(a[i + 2, j0:j1], cb, x2)
-            _centred(a[i + 3, j0:j1], cb, x3)
+        for i in range(0, n, 4):
+            for r in range(4):
+                xr = xs[r, :w]
+                if i + r < n:
+                    ar = a[i + r, j0:j0 + w]
+                    for j in range(w):
+                        xr[j] = np.float64(ar[j]) - cb[j]
+                else:
+                    xr[:] = 0.0
             for k in range(5):
-                _axpy4(q[i, k], q[i + 1, k], q[i + 2, k], q[i + 3, k], x0, x1, x2, x3,
-                       T[k, j0:j1])
-        for i in range(full, n):
-            _centred(a[i, j0:j1], cb, x0)
-            for k in range(5):
-                _axpy(q[i, k], x0, T[k, j0:j1])
+                q0, q1, q2, q3 = q[i, k], q[i + 1, k], q[i + 2, k], q[i + 3, k]
+                y = T[k, j0:j0 + w]
+                for j in range(w):
+                    y[j] += (q0 * x0[j] + q1 * x1[j]) + (q2 * x2[j] + q3 * x3[j])
 
 
 @jit
@@ -163,6 +129,6 @@ def _layer_sums(a, b, e, c, shift, d0, M, T, d):
     d : ``(n,)`` float64
         Output: ``d_i``.
     """
-    q = np.empty((a.shape[0], 5))
+    q = np.zeros((a.shape[0] + 3, 5))  # see _add_T
     _row_stats(a, b, e, c, shift, d0, M, q, d)
     _add_T(a, c, q, T)
