@@ -10,6 +10,7 @@ depend on the threads.
 
 import numpy as np
 
+from .._kernels._jit import notice_compile
 from .._kernels.moments import _layer_sums
 from ..perturb.noise import change_sq
 from .probe import BLOCK
@@ -63,6 +64,7 @@ class _Layer:
         """
         a, b, e = _rows(a, b, e)
         M, T, d = np.zeros((5, 5)), np.zeros_like(self.T), np.empty(len(a))
+        notice_compile(_layer_sums, a.dtype)
         _layer_sums(a, b, e, self.c, self.shift, _NO_D0 if d0 is None else d0, M, T, d)
         return M, T, d
 
