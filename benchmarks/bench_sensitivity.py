@@ -10,13 +10,15 @@ pooling  the idealized pooling net of the done-when command (N = 256, xi = 128, 
 
 Run ``python benchmarks/bench_sensitivity.py [--quick] [--model M.npz] [--json]``. Time is the
 best of ``--repeat`` runs after a warm-up (numba compilation excluded), with the process CPU
-time of that run. Measured in the same run, the engine's share: the bare forward passes that
-``measure`` needs (3 P images in batches of its size, plus the 2 x 256 images of the
-elasticity) on one thread (``forward_seconds``) and split over the measurement's two threads
-(``forward_2t_seconds``, each thread its own model copy): the time ``measure`` cannot go
-under. Memory is the tracemalloc peak of a separate run (numpy allocations are traced) and the
-process's maximum RSS. The machine's load average is reported: on a shared machine every time
-is inflated, the ratios measured side by side much less.
+time of that run. Timed side by side with it (in turn, each repeat), the engine's share: the
+bare forward passes that ``measure`` needs (3 P images in batches of its size, plus the
+2 x 256 images of the elasticity) on one thread (``forward_seconds``, CPU ``forward_cpu_seconds``;
+``engine_cpu_share`` is its share of the measurement's CPU time, which the load inflates
+little) and split over the measurement's two threads (``forward_2t_seconds``, each thread its
+own model copy: the time ``measure`` cannot go under; ``engine_share`` is it over
+``seconds``). Memory is the tracemalloc peak of a separate run (numpy allocations are traced)
+and the process's maximum RSS. The machine's load average is reported: on a shared machine
+every time is inflated, the ratios measured side by side much less.
 """
 
 import argparse
@@ -42,53 +44,62 @@ from scaledetect.sensitivity.source import CNNSource
 TARGET_SECONDS = 0.3  # the cnn case on 2 cores
 
 
-def _best(fn, repeat: int) -> tuple[float, float]:
-    """Best wall time of *repeat* calls of *fn* and the process CPU time of that call."""
-    best = (float("inf"), 0.0)
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = time.perf_counter() - t0
-        if wall < best[0]:
-            best = (wall, time.process_time() - c0)
-    return best
+def _timed(fn) -> tuple[float, float]:
+    """Wall and process CPU time of one call of *fn*."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _forward_passes(model, task, probe: int, repeat: int) -> tuple[float, float]:
-    """Best time of the bare forward passes of a measurement, on 1 and on ``WORKERS`` threads."""
+def _forward_passes(model, task, probe: int):
+    """The bare forward passes of a measurement: ``(one, two)``, callables running them on 1 and
+    on ``WORKERS`` threads (each its own model copy), and the pool to shut down after use."""
     batch = _auto_batch(CNNSource(model), task.image_shape, False)
     sizes = [3 * (min(lo + batch, probe) - lo) for lo in range(0, probe, batch)] + [2 * BLOCK]
     xs = {n: np.zeros((n,) + task.image_shape, np.float32) for n in set(sizes)}
-    one = _best(lambda: [model.forward(xs[n], layers=True) for n in sizes], repeat)[0]
     models = [model] + [model.copy() for _ in range(WORKERS - 1)]
 
-    def half(w):
+    def part(w):
         for n in sizes[w::WORKERS]:
             models[w].forward(xs[n], layers=True)
 
-    with ThreadPoolExecutor(WORKERS) as pool:
-        half_runs = lambda: list(pool.map(half, range(WORKERS)))  # noqa: E731
-        half_runs()
-        two = _best(half_runs, repeat)[0]
-    return one, two
+    pool = ThreadPoolExecutor(WORKERS)
+    one = lambda: [model.forward(xs[n], layers=True) for n in sizes]  # noqa: E731
+    two = lambda: list(pool.map(part, range(WORKERS)))  # noqa: E731
+    return one, two, pool
 
 
 def _case(name, model, task, probe, repeat, engine=True):
+    run = lambda: measure(model, task, probe=probe, rng=1)  # noqa: E731
     measure(model, task, probe=min(probe, 512), rng=0)  # warm-up: compile, caches
-    seconds, cpu = _best(lambda: measure(model, task, probe=probe, rng=1), repeat)
-    res = measure(model, task, probe=probe, rng=1)
-    out = {"name": name, "probe": probe, "layers": len(res.layers), "seconds": round(seconds, 3),
-           "cpu_seconds": round(cpu, 3)}
+    res = run()
+    out = {"name": name, "probe": probe, "layers": len(res.layers)}
+    fns = {"": run}
+    if engine:  # timed side by side with the measurement, each repeat in turn
+        one, two, pool = _forward_passes(model, task, probe)
+        fns.update(forward_=one, forward_2t_=two)
+    best = {}
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            wall, cpu = _timed(fn)
+            if key not in best or wall < best[key][0]:
+                best[key] = (wall, cpu)
+    if engine:
+        pool.shutdown()
+    wall, cpu = best[""]
+    out.update(seconds=round(wall, 3), cpu_seconds=round(cpu, 3))
+    if engine:
+        out.update(forward_seconds=round(best["forward_"][0], 3),
+                   forward_cpu_seconds=round(best["forward_"][1], 3),
+                   forward_2t_seconds=round(best["forward_2t_"][0], 3),
+                   engine_share=round(best["forward_2t_"][0] / wall, 2),
+                   engine_cpu_share=round(best["forward_"][1] / cpu, 2))
     tracemalloc.start()
-    measure(model, task, probe=probe, rng=1)
+    run()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     out.update(peak_traced_mb=round(peak / 2**20, 1),  # RSS: the process so far
                max_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
-    if engine:
-        one, two = _forward_passes(model, task, probe, repeat)
-        out.update(forward_seconds=round(one, 3), forward_2t_seconds=round(two, 3),
-                   engine_share=round(two / seconds, 2))
     return out
 
 
@@ -117,9 +128,10 @@ def main(argv=None, quick=False):
         sys.stdout.write("\n")
         return report
     for c in cases:
-        engine = (f"  bare forward passes {c['forward_seconds']:.3f} s on 1 thread, "
-                  f"{c['forward_2t_seconds']:.3f} s on {WORKERS} (engine share "
-                  f"{c['engine_share']:.0%})" if "forward_seconds" in c else "")
+        engine = (f"  bare forward passes {c['forward_seconds']:.3f} s on 1 thread (CPU "
+                  f"{c['forward_cpu_seconds']:.3f} s, {c['engine_cpu_share']:.0%} of the CPU), "
+                  f"{c['forward_2t_seconds']:.3f} s on {WORKERS} ({c['engine_share']:.0%} of "
+                  f"the time)" if "forward_seconds" in c else "")
         print(f"{c['name']:8s} P={c['probe']:>6d}  {c['seconds']:7.3f} s "
               f"(CPU {c['cpu_seconds']:.3f} s){engine}  peak traced "
               f"{c['peak_traced_mb']:.1f} MB  max RSS {c['max_rss_mb']:.1f} MB")
