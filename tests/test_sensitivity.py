@@ -14,7 +14,7 @@ from scipy.spatial.distance import pdist
 from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec
 from scaledetect.nn.model import init_cnn, pooling_net
 from scaledetect.perturb import noise
-from scaledetect.sensitivity import measure, moments, probe
+from scaledetect.sensitivity import measure, probe
 
 # --------------------------------------------------------------------------- references
 
@@ -251,13 +251,13 @@ def test_mean_standard_errors_match_direct_delta_method():
             assert getattr(s, name + "_se")[k] == pytest.approx(se, rel=1e-3), (name, k)
 
 
-def test_row_chunks_do_not_change_the_sums(monkeypatch):
-    # The accumulator and change_sq convert a few rows at a time to float64; chunks of one row
-    # give the same numbers up to float64 summation order (1e-12), and change_sq equals the
-    # plain float64 formula.
+def test_change_sq_row_chunks_do_not_change_the_sums(monkeypatch):
+    # change_sq (batch-matched sigma, the accumulator's first block) converts a few rows at a
+    # time to float64; chunks of one row give the same numbers up to float64 summation order
+    # (1e-12), and change_sq equals the plain float64 formula. (The kernel of the per-batch sums
+    # has its own plain-numpy reference test in test_moments_kernel.py.)
     model, task = small_cnn(width=3), TaskSpec(size=16, xi=8)
     ref = measure(model, task, probe=600, rng=9)
-    monkeypatch.setattr(moments, "_CHUNK", 1)
     monkeypatch.setattr(noise, "_ROWS_BYTES", 1)
     one = measure(model, task, probe=600, rng=9)
     for name in ("D", "G", "R", "D_se", "G_se", "R_se"):

@@ -38,9 +38,10 @@ per 256-probe block, like the diffeos and eta; ``probe_noise = 0`` draws nothing
 the clean measurement bit for bit.
 
 The probes are streamed in batches; each batch is one forward pass of its clean, deformed
-and noisy images, giving every layer at once (the images of the next batch are made in a
-second thread meanwhile; the first pass below runs on two threads; neither changes a
-number). Memory does not grow with P (beyond the
+and noisy images, giving every layer at once. Two threads make and measure batches at once
+(each with its own copy of a numba model) and their sums are merged in batch order; the
+first pass below also runs on two threads; neither changes a number. Memory does not grow
+with P (beyond the
 ``(P, 2, p)`` positions, or the user's images): den_k comes from running sums (see
 ``MeanAccumulator`` for the centring and for the delta-method standard errors, which
 include the U-statistic variance of den_k and, for batch-matched noise, the dependence of
@@ -84,7 +85,8 @@ def _layer_dims(source, x_shape: tuple, channel_mean: bool) -> list[int]:
 
 
 def _auto_batch(source, x_shape: tuple, channel_mean: bool) -> int:
-    per_probe = sum(_layer_dims(source, x_shape, channel_mean)) * 3 * 24  # 3 reps; f64 copies
+    # 3 representations of at most 8 bytes per entry, for each of the batches in flight
+    per_probe = sum(_layer_dims(source, x_shape, channel_mean)) * 3 * 8 * (_probe.WORKERS + 1)
     n = _BATCH_BYTES // max(per_probe, 1)
     return int(min(_MAX_BATCH, max(_probe.BLOCK, n // _probe.BLOCK * _probe.BLOCK)))
 
@@ -229,15 +231,32 @@ def _config(ps, estimator: str, channel_mean: bool) -> dict:
 
 
 def _run(source, ps, batch_size: int, channel_mean: bool, estimator: str) -> dict:
-    """Stream the probe set through *source* into the estimator; return its ``finish()``."""
+    """Stream the probe set through *source* into the estimator; return its ``finish()``.
+
+    Batches are measured in worker threads (``probe.map_batches``): each computes its sums
+    apart (``partial``) once the first batch has fixed the centring (``start``), and the sums are
+    merged here in batch order, so the numbers do not depend on the threads. The elasticity is
+    computed from the first batch, in its worker.
+    """
     block = _probe.BLOCK
     batch_size = int(-(-batch_size // block) * block)
-    acc = MeanAccumulator() if estimator == "mean" else MedianCollector()
+    mean = estimator == "mean"
+    acc = MeanAccumulator() if mean else MedianCollector()
+    want_e = mean and ps.pert.noise_match == "batch"
+
+    def start(b):  # batch 0, before any batch's sums
+        if mean:
+            acc.start(b.clean, b.diffeo, b.noise)
+
+    def measure_batch(src, b):
+        n0 = min(block, len(b.x))
+        e = (_elasticity(src, b.x[:n0], b.x_noise[:n0], [f[:n0] for f in b.clean], channel_mean)
+             if want_e and b.start == 0 else None)
+        return acc.partial(b.clean, b.diffeo, b.noise), e
+
     elasticity = None
-    for b in _probe.batches(source, ps, batch_size, channel_mean):
-        if b.start == 0 and estimator == "mean" and ps.pert.noise_match == "batch":
-            n0 = min(block, len(b.x))
-            elasticity = _elasticity(source, b.x[:n0], b.x_noise[:n0],
-                                     [f[:n0] for f in b.clean], channel_mean)
-        acc.add(b.clean, b.diffeo, b.noise)
-    return acc.finish(elasticity) if estimator == "mean" else acc.finish()
+    for part, e in _probe.map_batches(source, ps, batch_size, measure_batch, start,
+                                      channel_mean):
+        acc.merge(part)
+        elasticity = e if e is not None else elasticity
+    return acc.finish(elasticity) if mean else acc.finish()

@@ -78,16 +78,25 @@ class MedianCollector:
         self.sq_diffeo: list | None = None
         self.sq_noise: list | None = None
 
-    def add(self, clean: list, diffeo: list, noise: list) -> None:
-        """Append a batch: lists over layers of ``(n, d_k)`` representations."""
+    def partial(self, clean: list, diffeo: list, noise: list) -> tuple[list, list, list]:
+        """A batch's representations and squared changes, not yet appended (thread-safe)."""
         sd = [(b - a) ** 2 for a, b in zip(clean, diffeo, strict=True)]
         sn = [(b - a) ** 2 for a, b in zip(clean, noise, strict=True)]
+        return list(clean), sd, sn
+
+    def merge(self, part: tuple[list, list, list]) -> None:
+        """Append a batch's ``partial`` (in batch order)."""
+        clean, sd, sn = part
         if self.clean is None:
             self.clean, self.sq_diffeo, self.sq_noise = ([[x] for x in y] for y in (clean, sd, sn))
             return
         for store, new in ((self.clean, clean), (self.sq_diffeo, sd), (self.sq_noise, sn)):
             for lst, x in zip(store, new, strict=True):
                 lst.append(x)
+
+    def add(self, clean: list, diffeo: list, noise: list) -> None:
+        """Append a batch: lists over layers of ``(n, d_k)`` representations."""
+        self.merge(self.partial(clean, diffeo, noise))
 
     def finish(self) -> dict:
         """``D, G, R`` (``(L,)`` float64) and the pieces ``den, dbar, gbar`` (medians)."""

@@ -2,20 +2,34 @@
 
 Memory is O(sum_k d_k) per layer set, independent of the number of probes P: a few running sums
 per layer, plus the centred representations of the first block of probes (``BLOCK`` rows).
+The sums of a batch are formed by one numba kernel per layer (``_kernels.moments``: float64
+arithmetic on the float32 or float64 rows, no float64 copy of the batch); batches can be summed
+in parallel threads (``partial``) and merged in batch order (``merge``), so the result does not
+depend on the threads.
 """
 
 import numpy as np
 
+from .._kernels._jit import notice_compile
+from .._kernels.moments import _layer_sums
 from ..perturb.noise import change_sq
 from .probe import BLOCK
 
 # rows of the per-sample statistic matrix Q: 1, r_i, d_i, g_i, d0_i
 _ONE, _R, _D, _G, _D0 = range(5)
-_CHUNK = 1 << 17  # entries of a row chunk's float64 working copies (1 MB: they stay in cache)
+_NO_D0 = np.empty(0)
 
 
 def _rowsq(a: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, a)
+
+
+def _rows(*arrays: np.ndarray) -> list[np.ndarray]:
+    """*arrays* as C-contiguous 2D arrays of one kernel dtype (float32 if all are, else float64)."""
+    arrays = [np.asarray(x) for x in arrays]
+    dt = np.result_type(*arrays)
+    dt = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
+    return [np.ascontiguousarray(x.reshape(len(x), -1), dtype=dt) for x in arrays]
 
 
 class _Layer:
@@ -40,31 +54,26 @@ class _Layer:
         self.M = np.zeros((5, 5))
         self.T = np.zeros((5, self.c.size))
 
+    def partial(self, a: np.ndarray, b: np.ndarray, e: np.ndarray,
+                d0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums of rows ``a_i = f(x_i)``, ``b_i = f(tau x_i)``, ``e_i = f(x_i + eta_i)`` (``(n,
+        d_k)``, any real dtype) with the layer-0 changes *d0* (None: this is layer 0).
+
+        Returns ``(M, T, d)``: ``sum_i q_i q_i^T`` ``(5, 5)``, ``sum_i q_i (a_i - c)^T``
+        ``(5, d_k)`` and ``d_i`` ``(n,)``; leaves the running sums alone (thread-safe).
+        """
+        a, b, e = _rows(a, b, e)
+        M, T, d = np.zeros((5, 5)), np.zeros_like(self.T), np.empty(len(a))
+        notice_compile(_layer_sums, a.dtype)
+        _layer_sums(a, b, e, self.c, self.shift, _NO_D0 if d0 is None else d0, M, T, d)
+        return M, T, d
+
     def add(self, a: np.ndarray, b: np.ndarray, e: np.ndarray,
             d0: np.ndarray | None) -> np.ndarray:
-        """Add rows ``a_i = f(x_i)``, ``b_i = f(tau x_i)``, ``e_i = f(x_i + eta_i)`` (any float
-        dtype, ``(n, d_k)``) with the layer-0 changes *d0* (None: this is layer 0); return d_i.
-
-        Rows are converted to float64 a chunk at a time: no float64 copy of the whole batch.
-        """
-        n = len(a)
-        d = np.empty(n)
-        step = max(1, _CHUNK // max(a.shape[1], 1))
-        for lo in range(0, n, step):
-            rows = slice(lo, min(lo + step, n))
-            x = a[rows].astype(np.float64)
-            y = b[rows].astype(np.float64)  # then float64 arithmetic (faster than mixed types)
-            y -= x
-            d[rows] = _rowsq(y)
-            np.copyto(y, e[rows])
-            y -= x
-            g = _rowsq(y)
-            x -= self.c
-            r = _rowsq(x)
-            q = np.stack([np.ones_like(r), r, d[rows], g,
-                          d[rows] if d0 is None else d0[rows]]) - self.shift[:, None]
-            self.M += q @ q.T
-            self.T += np.einsum("kn,nd->kd", q, x)  # not BLAS: skinny gemm is slow there
+        """Add rows (see ``partial``) to the running sums; return d_i."""
+        M, T, d = self.partial(a, b, e, d0)
+        self.M += M
+        self.T += T
         return d
 
 
@@ -88,7 +97,7 @@ class MeanAccumulator:
     **Streaming.** The identity ``sum_{i != j} ||a_i - a_j||^2 = 2P sum ||a_i||^2 - 2||sum a_i||^2``
     is used on representations centred at ``c``, the mean of the first ``BLOCK`` probes, so that
     the two terms do not cancel: with ``r_i = ||a_i - c||^2`` and ``v = abar - c``,
-    ``sum_i q_i = sum_i r_i - P ||v||^2``. Everything is accumulated in float64.
+    ``sum_i q_i = sum_i r_i - P ||v||^2``. Everything is computed and accumulated in float64.
 
     **Standard errors (delta method).** den is a U-statistic with kernel ``||a - b||^2``; its
     Hoeffding projection gives ``den - E den ~ (1/P) sum_i 2 (q_i - qbar)``. The first-order
@@ -128,20 +137,49 @@ class MeanAccumulator:
         self.layers: list[_Layer] | None = None
         self.count = 0
 
-    def add(self, clean: list, diffeo: list, noise: list) -> None:
-        """Add a batch: lists over layers of ``(n, d_k)`` representations (layer 0 the input)."""
-        first = self.layers is None
-        if first:
-            self.layers = []
-        d0 = None
-        for k, (c, b, e) in enumerate(zip(clean, diffeo, noise, strict=True)):
-            c, b, e = np.asarray(c), np.asarray(b), np.asarray(e)
-            if first:
-                self.layers.append(_Layer(c, b, e, d0))
-            d = self.layers[k].add(c, b, e, d0)
+    def start(self, clean: list, diffeo: list, noise: list) -> None:
+        """Centre and shift every layer on a first batch (lists over layers of ``(n, d_k)``
+        representations, layer 0 the input); later calls do nothing.
+        """
+        if self.layers is not None:
+            return
+        layers, d0 = [], None
+        for c, b, e in zip(clean, diffeo, noise, strict=True):
+            c, b, e = (np.asarray(x)[:BLOCK] for x in (c, b, e))
+            layers.append(_Layer(c, b, e, d0))  # eps of the representation's own dtype
+            if d0 is None:
+                d0 = change_sq(c, b)
+        self.layers = layers
+
+    def partial(self, clean: list, diffeo: list, noise: list) -> tuple[list, int]:
+        """The sums of a batch, not yet added (thread-safe once ``start`` has run).
+
+        Returns
+        -------
+        sums : list over layers of ``(M (5, 5), T (5, d_k))``
+        n : int
+            Number of probes in the batch.
+        """
+        sums, d0 = [], None
+        for lay, c, b, e in zip(self.layers, clean, diffeo, noise, strict=True):
+            M, T, d = lay.partial(c, b, e, d0)
+            sums.append((M, T))
             if d0 is None:
                 d0 = d
-        self.count += len(d0)
+        return sums, len(d0)
+
+    def merge(self, part: tuple[list, int]) -> None:
+        """Add the sums of a batch (``partial``); merging in batch order fixes the rounding."""
+        sums, n = part
+        for lay, (M, T) in zip(self.layers, sums, strict=True):
+            lay.M += M
+            lay.T += T
+        self.count += n
+
+    def add(self, clean: list, diffeo: list, noise: list) -> None:
+        """Add a batch: lists over layers of ``(n, d_k)`` representations (layer 0 the input)."""
+        self.start(clean, diffeo, noise)
+        self.merge(self.partial(clean, diffeo, noise))
 
     def finish(self, elasticity: np.ndarray | None = None) -> dict:
         """Estimates and standard errors of every layer.

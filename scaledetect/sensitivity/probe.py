@@ -8,12 +8,17 @@ images, hence every number computed from them, do not depend on the batch size.
 """
 
 import dataclasses
+import itertools
+import queue
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import perturb, tasks
+from .._kernels.blas import blas_threads
 from ..errors import require
 from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
@@ -24,7 +29,7 @@ BLOCK = 256
 """Probes per random-stream block; batches are whole numbers of blocks."""
 
 _POSITIONS, _DIFFEO, _NOISE, _CORRUPT = 0, 1, 2, 3  # random-stream tags
-_WORKERS = 2  # threads of the first pass over the probes (numpy releases the GIL)
+WORKERS = 2  # threads of the passes over the probes (numpy and the kernels release the GIL)
 
 
 def root_seed(rng: np.random.Generator | int | None) -> int:
@@ -240,7 +245,7 @@ def _levels(ps, pixels: int, probe_noise: float):
     probe, change, norm = ps.size, 0.0, 0.0
     spans = [(ps, lo, min(lo + BLOCK, probe), batch, probe_noise > 0)
              for lo in range(0, probe, BLOCK)]
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:  # summed in block order
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # summed in block order
         for c, q in pool.map(_block_sums, *zip(*spans, strict=True)):
             change += c
             norm += q
@@ -333,36 +338,98 @@ def _images(ps: ProbeSet | ImageProbeSet, lo: int, hi: int) -> np.ndarray:
     return np.concatenate(ps.perturbed(lo, hi))
 
 
-def _prefetched(fn, args: list):
-    """Yield ``fn(*a)`` for every ``a`` in *args*, computing the next one in a second thread.
-
-    The images of batch b + 1 (numpy, which releases the GIL in its loops and random draws) are
-    made while the caller measures batch b; the values do not depend on the thread.
+class _Locked:
+    """A source whose ``representations`` one thread at a time may call (sources without
+    ``fork``: a user's function, a PyTorch module with hooks).
     """
-    if len(args) <= 1:
-        yield from (fn(*a) for a in args)
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = pool.submit(fn, *args[0])
-        for i in range(len(args)):
-            now = ahead.result()
-            if i + 1 < len(args):
-                ahead = pool.submit(fn, *args[i + 1])
-            yield now
+
+    def __init__(self, source):
+        self.source = source
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)
+
+    def representations(self, x: np.ndarray) -> list:
+        with self.lock:
+            return self.source.representations(x)
 
 
-def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean: bool = False):
-    """Yield ``ProbeBatch`` of ``batch_size`` probes (a multiple of ``BLOCK``; the last is shorter).
+def _thread_sources(source, workers: int) -> list:
+    """One source per worker thread: the source and copies (``fork``), else one locked source."""
+    fork = getattr(source, "fork", None)
+    copies = [fork() for _ in range(workers - 1)] if callable(fork) else [None]
+    if any(c is None for c in copies):
+        return [_Locked(source)] * workers
+    return [source, *copies]
 
-    Each batch is one forward pass of the concatenated clean, deformed and noisy images; the
-    images of the next batch are made in a second thread meanwhile.
+
+def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first=None,
+                channel_mean: bool = False, workers: int = WORKERS):
+    """Yield ``fn(src, batch)`` for every ``ProbeBatch`` of *ps*, in batch order.
+
+    Batches of ``batch_size`` probes (a multiple of ``BLOCK``; the last is shorter), each made
+    (images, one forward pass of its clean, deformed and noisy images) and handed to *fn* in
+    one of *workers* threads, at most ``workers + 1`` batches ahead of the consumer. *src* is
+    that thread's source (its own copy of the model when the source can ``fork``; otherwise
+    forward passes take turns). ``first(batch)``, if given, runs on batch 0 before *fn* runs on
+    any batch (the other batches make their images and forward passes meanwhile). The engine's
+    kernels and numpy release the GIL; BLAS runs on one thread inside (``blas_threads(1)`` set
+    here once, so the workers do not toggle it). Every batch is computed by the same operations
+    whichever thread runs it: the values, and what *fn* returns, do not depend on *workers*.
+    An error in any batch is raised here, batch 0's first.
     """
     require(batch_size % BLOCK == 0, "batch_size", f"be a multiple of {BLOCK}", batch_size)
     source = as_source(source)
     P = ps.size
-    spans = [(ps, lo, min(lo + batch_size, P)) for lo in range(0, P, batch_size)]
-    for (_, lo, hi), xs in zip(spans, _prefetched(_images, spans), strict=True):
+    spans = iter([(lo, min(lo + batch_size, P)) for lo in range(0, P, batch_size)])
+    free = queue.SimpleQueue()
+    for src in _thread_sources(source, workers):
+        free.put(src)
+    ready, first_ok = threading.Event(), []
+
+    def make(src, lo: int, hi: int) -> ProbeBatch:
+        xs = _images(ps, lo, hi)
         n = hi - lo
-        reps = representations(source, xs, channel_mean)
-        yield ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
-                         [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
+        reps = representations(src, xs, channel_mean)
+        return ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
+                          [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
+
+    def work(lo: int, hi: int):
+        src = free.get()
+        try:
+            if lo == 0:
+                try:
+                    b = make(src, lo, hi)
+                    if first is not None:
+                        first(b)
+                    first_ok.append(True)
+                finally:
+                    ready.set()
+            else:
+                b = make(src, lo, hi)
+                ready.wait()
+                if not first_ok:  # batch 0 failed: its error is the one the caller sees
+                    raise RuntimeError("the first batch of probes failed")
+            return fn(src, b)
+        finally:
+            free.put(src)
+
+    with blas_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque(pool.submit(work, *span) for span in itertools.islice(spans, workers + 1))
+        try:
+            while pending:
+                done = pending.popleft().result()
+                span = next(spans, None)
+                if span is not None:
+                    pending.append(pool.submit(work, *span))
+                yield done
+        finally:
+            for f in pending:
+                f.cancel()
+
+
+def batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, channel_mean: bool = False):
+    """Yield every ``ProbeBatch`` in order (see ``map_batches``; at most three in memory)."""
+    yield from map_batches(source, ps, batch_size, lambda src, b: b,
+                           channel_mean=channel_mean)

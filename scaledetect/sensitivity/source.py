@@ -14,6 +14,9 @@ function is only how the representations of a batch of images are obtained. That
 ``config``           dict merged into the result's ``config`` (what the network is)
 ==================  =====================================================================
 
+A source may also have ``fork()``, returning an independent copy that another thread can use
+at the same time (``CNNSource`` copies the model); without it, threads take turns.
+
 An array of shape ``(n, C, N_k[, N_k])`` (three or more dimensions) has a channel axis, which
 ``channel_mean`` averages; ``(n,)`` and ``(n, d)`` arrays are taken as they are.
 """
@@ -103,6 +106,13 @@ class CNNSource:
         """
         own = getattr(self.model, "representations", None)
         return own(x) if callable(own) else self.model.forward(x, layers=True)
+
+    def fork(self) -> "CNNSource | None":
+        """A source on an independent copy of the model (the numba CNN keeps per-model buffers,
+        so two threads need two models), or None when the model has no ``copy``.
+        """
+        copy = getattr(self.model, "copy", None)
+        return CNNSource(copy()) if callable(copy) else None
 
     def dims(self, channel_mean: bool) -> list[int]:
         """Flattened sizes d_k of f_0 .. f_K and the output (no forward pass needed)."""
