@@ -5,13 +5,24 @@ The model holds its parameters as plain numpy arrays (``params``), all views int
 layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The wide layers'
 products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
 whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
-case 0.72 ms with 1 BLAS thread, 142 ms with 2); parallel runs use processes (``reproduce
---workers``) instead.
+case 0.72 ms with 1 BLAS thread, 142 ms with 2).
+
+Threads. A large enough batch is split into ``CHUNKS`` chunks of consecutive samples, a split
+fixed by the net and the batch size alone (``CNN.chunks``), never by the thread count. Each chunk
+runs the forward and the backward kernel on buffers of its own; the per-chunk gradients are added
+in chunk order. With ``numba.get_num_threads()`` = T > 1 the chunks run on T Python threads (the
+kernels release the GIL), with 1 one after the other: the same operations on the same numbers in
+either case, so results are bit-identical for every thread count. Parallel runs of many nets use
+processes (``reproduce --workers``, one thread each) instead.
 """
 
 import itertools
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+import numba
 import numpy as np
 
 from .._kernels._jit import notice_compile
@@ -29,6 +40,12 @@ CACHE_MAX_BYTES = 1 << 28
 # im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
 # 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
 FORWARD_CHUNK = 64
+# value_and_grad splits a batch into CHUNKS chunks when its forward pass has at least
+# CHUNK_MIN_MACS multiply-adds (and it has >= CHUNKS samples); smaller ones run whole: a chunk
+# costs a kernel call and a gradient sum, which one-thread speed of small nets cannot afford
+# (the 1D width-16 bench case, 0.3M multiply-adds per forward, stays whole; width 64, 4.5M, splits)
+CHUNKS = 2
+CHUNK_MIN_MACS = 1 << 21
 # PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
 # between the window sums, the scaling and the activation)
 _POOL_CHUNK = 1 << 17
@@ -46,6 +63,45 @@ def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
     shapes["readout.weight"] = (spec.width,)
     shapes["readout.bias"] = (1,)
     return shapes
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def run_tasks(tasks: list) -> None:
+    """Call every callable of *tasks* (independent of each other) on ``numba.get_num_threads()``
+    threads: task j on thread ``j mod T``, the calling thread being thread 0.
+
+    Each task must release the GIL for the threads to overlap (numba ``nogil`` kernels do). With
+    one thread, or one task, the tasks run in order on the calling thread. An exception of any
+    task is raised after all have ended.
+    """
+    threads = min(len(tasks), numba.get_num_threads())
+    if threads <= 1:
+        for task in tasks:
+            task()
+        return
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < threads - 1:
+            _pool = ThreadPoolExecutor(max(threads - 1, numba.config.NUMBA_NUM_THREADS - 1),
+                                       thread_name_prefix="scaledetect-engine")
+        pool = _pool
+    groups = [tasks[j::threads] for j in range(threads)]
+    futures = [pool.submit(_run_all, g) for g in groups[1:]]
+    try:
+        _run_all(groups[0])
+    finally:
+        for f in futures:
+            f.exception()  # wait for every thread before raising
+    for f in futures:
+        f.result()
+
+
+def _run_all(tasks: list) -> None:
+    for task in tasks:
+        task()
 
 
 class _Workspace:
@@ -88,12 +144,21 @@ class _Workspace:
         self.out = np.empty(n, dtype)
         self._bwd_sizes = (cols, reps)
         self._bwd = None
+        self._n_params = sum(int(np.prod(sh)) for _, sh in offsets.values())
+        self._grad = None
 
     @property
     def nbytes(self) -> int:
         """Bytes held (forward buffers, and backward ones once allocated)."""
         extra = sum(a.nbytes for a in self._bwd) if self._bwd is not None else 0
+        extra += self._grad.nbytes if self._grad is not None else 0
         return self.acts.nbytes + self.cols.nbytes + self.tmp.nbytes + extra
+
+    def grad_buffer(self) -> np.ndarray:
+        """A flat gradient of the model's size (a chunk's share before the sum), kept."""
+        if self._grad is None:
+            self._grad = np.empty(self._n_params, self.acts.dtype)
+        return self._grad
 
     def backward_buffers(self):
         """``(dcols, ga, gb)``, allocated on first use."""
@@ -184,6 +249,9 @@ class CNN:
         self._ro_off = np.array([self._offsets["readout.weight"][0],
                                  self._offsets["readout.bias"][0]], np.int64)
         self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
+        sizes = spec.sizes
+        self._macs = sum(c * (1 if k == 1 else c) * spec.filter ** spec.dim * sizes[k] ** spec.dim
+                         for k in range(1, spec.depth + 1))  # forward multiply-adds per sample
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -209,13 +277,22 @@ class CNN:
                 v[...] = a
                 params[name] = v
 
-    def _workspace(self, n: int, train: bool = True) -> _Workspace:
-        key = (n, train)
+    def chunks(self, n: int) -> list[tuple[int, int]]:
+        """The samples ``[(i0, i1), ...]`` of the chunks ``value_and_grad`` splits a batch of *n*
+        into: ``CHUNKS`` near-equal chunks if its forward pass has at least ``CHUNK_MIN_MACS``
+        multiply-adds, else one. A function of the net and *n* only (never of the threads).
+        """
+        k = CHUNKS if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS else 1
+        bounds = [n * j // k for j in range(k + 1)]
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+    def _workspace(self, n: int, train: bool = True, part: int = 0) -> _Workspace:
+        key = (n, train, part)
         ws = self._cache.get(key)
         if ws is None:
             ws = _Workspace(self.spec, self._offsets, n, self.dtype, train)
             self._cache[key] = ws
-            while len(self._cache) > 1 and (len(self._cache) > 4 or sum(
+            while len(self._cache) > 1 and (len(self._cache) > 4 * CHUNKS or sum(
                     w.nbytes for w in self._cache.values()) > CACHE_MAX_BYTES):
                 self._cache.popitem(last=False)
         else:
@@ -237,8 +314,16 @@ class CNN:
         self._sync()
         notice_compile(_net_forward, self.dtype)
         with blas_threads(1):
-            _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                         ws.acts, ws.cols, ws.pooled, ws.out if out is None else out)
+            self._forward_kernel(xf, ws, ws.out if out is None else out)
+
+    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray) -> None:
+        _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                     ws.acts, ws.cols, ws.pooled, out)
+
+    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray) -> None:
+        dcols, ga, gb = ws.backward_buffers()
+        _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                      ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
@@ -300,20 +385,28 @@ class CNN:
             Gradient of ``mean(values)`` with respect to every parameter, readout included.
         """
         xf = self._input(x)
-        n = xf.size // self.spec.size ** self.spec.dim
-        ws = self._workspace(n)
-        self._run_forward(xf, ws)
-        out = ws.out.copy()
+        m = self.spec.size ** self.spec.dim
+        n = xf.size // m
+        parts = self.chunks(n)
+        wss = [self._workspace(i1 - i0, part=j) for j, (i0, i1) in enumerate(parts)]
+        self._sync()
+        notice_compile(_net_forward, self.dtype)
+        with blas_threads(1):
+            run_tasks([partial(self._forward_kernel, xf[i0 * m:i1 * m], ws, ws.out)
+                       for (i0, i1), ws in zip(parts, wss, strict=True)])
+        out = np.concatenate([ws.out for ws in wss])
         values, dvalues = loss(out, y)
         dvalues = np.asarray(dvalues)
         require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)", dvalues.shape)
         dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
         grad = np.empty_like(self.theta)
-        dcols, ga, gb = ws.backward_buffers()
+        grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
         notice_compile(_net_backward, self.dtype)
         with blas_threads(1):
-            _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                          ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
+            run_tasks([partial(self._backward_kernel, ws, dout[i0:i1], g)
+                       for (i0, i1), ws, g in zip(parts, wss, grads, strict=True)])
+        for g in grads[1:]:  # chunk order, whatever the threads
+            grad += g
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
