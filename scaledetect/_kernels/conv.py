@@ -10,13 +10,16 @@ The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
     cols[(ci, jh, jw), (i, ph, pw)] = f[ci, i, (s_h ph + jh) mod H_in, (s_w pw + jw) mod W_in]
     z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
 
-Kernels are dumb: contiguous arrays in, output buffers written, no validation. Wide layers form
-their three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, which also supplies the
-threads, see ``blas.py``), the small ones (first layer, narrow nets) with plain serial loops. No
-``prange``: few, serial kernels compile in seconds on a cold first run. Scalars (``scale``,
-``gain``) come with the dtype of the arrays, so the same kernels serve float32 and float64 without
-promotion. Inner loops index 1D row views from 0 (numba then emits no negative-index wraparound
-and LLVM vectorizes them).
+Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every layer forms
+its three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, run single-threaded, see
+``blas.py``), the first and the narrow ones too: plain serial loops for the layers with fewer
+than 32 im2col rows or 16 channels were slower than BLAS there (one core, float32, per SGD step:
+1D width 8 0.110 -> 0.083 ms, width 16 0.138 -> 0.130, 2D width 32 0.690 -> 0.663) and their
+second code path cost ~1.3 s of the first run's compiling. No ``prange``: few, serial kernels
+compile in seconds on a cold first run (threads split the batch, see ``nn/model.py``). Scalars
+(``scale``, ``gain``) come with the dtype of the arrays, so the same kernels serve float32 and
+float64 without promotion. Inner loops index 1D row views from 0 (numba then emits no
+negative-index wraparound and LLVM vectorizes them).
 """
 
 import numpy as np
@@ -24,61 +27,7 @@ import numpy as np
 from ._jit import ijit, jit
 
 RELU, TANH, LINEAR = 0, 1, 2
-# layers with at least BLAS_MIN_KK im2col rows (C_in F^dim) and BLAS_MIN_COUT output channels form
-# their three products with BLAS (numba's np.dot: scipy's sgemm/dgemm); on one core a float32
-# 256 x 512 x 256 product runs at ~95 GFLOP/s there, ~65 in the plain loops it replaces
-BLAS_MIN_KK = 32
-BLAS_MIN_COUT = 16
 ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
-
-
-@jit
-def _matmul_rows(a, b, c, r0, r1):
-    """``c[r] = sum_k a[r, k] * b[k]`` for r in [r0, r1), k in increasing order.
-
-    The plain loop of the layers too small for BLAS (few input rows ``C_in F^dim`` or few
-    channels): the inner loop over a row of b is contiguous and LLVM vectorizes it.
-    """
-    nq = b.shape[1]
-    zero = a[0, 0] - a[0, 0]
-    for r in range(r0, r1):
-        cr = c[r]
-        for q in range(nq):
-            cr[q] = zero
-        for k in range(a.shape[1]):
-            w = a[r, k]
-            bk = b[k]
-            for q in range(nq):
-                cr[q] += w * bk[q]
-
-
-@jit
-def _dot_rows(a, b, c, r0, r1):
-    """``c[r, k] = sum_q a[r, q] * b[k, q]`` for r in [r0, r1), by ``_dot8`` (small layers)."""
-    zero = a[r0, 0] - a[r0, 0]
-    for r in range(r0, r1):
-        ar = a[r]
-        for k in range(b.shape[0]):
-            c[r, k] = _dot8(ar, b[k], zero)
-
-
-@ijit
-def _dot8(u, v, zero):
-    """``sum_q u[q] v[q]`` by 8 interleaved partial sums combined in a fixed order."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
-    n8 = u.shape[0] // 8 * 8
-    for q in range(0, n8, 8):
-        s0 += u[q] * v[q]
-        s1 += u[q + 1] * v[q + 1]
-        s2 += u[q + 2] * v[q + 2]
-        s3 += u[q + 3] * v[q + 3]
-        s4 += u[q + 4] * v[q + 4]
-        s5 += u[q + 5] * v[q + 5]
-        s6 += u[q + 6] * v[q + 6]
-        s7 += u[q + 7] * v[q + 7]
-    for q in range(n8, u.shape[0]):
-        s0 += u[q] * v[q]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 @jit
@@ -110,20 +59,6 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
                             seg[pw] = fs[pw]
                         for pw in range(nw, wout):
                             seg[pw] = fr[src + sw * pw - win]
-
-
-@jit
-def _transpose_rows(a, at, q0, q1):
-    """``at[q, :] = a[:, q]`` for q in [q0, q1), by 16 x 16 tiles."""
-    nr = a.shape[0]
-    for qb in range(q0, q1, 16):
-        qe = min(q1, qb + 16)
-        for rb in range(0, nr, 16):
-            re = min(nr, rb + 16)
-            for q in range(qb, qe):
-                row = at[q, rb:re]
-                for r in range(re - rb):
-                    row[r] = a[rb + r, q]
 
 
 @jit
@@ -235,12 +170,6 @@ def _scale_rows(a, scale, r0, r1):
 # ------------------------------------------------------------------ one layer
 
 @ijit
-def _use_blas(cout, kk):
-    """Whether a layer's products go to BLAS (wide layers; see BLAS_MIN_KK)."""
-    return kk >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
-
-
-@ijit
 def _fwd_blas(w, b, has_bias, out, cols, scale, gain, act):
     """Forward of a BLAS layer: ``out = W cols`` (one product), then the epilogue."""
     np.dot(w, cols, out)
@@ -265,12 +194,7 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     The im2col gather (``C_in F^dim n N_out^dim`` copies, 1/C_out of the product) runs serially.
     """
     _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
-    cout, kk = w.shape
-    if _use_blas(cout, kk):
-        _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
-        return
-    _matmul_rows(w, cols, out, 0, cout)
-    _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, cols.shape[1])
+    _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
 
 
 @ijit
@@ -288,8 +212,8 @@ def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, w
 
 
 @ijit
-def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, tmp, n, hin, win,
-                   hout, wout, fh, fw, sh, sw, scale, gain, act):
+def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n, hin, win, hout,
+                   wout, fh, fw, sh, sw, scale, gain, act):
     """One layer backward.
 
     Parameters
@@ -306,22 +230,10 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
         Written if want_gin: ``dL/df = scale * col2im(W^T @ dz)``.
     dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
-    tmp : 1D scratch of at least ``C_out C_in fh fw`` (holds W^T in the layers without BLAS)
     """
-    cout, kk = w.shape
-    _dz_rows(gout, out, db, has_bias, gain, act, 0, cout)
-    if _use_blas(cout, kk):
-        _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh,
-                  fw, sh, sw)
-        return
-    _dot_rows(gout, cols, dw, 0, cout)
-    _scale_rows(dw, scale, 0, cout)
-    if want_gin:
-        wt = tmp[:kk * cout].reshape((kk, cout))
-        _transpose_rows(w, wt, 0, kk)
-        _matmul_rows(wt, gout, dcols, 0, kk)
-        _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
-                      0, n)
+    _dz_rows(gout, out, db, has_bias, gain, act, 0, w.shape[0])
+    _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
+              sw)
 
 
 @jit
@@ -445,8 +357,8 @@ def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
 
 
 @jit
-def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, dout, grad, dcols,
-                  ga, gb):
+def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, grad, dcols, ga,
+                  gb):
     """Backward pass of the whole network (after ``_net_forward`` on the same x).
 
     Parameters
@@ -456,7 +368,6 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
     grad : (n_params,), written
         Gradient in the layout of theta.
     cols : flat buffer as left by ``_net_forward``.
-    tmp : flat scratch of at least max_k C_{k-1} F^dim C_k.
     dcols, ga, gb : flat scratch buffers
         ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
         of at least max_k C_k n N_k^dim.
@@ -504,6 +415,6 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
         gout = cur[:cout * qout].reshape((cout, qout))
         gin = other[:cin * qin].reshape((cin, qin))
         dc = dcols[:kk * qout].reshape((kk, qout))
-        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, tmp, n, hin, win, hout,
-                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
+        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, n, hin, win, hout, wout,
+                       fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
         cur, other = other, cur

@@ -2,7 +2,7 @@
 
 The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
 ``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
-layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The wide layers'
+layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The layers'
 products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
 whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
 case 0.72 ms with 1 BLAS thread, 142 ms with 2).
@@ -117,7 +117,7 @@ class _Workspace:
         fh, sh = (f, s) if d == 2 else (1, 1)
         geo = np.zeros((spec.depth, N_GEO), dtype=np.int64)
         a_off = c_off = 0
-        cols = reps = tmp = 0
+        cols = reps = 0
         for k in range(1, spec.depth + 1):
             cin = 1 if k == 1 else spec.width
             nin, nout = sizes[k - 1], sizes[k]
@@ -133,13 +133,11 @@ class _Workspace:
             a_off += size_out
             c_off += kk * qout if train else 0
             cols = max(cols, kk * qout)
-            tmp = max(tmp, kk * spec.width)
             reps = max(reps, size_out, cin * n * hin * nin)
         self.n = n
         self.geo = geo
         self.acts = np.empty(a_off, dtype)
         self.cols = np.empty(c_off if train else cols, dtype)
-        self.tmp = np.empty(tmp, dtype)
         self.pooled = np.empty((n, spec.width), dtype)
         self.out = np.empty(n, dtype)
         self._bwd_sizes = (cols, reps)
@@ -152,7 +150,7 @@ class _Workspace:
         """Bytes held (forward buffers, and backward ones once allocated)."""
         extra = sum(a.nbytes for a in self._bwd) if self._bwd is not None else 0
         extra += self._grad.nbytes if self._grad is not None else 0
-        return self.acts.nbytes + self.cols.nbytes + self.tmp.nbytes + extra
+        return self.acts.nbytes + self.cols.nbytes + extra
 
     def grad_buffer(self) -> np.ndarray:
         """A flat gradient of the model's size (a chunk's share before the sum), kept."""
@@ -323,7 +321,7 @@ class CNN:
     def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray) -> None:
         dcols, ga, gb = ws.backward_buffers()
         _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                      ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
+                      ws.acts, ws.cols, ws.pooled, dout, grad, dcols, ga, gb)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
