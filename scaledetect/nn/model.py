@@ -247,6 +247,7 @@ class CNN:
         self._ro_off = np.array([self._offsets["readout.weight"][0],
                                  self._offsets["readout.bias"][0]], np.int64)
         self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
+        self._chunks: dict[tuple, list] = {}
         sizes = spec.sizes
         self._macs = sum(c * (1 if k == 1 else c) * spec.filter ** spec.dim * sizes[k] ** spec.dim
                          for k in range(1, spec.depth + 1))  # forward multiply-adds per sample
@@ -280,9 +281,13 @@ class CNN:
         into: ``CHUNKS`` near-equal chunks if its forward pass has at least ``CHUNK_MIN_MACS``
         multiply-adds, else one. A function of the net and *n* only (never of the threads).
         """
-        k = CHUNKS if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS else 1
-        bounds = [n * j // k for j in range(k + 1)]
-        return list(zip(bounds[:-1], bounds[1:], strict=True))
+        key = (n, CHUNK_MIN_MACS)
+        parts = self._chunks.get(key)
+        if parts is None:
+            k = CHUNKS if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS else 1
+            bounds = [n * j // k for j in range(k + 1)]
+            parts = self._chunks[key] = list(zip(bounds[:-1], bounds[1:], strict=True))
+        return list(parts)
 
     def _workspace(self, n: int, train: bool = True, part: int = 0) -> _Workspace:
         key = (n, train, part)
@@ -389,22 +394,28 @@ class CNN:
         wss = [self._workspace(i1 - i0, part=j) for j, (i0, i1) in enumerate(parts)]
         self._sync()
         notice_compile(_net_forward, self.dtype)
-        with blas_threads(1):
-            run_tasks([partial(self._forward_kernel, xf[i0 * m:i1 * m], ws, ws.out)
-                       for (i0, i1), ws in zip(parts, wss, strict=True)])
-        out = np.concatenate([ws.out for ws in wss])
-        values, dvalues = loss(out, y)
-        dvalues = np.asarray(dvalues)
-        require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)", dvalues.shape)
-        dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
-        grad = np.empty_like(self.theta)
-        grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
         notice_compile(_net_backward, self.dtype)
-        with blas_threads(1):
-            run_tasks([partial(self._backward_kernel, ws, dout[i0:i1], g)
-                       for (i0, i1), ws, g in zip(parts, wss, grads, strict=True)])
-        for g in grads[1:]:  # chunk order, whatever the threads
-            grad += g
+        with blas_threads(1):  # the loss in between uses numpy's BLAS, not this one
+            if len(parts) == 1:  # no chunks: the kernels called directly (no task objects)
+                self._forward_kernel(xf, wss[0], wss[0].out)
+            else:
+                run_tasks([partial(self._forward_kernel, xf[i0 * m:i1 * m], ws, ws.out)
+                           for (i0, i1), ws in zip(parts, wss, strict=True)])
+            out = np.concatenate([ws.out for ws in wss])
+            values, dvalues = loss(out, y)
+            dvalues = np.asarray(dvalues)
+            require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)",
+                    dvalues.shape)
+            dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
+            grad = np.empty_like(self.theta)
+            if len(parts) == 1:
+                self._backward_kernel(wss[0], dout, grad)
+            else:
+                grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
+                run_tasks([partial(self._backward_kernel, ws, dout[i0:i1], g)
+                           for (i0, i1), ws, g in zip(parts, wss, grads, strict=True)])
+                for g in grads[1:]:  # chunk order, whatever the threads
+                    grad += g
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
