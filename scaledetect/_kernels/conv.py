@@ -285,8 +285,9 @@ def _layer_sizes(geo, k, n):
 
 
 @jit
-def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
-    """Forward pass of the whole network.
+def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, k0, k1,
+                 readout):
+    """Forward pass of layers [k0, k1) of the network, then its readout if *readout*.
 
     Parameters
     ----------
@@ -307,11 +308,15 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
     pooled : (n, C_K), written
         Global average of f_K over positions.
     out : (n,), written
-        ``alpha * (b + c * pooled @ beta)``.
+        ``alpha * (b + c * pooled @ beta)`` (if *readout*).
+    k0, k1 : int
+        The layers run (0 <= k0 <= k1 <= K): layer k0 > 0 reads the output of layer k0 - 1
+        from ``acts``.
+    readout : bool
+        Also the readout (needs k1 = K); ``pooled`` and ``out`` are written only then.
     """
     n = out.shape[0]
-    nl = geo.shape[0]
-    for k in range(nl):
+    for k in range(k0, k1):
         cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         woff = geo[k, G_WOFF]
         boff = geo[k, G_BOFF]
@@ -329,7 +334,8 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
         c = cols[coff:coff + kk * qout].reshape((kk, qout))
         _conv_forward(f, w, b, has_bias, o, c, n, hin, win, hout, wout, fh, fw, geo[k, G_SH],
                       geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
-    _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
+    if readout:
+        _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
 
 
 @ijit
@@ -358,49 +364,40 @@ def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
 
 @jit
 def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, grad, dcols, ga,
-                  gb):
-    """Backward pass of the whole network (after ``_net_forward`` on the same x).
+                  gb, k0, k1, readout):
+    """Backward pass of layers k1 - 1 down to k0 (after ``_net_forward`` on the same x), from
+    the readout if *readout*.
 
     Parameters
     ----------
     dout : (n,)
         d loss / d out for every sample (already divided by n for a mean loss).
     grad : (n_params,), written
-        Gradient in the layout of theta.
+        Gradient in the layout of theta: the entries of layers [k0, k1) (and of the readout if
+        *readout*); the others are left alone.
     cols : flat buffer as left by ``_net_forward``.
     dcols, ga, gb : flat scratch buffers
         ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
-        of at least max_k C_k n N_k^dim.
+        of at least max_k C_k n N_k^dim. Without *readout*, ``ga`` holds dL/df of layer k1 - 1
+        on entry, shape (C, n N_{k1}^dim).
+    k0, k1 : int
+        0 <= k0 <= k1 <= K.
+    readout : bool
+        Start from d loss / d out through the readout (needs k1 = K).
     Other parameters as in ``_net_forward``.
+
+    Returns
+    -------
+    int
+        0 if dL/df of layer k0 - 1 (k0 > 0) ended in ``ga``, 1 if in ``gb``.
     """
     n = dout.shape[0]
-    nl = geo.shape[0]
-    alpha = ro[0]
-    cro = ro[1]
-    invp = ro[2]
-    zero = alpha - alpha
-    cl = geo[nl - 1, G_COUT]
-    pk = geo[nl - 1, G_HOUT] * geo[nl - 1, G_WOUT]
-    # readout
-    s = zero
-    for i in range(n):
-        s += dout[i]
-    grad[ro_off[1]] = alpha * s
-    for c in range(cl):
-        s = zero
-        for i in range(n):
-            s += dout[i] * pooled[i, c]
-        grad[ro_off[0] + c] = (alpha * cro) * s
-    g = ga[:cl * n * pk].reshape((cl, n * pk))
-    for c in range(cl):
-        beta = (alpha * cro) * theta[ro_off[0] + c] * invp
-        for i in range(n):
-            v = beta * dout[i]
-            for p in range(i * pk, (i + 1) * pk):
-                g[c, p] = v
+    if readout:
+        _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga)
     cur = ga
     other = gb
-    for k in range(nl - 1, -1, -1):
+    which = 0
+    for k in range(k1 - 1, k0 - 1, -1):
         cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         woff = geo[k, G_WOFF]
         boff = geo[k, G_BOFF]
@@ -418,3 +415,34 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, g
         _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, n, hin, win, hout, wout,
                        fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
         cur, other = other, cur
+        which = 1 - which
+    return which
+
+
+@ijit
+def _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga):
+    """Readout gradients into *grad*, and dL/df_K (C_K, n N_K^dim) into *ga*."""
+    n = dout.shape[0]
+    nl = geo.shape[0]
+    alpha = ro[0]
+    cro = ro[1]
+    invp = ro[2]
+    zero = alpha - alpha
+    cl = geo[nl - 1, G_COUT]
+    pk = geo[nl - 1, G_HOUT] * geo[nl - 1, G_WOUT]
+    s = zero
+    for i in range(n):
+        s += dout[i]
+    grad[ro_off[1]] = alpha * s
+    for c in range(cl):
+        s = zero
+        for i in range(n):
+            s += dout[i] * pooled[i, c]
+        grad[ro_off[0] + c] = (alpha * cro) * s
+    g = ga[:cl * n * pk].reshape((cl, n * pk))
+    for c in range(cl):
+        beta = (alpha * cro) * theta[ro_off[0] + c] * invp
+        for i in range(n):
+            v = beta * dout[i]
+            for p in range(i * pk, (i + 1) * pk):
+                g[c, p] = v

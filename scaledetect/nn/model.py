@@ -7,13 +7,16 @@ products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS
 whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
 case 0.72 ms with 1 BLAS thread, 142 ms with 2).
 
-Threads. A large enough batch is split into ``CHUNKS`` chunks of consecutive samples, a split
-fixed by the net and the batch size alone (``CNN.chunks``), never by the thread count. Each chunk
-runs the forward and the backward kernel on buffers of its own; the per-chunk gradients are added
-in chunk order. With ``numba.get_num_threads()`` = T > 1 the chunks run on T Python threads (the
-kernels release the GIL), with 1 one after the other: the same operations on the same numbers in
-either case, so results are bit-identical for every thread count. Parallel runs of many nets use
-processes (``reproduce --workers``, one thread each) instead.
+Threads. ``value_and_grad`` splits a large enough batch into ``CHUNKS`` chunks of consecutive
+samples for its first layers (those with at least ``CHUNK_MIN_COLS`` output columns per chunk),
+a plan fixed by the net and the batch size alone (``CNN.chunks``), never by the thread count.
+Each chunk runs those layers forward and backward on buffers of its own; the deeper layers (few
+columns: splitting them costs more BLAS calls than it saves) and the readout run on the whole
+batch in between; the chunks' gradients of the first layers are added in chunk order. With
+``numba.get_num_threads()`` = T > 1 the chunks run on T Python threads (the kernels release the
+GIL), with 1 one after the other: the same operations on the same numbers in either case, so
+results are bit-identical for every thread count. Parallel runs of many nets use processes
+(``reproduce --workers``, one thread each) instead.
 """
 
 import itertools
@@ -43,9 +46,15 @@ FORWARD_CHUNK = 64
 # value_and_grad splits a batch into CHUNKS chunks when its forward pass has at least
 # CHUNK_MIN_MACS multiply-adds (and it has >= CHUNKS samples); smaller ones run whole: a chunk
 # costs a kernel call and a gradient sum, which one-thread speed of small nets cannot afford
-# (the 1D width-16 bench case, 0.3M multiply-adds per forward, stays whole; width 64, 4.5M, splits)
+# (the 1D width-16 bench case, 0.3M multiply-adds per forward, stays whole; width 64, 4.5M, splits).
+# Only the leading layers with >= CHUNK_MIN_COLS output columns (samples x positions) in every
+# chunk are split (1D N = 128, batch 8: layers 1-5 of 7): below, a product's cost is mostly
+# packing the weights, paid once per chunk (projected 2-thread step, 1D width 256 on a loaded
+# machine: 4.4 ms splitting layers 1-5, 4.2 all 7, 5.1 layers 1-3; one thread: +12%, +14%, +2%
+# over the whole batch; all within the load's noise of ~10%)
 CHUNKS = 2
 CHUNK_MIN_MACS = 1 << 21
+CHUNK_MIN_COLS = 16
 # PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
 # between the window sums, the scaling and the activation)
 _POOL_CHUNK = 1 << 17
@@ -102,6 +111,12 @@ def run_tasks(tasks: list) -> None:
 def _run_all(tasks: list) -> None:
     for task in tasks:
         task()
+
+
+def _add_in_order(acc: np.ndarray, terms: list) -> None:
+    """``acc += t`` for t in *terms*, in order (elementwise: any split of the range is exact)."""
+    for t in terms:
+        acc += t
 
 
 class _Workspace:
@@ -247,7 +262,7 @@ class CNN:
         self._ro_off = np.array([self._offsets["readout.weight"][0],
                                  self._offsets["readout.bias"][0]], np.int64)
         self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
-        self._chunks: dict[tuple, list] = {}
+        self._plans: dict[tuple, tuple] = {}
         sizes = spec.sizes
         self._macs = sum(c * (1 if k == 1 else c) * spec.filter ** spec.dim * sizes[k] ** spec.dim
                          for k in range(1, spec.depth + 1))  # forward multiply-adds per sample
@@ -279,15 +294,26 @@ class CNN:
     def chunks(self, n: int) -> list[tuple[int, int]]:
         """The samples ``[(i0, i1), ...]`` of the chunks ``value_and_grad`` splits a batch of *n*
         into: ``CHUNKS`` near-equal chunks if its forward pass has at least ``CHUNK_MIN_MACS``
-        multiply-adds, else one. A function of the net and *n* only (never of the threads).
+        multiply-adds and its first layer ``CHUNK_MIN_COLS`` columns per chunk, else one. A
+        function of the net and *n* only (never of the threads).
         """
-        key = (n, CHUNK_MIN_MACS)
-        parts = self._chunks.get(key)
-        if parts is None:
-            k = CHUNKS if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS else 1
+        return list(self._plan(n)[0])
+
+    def _plan(self, n: int) -> tuple[list, int]:
+        """``(chunks, ks)``: the chunks and the number of leading layers run per chunk."""
+        key = (n, CHUNK_MIN_MACS, CHUNK_MIN_COLS)
+        plan = self._plans.get(key)
+        if plan is None:
+            spec = self.spec
+            ks = 0
+            if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS:
+                while ks < spec.depth and (n // CHUNKS) * spec.sizes[ks + 1] ** spec.dim \
+                        >= CHUNK_MIN_COLS:
+                    ks += 1
+            k = CHUNKS if ks > 0 else 1
             bounds = [n * j // k for j in range(k + 1)]
-            parts = self._chunks[key] = list(zip(bounds[:-1], bounds[1:], strict=True))
-        return list(parts)
+            plan = self._plans[key] = (list(zip(bounds[:-1], bounds[1:], strict=True)), ks)
+        return plan
 
     def _workspace(self, n: int, train: bool = True, part: int = 0) -> _Workspace:
         key = (n, train, part)
@@ -319,14 +345,70 @@ class CNN:
         with blas_threads(1):
             self._forward_kernel(xf, ws, ws.out if out is None else out)
 
-    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray) -> None:
+    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray, k0: int = 0,
+                        k1: int | None = None, readout: bool = True) -> None:
+        """Layers [k0, k1) forward (default all), then the readout if *readout*."""
         _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                     ws.acts, ws.cols, ws.pooled, out)
+                     ws.acts, ws.cols, ws.pooled, out, k0, self.spec.depth if k1 is None else k1,
+                     readout)
 
-    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray) -> None:
+    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray, k0: int = 0,
+                         k1: int | None = None, readout: bool = True) -> np.ndarray:
+        """Layers k1 - 1 .. k0 backward (default all, from the readout); returns the buffer
+        holding dL/df of layer k0 - 1.
+        """
         dcols, ga, gb = ws.backward_buffers()
-        _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                      ws.acts, ws.cols, ws.pooled, dout, grad, dcols, ga, gb)
+        which = _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                              ws.acts, ws.cols, ws.pooled, dout, grad, dcols, ga, gb, k0,
+                              self.spec.depth if k1 is None else k1, readout)
+        return gb if which else ga
+
+    def _rep(self, buf: np.ndarray, n: int, k: int) -> np.ndarray:
+        """The (C, n N_k^dim) view at the start of *buf* (layer k's output of a batch of n)."""
+        q = n * self.spec.sizes[k] ** self.spec.dim
+        return buf[:self.spec.width * q].reshape((self.spec.width, q))
+
+    def _chunk_forward(self, xf, ws, whole, i0: int, i1: int, ks: int) -> None:
+        """Layers [0, ks) on samples [i0, i1); their output copied into *whole*'s columns."""
+        self._forward_kernel(xf, ws, ws.out, 0, ks, False)
+        src = self._rep(ws.acts[ws.geo[ks - 1, G_OUTOFF]:], i1 - i0, ks)
+        dst = self._rep(whole.acts[whole.geo[ks - 1, G_OUTOFF]:], whole.n, ks)
+        p = self.spec.sizes[ks] ** self.spec.dim
+        dst[:, i0 * p:i1 * p] = src
+
+    def _chunk_backward(self, ws, dout, grad, gsrc, i0: int, i1: int, ks: int) -> None:
+        """Layers ks - 1 .. 0 on samples [i0, i1), from their columns of dL/df_ks (*gsrc*)."""
+        p = self.spec.sizes[ks] ** self.spec.dim
+        self._rep(ws.backward_buffers()[1], i1 - i0, ks)[...] = gsrc[:, i0 * p:i1 * p]
+        self._backward_kernel(ws, dout, grad, 0, ks, False)
+
+    def _chunked_value_and_grad(self, xf, y, loss, parts, ks, grad):
+        """``value_and_grad`` of a batch in chunks (see the module's docstring); fills *grad*."""
+        n, m, nl = parts[-1][1], self.spec.size ** self.spec.dim, self.spec.depth
+        whole = self._workspace(n)
+        wss = [self._workspace(i1 - i0, part=j + 1) for j, (i0, i1) in enumerate(parts)]
+        run_tasks([partial(self._chunk_forward, xf[i0 * m:i1 * m], ws, whole, i0, i1, ks)
+                   for (i0, i1), ws in zip(parts, wss, strict=True)])
+        self._forward_kernel(xf, whole, whole.out, ks, nl)
+        out = whole.out.copy()
+        values, dout = self._loss(out, y, loss, n)
+        gsrc = self._rep(self._backward_kernel(whole, dout, grad, ks, nl), n, ks)
+        grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
+        run_tasks([partial(self._chunk_backward, ws, dout[i0:i1], g, gsrc, i0, i1, ks)
+                   for (i0, i1), ws, g in zip(parts, wss, grads, strict=True)])
+        head = self._offsets[f"conv{ks + 1}.weight" if ks < nl else "readout.weight"][0]
+        cut = [head * j // len(parts) for j in range(len(parts) + 1)]  # the sum split in pieces
+        run_tasks([partial(_add_in_order, grad[a:b], [g[a:b] for g in grads[1:]])
+                   for a, b in zip(cut[:-1], cut[1:], strict=True)])
+        return values, out
+
+    def _loss(self, out, y, loss, n):
+        """``(values, dout)``: the loss and its derivative divided by n (model dtype)."""
+        values, dvalues = loss(out, y)
+        dvalues = np.asarray(dvalues)
+        require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)",
+                dvalues.shape)
+        return values, np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
@@ -388,34 +470,21 @@ class CNN:
             Gradient of ``mean(values)`` with respect to every parameter, readout included.
         """
         xf = self._input(x)
-        m = self.spec.size ** self.spec.dim
-        n = xf.size // m
-        parts = self.chunks(n)
-        wss = [self._workspace(i1 - i0, part=j) for j, (i0, i1) in enumerate(parts)]
+        n = xf.size // self.spec.size ** self.spec.dim
+        parts, ks = self._plan(n)
         self._sync()
         notice_compile(_net_forward, self.dtype)
         notice_compile(_net_backward, self.dtype)
+        grad = np.empty_like(self.theta)
         with blas_threads(1):  # the loss in between uses numpy's BLAS, not this one
-            if len(parts) == 1:  # no chunks: the kernels called directly (no task objects)
-                self._forward_kernel(xf, wss[0], wss[0].out)
+            if len(parts) > 1:
+                values, out = self._chunked_value_and_grad(xf, y, loss, parts, ks, grad)
             else:
-                run_tasks([partial(self._forward_kernel, xf[i0 * m:i1 * m], ws, ws.out)
-                           for (i0, i1), ws in zip(parts, wss, strict=True)])
-            out = np.concatenate([ws.out for ws in wss])
-            values, dvalues = loss(out, y)
-            dvalues = np.asarray(dvalues)
-            require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)",
-                    dvalues.shape)
-            dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
-            grad = np.empty_like(self.theta)
-            if len(parts) == 1:
-                self._backward_kernel(wss[0], dout, grad)
-            else:
-                grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
-                run_tasks([partial(self._backward_kernel, ws, dout[i0:i1], g)
-                           for (i0, i1), ws, g in zip(parts, wss, grads, strict=True)])
-                for g in grads[1:]:  # chunk order, whatever the threads
-                    grad += g
+                ws = self._workspace(n)
+                self._forward_kernel(xf, ws, ws.out)
+                out = ws.out.copy()
+                values, dout = self._loss(out, y, loss, n)
+                self._backward_kernel(ws, dout, grad)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
