@@ -159,6 +159,7 @@ class _Workspace:
         self._bwd = None
         self._n_params = sum(int(np.prod(sh)) for _, sh in offsets.values())
         self._grad = None
+        self.handoff: dict = {}  # CNN._handoff's views, per plan and chunk workspaces
 
     @property
     def nbytes(self) -> int:
@@ -368,18 +369,33 @@ class CNN:
         q = n * self.spec.sizes[k] ** self.spec.dim
         return buf[:self.spec.width * q].reshape((self.spec.width, q))
 
-    def _chunk_forward(self, xf, ws, whole, i0: int, i1: int, ks: int) -> None:
-        """Layers [0, ks) on samples [i0, i1); their output copied into *whole*'s columns."""
-        self._forward_kernel(xf, ws, ws.out, 0, ks, False)
-        src = self._rep(ws.acts[ws.geo[ks - 1, G_OUTOFF]:], i1 - i0, ks)
-        dst = self._rep(whole.acts[whole.geo[ks - 1, G_OUTOFF]:], whole.n, ks)
-        p = self.spec.sizes[ks] ** self.spec.dim
-        dst[:, i0 * p:i1 * p] = src
+    def _handoff(self, whole, wss, parts, ks) -> list:
+        """Per chunk ``(src, dst, gsrc, gdst)``: its output of layer ks - 1 and *whole*'s columns
+        of it (forward); *whole*'s columns of dL/df of layer ks - 1 and the chunk's buffer that
+        its backward starts from. Views made once per plan and workspaces.
+        """
+        key = (ks, *wss)
+        views = whole.handoff.get(key)
+        if views is None:
+            p = self.spec.sizes[ks] ** self.spec.dim
+            gw = whole.backward_buffers()[1 + (self.spec.depth - ks) % 2]  # ga/gb, by parity
+            dst = self._rep(whole.acts[whole.geo[ks - 1, G_OUTOFF]:], whole.n, ks)
+            gsrc = self._rep(gw, whole.n, ks)
+            views = whole.handoff[key] = [
+                (self._rep(ws.acts[ws.geo[ks - 1, G_OUTOFF]:], i1 - i0, ks),
+                 dst[:, i0 * p:i1 * p], gsrc[:, i0 * p:i1 * p],
+                 self._rep(ws.backward_buffers()[1], i1 - i0, ks))
+                for (i0, i1), ws in zip(parts, wss, strict=True)]
+        return views
 
-    def _chunk_backward(self, ws, dout, grad, gsrc, i0: int, i1: int, ks: int) -> None:
-        """Layers ks - 1 .. 0 on samples [i0, i1), from their columns of dL/df_ks (*gsrc*)."""
-        p = self.spec.sizes[ks] ** self.spec.dim
-        self._rep(ws.backward_buffers()[1], i1 - i0, ks)[...] = gsrc[:, i0 * p:i1 * p]
+    def _chunk_forward(self, xf, ws, ks: int, src, dst) -> None:
+        """Layers [0, ks) of a chunk; their output *src* copied into the whole batch's *dst*."""
+        self._forward_kernel(xf, ws, ws.out, 0, ks, False)
+        np.copyto(dst, src)
+
+    def _chunk_backward(self, ws, dout, grad, ks: int, gsrc, gdst) -> None:
+        """Layers ks - 1 .. 0 of a chunk, from its columns *gsrc* of dL/df of layer ks - 1."""
+        np.copyto(gdst, gsrc)
         self._backward_kernel(ws, dout, grad, 0, ks, False)
 
     def _chunked_value_and_grad(self, xf, y, loss, parts, ks, grad):
@@ -387,15 +403,16 @@ class CNN:
         n, m, nl = parts[-1][1], self.spec.size ** self.spec.dim, self.spec.depth
         whole = self._workspace(n)
         wss = [self._workspace(i1 - i0, part=j + 1) for j, (i0, i1) in enumerate(parts)]
-        run_tasks([partial(self._chunk_forward, xf[i0 * m:i1 * m], ws, whole, i0, i1, ks)
-                   for (i0, i1), ws in zip(parts, wss, strict=True)])
+        views = self._handoff(whole, wss, parts, ks)
+        run_tasks([partial(self._chunk_forward, xf[i0 * m:i1 * m], ws, ks, v[0], v[1])
+                   for (i0, i1), ws, v in zip(parts, wss, views, strict=True)])
         self._forward_kernel(xf, whole, whole.out, ks, nl)
         out = whole.out.copy()
         values, dout = self._loss(out, y, loss, n)
-        gsrc = self._rep(self._backward_kernel(whole, dout, grad, ks, nl), n, ks)
+        self._backward_kernel(whole, dout, grad, ks, nl)
         grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
-        run_tasks([partial(self._chunk_backward, ws, dout[i0:i1], g, gsrc, i0, i1, ks)
-                   for (i0, i1), ws, g in zip(parts, wss, grads, strict=True)])
+        run_tasks([partial(self._chunk_backward, ws, dout[i0:i1], g, ks, v[2], v[3])
+                   for (i0, i1), ws, g, v in zip(parts, wss, grads, views, strict=True)])
         head = self._offsets[f"conv{ks + 1}.weight" if ks < nl else "readout.weight"][0]
         cut = [head * j // len(parts) for j in range(len(parts) + 1)]  # the sum split in pieces
         run_tasks([partial(_add_in_order, grad[a:b], [g[a:b] for g in grads[1:]])
