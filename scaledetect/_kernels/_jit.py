@@ -50,7 +50,7 @@ def notice_compile(dispatcher, dtype) -> None:
     for a few seconds; every later process loads them from numba's cache.
     """
     global _told
-    if _told:
+    if _told or not hasattr(dispatcher, "overloads"):  # told, or NUMBA_DISABLE_JIT: no compiling
         return
     key = (dispatcher, dtype)  # a set lookup: called twice per SGD step
     if key in _checked:
