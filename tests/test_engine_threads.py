@@ -131,3 +131,29 @@ def test_chunked_training_matches_pinned_run(name, monkeypatch):
     reference, rtol = expected["reference_loss"]
     assert h["final"]["train_loss"] == pytest.approx(reference, rel=rtol)
     assert (h["epochs"], h["epochs_to_stop"]) == (expected["epochs"], expected["epochs_to_stop"])
+
+
+def test_forward_chunks_on_threads_bit_identical(monkeypatch):
+    _need_two_threads()
+    # 150 samples: FORWARD_CHUNK = 64 -> chunks of 64, 64, 22, on 1 thread or on 2 (chunks 0 and
+    # 2 on the calling thread, 1 on the other); the same numbers either way, every layer
+    assert model_mod.FORWARD_CHUNK == 64
+    spec = NetSpec(dim=2, size=8, depth=2, filter=2, stride=2, width=8, act="tanh")
+    x, _ = _data(spec, 150, 3)
+    m = init_cnn(spec, 4)
+    saved = numba.get_num_threads()
+    got = []
+    try:
+        for t in (1, 2):
+            numba.set_num_threads(t)
+            got.append(m.forward(x, layers=True))
+    finally:
+        numba.set_num_threads(saved)
+    for a, b in zip(*got, strict=True):
+        assert a.tobytes() == b.tobytes()
+    # and the chunks agree with one chunk of all 150 to float32 rounding (BLAS may sum a
+    # column's products in another order for another matrix width: 1e-5 relative, ~100 ulps)
+    monkeypatch.setattr(model_mod, "FORWARD_CHUNK", 1000)
+    whole = init_cnn(spec, 4).forward(x, layers=True)
+    for a, b in zip(got[0], whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())

@@ -340,12 +340,6 @@ class CNN:
         require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
 
-    def _run_forward(self, xf: np.ndarray, ws: _Workspace, out=None) -> None:
-        self._sync()
-        notice_compile(_net_forward, self.dtype)
-        with blas_threads(1):
-            self._forward_kernel(xf, ws, ws.out if out is None else out)
-
     def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray, k0: int = 0,
                         k1: int | None = None, readout: bool = True) -> None:
         """Layers [k0, k1) forward (default all), then the readout if *readout*."""
@@ -368,6 +362,16 @@ class CNN:
         """The (C, n N_k^dim) view at the start of *buf* (layer k's output of a batch of n)."""
         q = n * self.spec.sizes[k] ** self.spec.dim
         return buf[:self.spec.width * q].reshape((self.spec.width, q))
+
+    def _forward_chunk(self, xf, ws, out, reps, i0: int) -> None:
+        """Forward of the samples [i0, i0 + ws.n) into ``out`` and the sample-major ``reps``."""
+        i1 = i0 + ws.n
+        self._forward_kernel(xf, ws, out[i0:i1])
+        for k, rep in enumerate(reps):
+            a = ws.geo[k, G_OUTOFF]
+            npos = rep.shape[2]
+            _sample_major(ws.acts[a:a + self.spec.width * ws.n * npos].reshape(
+                (self.spec.width, ws.n, npos)), rep[i0:i1])
 
     def _handoff(self, whole, wss, parts, ks) -> list:
         """Per chunk ``(src, dst, gsrc, gdst)``: its output of layer ks - 1 and *whole*'s columns
@@ -451,15 +455,16 @@ class CNN:
         out = np.empty(n, self.dtype)
         reps = [np.empty((n, spec.width, spec.sizes[k] ** spec.dim), self.dtype)
                 for k in range(1, spec.depth + 1)] if layers else []
-        for i0 in range(0, n, FORWARD_CHUNK):
-            i1 = min(n, i0 + FORWARD_CHUNK)
-            ws = self._workspace(i1 - i0, train=False)
-            self._run_forward(xf[i0 * m:i1 * m], ws, out=out[i0:i1])
-            for k, rep in enumerate(reps):
-                a = ws.geo[k, G_OUTOFF]
-                npos = rep.shape[2]
-                _sample_major(ws.acts[a:a + spec.width * (i1 - i0) * npos].reshape(
-                    (spec.width, i1 - i0, npos)), rep[i0:i1])
+        starts = range(0, n, FORWARD_CHUNK)
+        threads = min(len(starts), numba.get_num_threads())
+        # chunk c runs on thread c mod T (run_tasks) with that thread's buffers, made here
+        wss = [self._workspace(min(FORWARD_CHUNK, n - i0), train=False, part=c % threads)
+               for c, i0 in enumerate(starts)]
+        self._sync()
+        notice_compile(_net_forward, self.dtype)
+        with blas_threads(1):
+            run_tasks([partial(self._forward_chunk, xf[i0 * m:(i0 + ws.n) * m], ws, out, reps, i0)
+                       for i0, ws in zip(starts, wss, strict=True)])
         if not layers:
             return out
         side = lambda k: (spec.sizes[k],) * spec.dim  # noqa: E731
