@@ -15,8 +15,9 @@ columns: splitting them costs more BLAS calls than it saves) and the readout run
 batch in between; the chunks' gradients of the first layers are added in chunk order. With
 ``numba.get_num_threads()`` = T > 1 the chunks run on T Python threads (the kernels release the
 GIL), with 1 one after the other: the same operations on the same numbers in either case, so
-results are bit-identical for every thread count. Parallel runs of many nets use processes
-(``reproduce --workers``, one thread each) instead.
+results are bit-identical for every thread count. ``forward`` runs its ``FORWARD_CHUNK``-sample
+chunks on the threads likewise (each chunk's numbers do not depend on where it runs). Parallel
+runs of many nets use processes (``reproduce --workers``, one thread each) instead.
 """
 
 import itertools
