@@ -50,9 +50,11 @@ FORWARD_CHUNK = 64
 # (the 1D width-16 bench case, 0.3M multiply-adds per forward, stays whole; width 64, 4.5M, splits).
 # Only the leading layers with >= CHUNK_MIN_COLS output columns (samples x positions) in every
 # chunk are split (1D N = 128, batch 8: layers 1-5 of 7): below, a product's cost is mostly
-# packing the weights, paid once per chunk (projected 2-thread step, 1D width 256 on a loaded
-# machine: 4.4 ms splitting layers 1-5, 4.2 all 7, 5.1 layers 1-3; one thread: +12%, +14%, +2%
-# over the whole batch; all within the load's noise of ~10%)
+# packing the weights, paid once per chunk. 1D width 256, batch 8, side by side on a loaded
+# machine: 2-thread step (projected from per-thread CPU times) 4.14 ms splitting layers 1-3,
+# 3.74 layers 1-4, 3.63 layers 1-5, 3.46 all 7 (5.70 unsplit); one thread +7%, +9%, +11%, +15%
+# over the unsplit batch (width 64: 2 threads 0.48, 0.46, 0.43, 0.41 ms; one thread 0.60 ms
+# unsplit, +9% .. +14%)
 CHUNKS = 2
 CHUNK_MIN_MACS = 1 << 21
 CHUNK_MIN_COLS = 16
