@@ -50,8 +50,10 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
                         src = i * pin + ((sh * ph + jh) % hin) * win + jw
                         dst = i * pout + ph * wout
                         if wout < 16:  # short rows: plain indexing beats making views
-                            for pw in range(wout):
-                                cr[dst + pw] = fr[src + sw * pw - (win if pw >= nw else 0)]
+                            for pw in range(nw):
+                                cr[dst + pw] = fr[src + sw * pw]
+                            for pw in range(nw, wout):
+                                cr[dst + pw] = fr[src + sw * pw - win]
                             continue
                         seg = cr[dst:dst + wout]
                         fs = fr[src:src + sw * (nw - 1) + 1:sw]
@@ -81,8 +83,10 @@ def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci
                         dst = i * pin + ((sh * ph + jh) % hin) * win + jw
                         src = i * pout + ph * wout
                         if wout < 16:  # short rows: plain indexing beats making views
-                            for pw in range(wout):
-                                gr[dst + sw * pw - (win if pw >= nw else 0)] += scale * dr[src + pw]
+                            for pw in range(nw):
+                                gr[dst + sw * pw] += scale * dr[src + pw]
+                            for pw in range(nw, wout):
+                                gr[dst + sw * pw - win] += scale * dr[src + pw]
                             continue
                         ds = dr[src:src + wout]
                         gs = gr[dst:dst + sw * (nw - 1) + 1:sw]
