@@ -46,9 +46,13 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
                 # pw < nw reads column sw*pw + jw without wrapping
                 nw = min(wout, (win - jw + sw - 1) // sw)
                 for i in range(i0, i1):
-                    for ph in range(hout):
-                        src = i * pin + ((sh * ph + jh) % hin) * win + jw
+                    row = jh  # sh * ph + jh mod hin, by subtraction: a division per (i, ph)
+                    for ph in range(hout):  # cost more than the copies of a 2D layer
+                        while row >= hin:
+                            row -= hin
+                        src = i * pin + row * win + jw
                         dst = i * pout + ph * wout
+                        row += sh
                         if wout < 16:  # short rows: plain indexing beats making views
                             for pw in range(nw):
                                 cr[dst + pw] = fr[src + sw * pw]
@@ -79,9 +83,13 @@ def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci
                 dr = dcols[(ci * fh + jh) * fw + jw, i0 * pout:i1 * pout]
                 nw = min(wout, (win - jw + sw - 1) // sw)
                 for i in range(i1 - i0):
+                    row = jh  # sh * ph + jh mod hin (as in _gather_rows)
                     for ph in range(hout):
-                        dst = i * pin + ((sh * ph + jh) % hin) * win + jw
+                        while row >= hin:
+                            row -= hin
+                        dst = i * pin + row * win + jw
                         src = i * pout + ph * wout
+                        row += sh
                         if wout < 16:  # short rows: plain indexing beats making views
                             for pw in range(nw):
                                 gr[dst + sw * pw] += scale * dr[src + pw]
