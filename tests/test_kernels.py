@@ -177,11 +177,11 @@ def test_blas_threads_give_identical_bits():
     _same_bits_with_blas_threads(x, w, b, 2, gout, np.float32, out, grads)
 
 
-# Rows of at least this many output positions take the slice-and-stride path of the im2col
-# gather and col2im scatter (``if wout < 16`` in _gather_rows / _scatter_rows); the geometries
-# above all have shorter rows. (dim, F, s, N) with N / s >= LONG_ROW: windows that wrap around
+# Rows of at least 8 output positions take the unsigned-index path of the im2col gather and
+# col2im scatter (``if wout < 8`` in _gather_rows / _scatter_rows); the geometries above all
+# have shorter rows. (dim, F, s, N) with N / s >= LONG_ROW: windows that wrap around
 # the right edge (F > s) and that do not (F = s, F = 1), 1D and 2D.
-LONG_ROW = 16
+LONG_ROW = 8
 LONG_GEOMETRIES = [(1, 2, 1, 17), (1, 3, 2, 32), (1, 3, 3, 48), (1, 1, 1, 16), (2, 3, 1, 16),
                    (2, 2, 2, 32), (2, 3, 2, 32)]
 

@@ -44,7 +44,7 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
             for jw in range(fw):
                 cr = cols[(ci * fh + jh) * fw + jw]
                 # pw < nw reads column sw*pw + jw without wrapping
-                nw = min(wout, (win - jw + sw - 1) // sw)
+                nw = max(0, min(wout, (win - jw + sw - 1) // sw))
                 for i in range(i0, i1):
                     row = jh  # sh * ph + jh mod hin, by subtraction: a division per (i, ph)
                     for ph in range(hout):  # cost more than the copies of a 2D layer
@@ -53,18 +53,17 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
                         src = i * pin + row * win + jw
                         dst = i * pout + ph * wout
                         row += sh
-                        if wout < 16:  # short rows: plain indexing beats making views
+                        if wout < 8:  # short rows: plain indexing
                             for pw in range(nw):
                                 cr[dst + pw] = fr[src + sw * pw]
-                            for pw in range(nw, wout):
-                                cr[dst + pw] = fr[src + sw * pw - win]
-                            continue
-                        seg = cr[dst:dst + wout]
-                        fs = fr[src:src + sw * (nw - 1) + 1:sw]
-                        for pw in range(nw):
-                            seg[pw] = fs[pw]
+                        else:  # unsigned indices: numba emits no negative-index wrap-around
+                            ud = np.uint64(dst)  # (2D width-32 layer, 8 x 8 outputs: 84 -> 36 us)
+                            us = np.uint64(src)
+                            usw = np.uint64(sw)
+                            for pw in range(np.uint64(nw)):
+                                cr[ud + pw] = fr[us + usw * pw]
                         for pw in range(nw, wout):
-                            seg[pw] = fr[src + sw * pw - win]
+                            cr[dst + pw] = fr[src + sw * pw - win]
 
 
 @jit
@@ -81,7 +80,7 @@ def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci
         for jh in range(fh):
             for jw in range(fw):
                 dr = dcols[(ci * fh + jh) * fw + jw, i0 * pout:i1 * pout]
-                nw = min(wout, (win - jw + sw - 1) // sw)
+                nw = max(0, min(wout, (win - jw + sw - 1) // sw))
                 for i in range(i1 - i0):
                     row = jh  # sh * ph + jh mod hin (as in _gather_rows)
                     for ph in range(hout):
@@ -90,18 +89,17 @@ def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci
                         dst = i * pin + row * win + jw
                         src = i * pout + ph * wout
                         row += sh
-                        if wout < 16:  # short rows: plain indexing beats making views
+                        if wout < 8:  # as in _gather_rows
                             for pw in range(nw):
                                 gr[dst + sw * pw] += scale * dr[src + pw]
-                            for pw in range(nw, wout):
-                                gr[dst + sw * pw - win] += scale * dr[src + pw]
-                            continue
-                        ds = dr[src:src + wout]
-                        gs = gr[dst:dst + sw * (nw - 1) + 1:sw]
-                        for pw in range(nw):
-                            gs[pw] += scale * ds[pw]
+                        else:
+                            ud = np.uint64(dst)
+                            us = np.uint64(src)
+                            usw = np.uint64(sw)
+                            for pw in range(np.uint64(nw)):
+                                gr[ud + usw * pw] += scale * dr[us + pw]
                         for pw in range(nw, wout):
-                            gr[dst + sw * pw - win] += scale * ds[pw]
+                            gr[dst + sw * pw - win] += scale * dr[src + pw]
 
 
 @jit
