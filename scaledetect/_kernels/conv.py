@@ -18,8 +18,8 @@ than 32 im2col rows or 16 channels were slower than BLAS there (one core, float3
 second code path cost ~1.3 s of the first run's compiling. No ``prange``: few, serial kernels
 compile in seconds on a cold first run (threads split the batch, see ``nn/model.py``). Scalars
 (``scale``, ``gain``) come with the dtype of the arrays, so the same kernels serve float32 and
-float64 without promotion. Inner loops index 1D row views from 0 (numba then emits no
-negative-index wraparound and LLVM vectorizes them).
+float64 without promotion. Inner loops index 1D row views from 0 or with unsigned integers
+(numba then emits no negative-index wraparound and LLVM vectorizes them).
 """
 
 import numpy as np
