@@ -4,9 +4,16 @@ One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * gra
 initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
 process with the same number of threads (1, and the chosen count), timed in interleaved rounds
 together with the ceiling's matrix product, so that load on a shared machine affects all alike;
-the reported times are medians over every repeat. The numba engine runs on one core whatever the
-thread count (single-threaded BLAS for the wide layers: multi-threaded BLAS stalls on a loaded
-machine); its rows at 1 and N threads time the same code.
+the reported times are medians over every repeat. The numba engine runs the fixed batch chunks of
+``CNN.value_and_grad`` on its N threads (each chunk's BLAS single-threaded: multi-threaded BLAS
+stalls on a loaded machine); at 1 thread the same chunks run one after the other.
+
+A 1-thread column really is one thread: the ceiling's and PyTorch's multi-threaded runs leave
+their BLAS and OpenMP workers spinning for a while after them (measured: numba's 1-thread step of
+the width-256 case at 10.4 ms of process CPU for 6.2 ms of wall time when timed right after the
+ceiling), so every 1-thread block starts after ``SETTLE_S`` of sleep. Each column reports
+``numba_threads_used`` / ``torch_threads_used``: process CPU time over wall time (every thread of
+the process, spinning ones included), ~1 for a truly single-threaded step.
 
 GFLOP/s count the multiply-adds of the convolutions (2 flops each): forward ``C_out C_in F^dim Q``
 per layer (Q = batch x output positions), the same again for dL/dW and for dL/df_{k-1} (not
@@ -37,6 +44,7 @@ CASES = (
     ("2d_w32", NetSpec(dim=2, size=32, depth=5, filter=2, stride=2, width=32), 8),
 )
 LR = 0.01
+SETTLE_S = 0.25  # sleep before every 1-thread block: other threads' spinning ends first
 
 _HINGE = hinge(1.0)
 
@@ -218,11 +226,13 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
     for _ in range(rounds):
         for t in counts:
             numba.set_num_threads(t)
+            if torch is not None:
+                torch.set_num_threads(t)
+            if t == 1:
+                time.sleep(SETTLE_S)
             for eng, fn in (("numba", step), ("torch", tstep)):
                 if fn is None:
                     continue
-                if eng == "torch":
-                    torch.set_num_threads(t)
                 fn()
                 wall, cpu = _timed_cpu(fn, per_round)
                 times.setdefault(f"{eng}_{t}", []).extend(wall)
@@ -243,6 +253,8 @@ def _case_result(name: str, flops: int, times: dict, counts: list[int], ceiling:
         by[str(t)] = {"numba_ms": n_ms, "torch_ms": t_ms,
                       "numba_cpu_ms": cpu["numba"], "torch_cpu_ms": cpu["torch"],
                       "gflops_per_cpu": flops / cpu["numba"] / 1e6 if cpu["numba"] else None,
+                      "numba_threads_used": cpu["numba"] / n_ms,
+                      "torch_threads_used": cpu["torch"] / t_ms if t_ms else None,
                       "ratio": n_ms / t_ms if t_ms else None,
                       "gflops": flops / n_ms / 1e6,
                       "torch_gflops": flops / t_ms / 1e6 if t_ms else None,
@@ -251,6 +263,7 @@ def _case_result(name: str, flops: int, times: dict, counts: list[int], ceiling:
     res = {"name": name, **main, "flops": flops, "by_threads": by}
     for t in counts:
         res[f"ratio_{t}t"] = by[str(t)]["ratio"]
+        res[f"pct_ceiling_{t}t"] = by[str(t)]["pct_ceiling"]
     return res
 
 
@@ -272,8 +285,9 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
     -------
     dict
         ``{"cases": [{"name", "numba_ms", "torch_ms", "ratio", "gflops", "torch_gflops",
-        "pct_ceiling", "numba_cpu_ms", "torch_cpu_ms", "gflops_per_cpu", "flops", "ratio_1t",
-        "ratio_<threads>t", "by_threads": {"1": {...}, ...}}], "ceiling_gflops",
+        "pct_ceiling", "numba_cpu_ms", "torch_cpu_ms", "gflops_per_cpu", "numba_threads_used",
+        "torch_threads_used", "flops", "ratio_1t", "ratio_<threads>t", "pct_ceiling_1t",
+        "pct_ceiling_<threads>t", "by_threads": {"1": {...}, ...}}], "ceiling_gflops",
         "ceiling_median_gflops", "threads", "repeats", "loadavg", "blas", "jit_cold_s",
         "jit_warm_s", "jit_warm_import_s", "jit_warm_cache_misses",
         "torch", "numba_omp_wait_policy", "numba_threading_layer"}``; torch fields are null
@@ -321,15 +335,19 @@ def table(result: dict) -> str:
     """A readable table of ``run()``'s result."""
     counts = sorted(result["cases"][0]["by_threads"], key=int)
     head = f"{'case':8s} {'thr':>3s} {'numba ms':>9s} {'torch ms':>9s} {'ratio':>6s} " \
-           f"{'GFLOP/s':>8s} {'% ceil':>6s} {'numba CPU ms':>12s}"
+           f"{'GFLOP/s':>8s} {'% ceil':>6s} {'numba CPU ms':>12s} {'used n/t':>9s}"
     lines = [head]
     for c in result["cases"]:
         for t in counts:
             b = c["by_threads"][t]
             tm = f"{b['torch_ms']:9.3f}" if b["torch_ms"] is not None else f"{'-':>9s}"
             r = f"{b['ratio']:6.3f}" if b["ratio"] is not None else f"{'-':>6s}"
+            tu = b["torch_threads_used"]
+            used = f"{b['numba_threads_used']:.1f}/" + (f"{tu:.1f}" if tu is not None else "-")
             lines.append(f"{c['name']:8s} {t:>3s} {b['numba_ms']:9.3f} {tm} {r} "
-                         f"{b['gflops']:8.1f} {b['pct_ceiling']:6.1f} {b['numba_cpu_ms']:12.3f}")
+                         f"{b['gflops']:8.1f} {b['pct_ceiling']:6.1f} {b['numba_cpu_ms']:12.3f} "
+                         f"{used:>9s}")
+    lines.append("used n/t: threads numba / PyTorch kept busy (process CPU / wall time)")
     lines.append(f"ceiling (numpy float32 matmul): best {result['ceiling_gflops']:.1f}, median "
                  f"{result['ceiling_median_gflops']:.1f} GFLOP/s; load average "
                  f"{result['loadavg'][0]:.1f} -> {result['loadavg'][1]:.1f}")

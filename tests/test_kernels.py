@@ -11,13 +11,7 @@ import numpy as np
 import pytest
 
 from scaledetect._kernels.blas import blas_threads
-from scaledetect._kernels.conv import (
-    ACT_CODES,
-    BLAS_MIN_COUT,
-    BLAS_MIN_KK,
-    _conv_backward,
-    _conv_forward,
-)
+from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
 GEOMETRIES = [(1, 2, 1, 6), (1, 2, 2, 8), (1, 3, 1, 5), (1, 3, 3, 9), (1, 3, 2, 8), (1, 1, 1, 4),
@@ -84,8 +78,8 @@ def run_backward(x, w, b, s, act, gain, gout, dtype):
     gin = np.empty((cin, x[:, 0].size), dtype)
     has_bias = b is not None
     _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
-                   has_bias, gin, True, np.empty((kk, qout), dtype), np.empty(cout * kk, dtype), n,
-                   *_geo_args(g), dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act])
+                   has_bias, gin, True, np.empty((kk, qout), dtype), n, *_geo_args(g),
+                   dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act])
     return gin, dw.reshape(w.shape), (db if has_bias else None)
 
 
@@ -158,8 +152,8 @@ def _same_bits_with_blas_threads(x, w, b, s, gout, dtype, out, grads):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("dim,f,s,size,cin,cout", [(1, 2, 2, 8, 20, 40), (2, 3, 2, 4, 5, 33)])
 def test_blas_layers_match_reference(dim, f, s, size, cin, cout, dtype):
-    # C_in F^dim >= BLAS_MIN_KK and C_out >= BLAS_MIN_COUT: the three products by np.dot
-    assert cin * f ** dim >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
+    # wider layers than GEOMETRIES' (C_in F^dim = 40 or 45 im2col rows, 40 or 33 channels): the
+    # sizes where OpenBLAS switches from its small-matrix kernels to packed blocks
     x, w, b = _setup(dim, f, s, size, dtype, cin=cin, cout=cout, n=3, seed=8)
     ref = naive.conv_forward(x, w, b, s, "tanh", 1.3)
     gout = np.random.default_rng(9).standard_normal(ref.shape)
@@ -183,11 +177,11 @@ def test_blas_threads_give_identical_bits():
     _same_bits_with_blas_threads(x, w, b, 2, gout, np.float32, out, grads)
 
 
-# Rows of at least this many output positions take the slice-and-stride path of the im2col
-# gather and col2im scatter (``if wout < 16`` in _gather_rows / _scatter_rows); the geometries
-# above all have shorter rows. (dim, F, s, N) with N / s >= LONG_ROW: windows that wrap around
+# Rows of at least 8 output positions take the unsigned-index path of the im2col gather and
+# col2im scatter (``if wout < 8`` in _gather_rows / _scatter_rows); the geometries above all
+# have shorter rows. (dim, F, s, N) with N / s >= LONG_ROW: windows that wrap around
 # the right edge (F > s) and that do not (F = s, F = 1), 1D and 2D.
-LONG_ROW = 16
+LONG_ROW = 8
 LONG_GEOMETRIES = [(1, 2, 1, 17), (1, 3, 2, 32), (1, 3, 3, 48), (1, 1, 1, 16), (2, 3, 1, 16),
                    (2, 2, 2, 32), (2, 3, 2, 32)]
 

@@ -50,8 +50,10 @@ def notice_compile(dispatcher, dtype) -> None:
     for a few seconds; every later process loads them from numba's cache.
     """
     global _told
-    key = (dispatcher.py_func.__name__, str(dtype))
-    if _told or key in _checked:
+    if _told or not hasattr(dispatcher, "overloads"):  # told, or NUMBA_DISABLE_JIT: no compiling
+        return
+    key = (dispatcher, dtype)  # a set lookup: called twice per SGD step
+    if key in _checked:
         return
     _checked.add(key)
     if _cached(dispatcher, dtype):

@@ -10,13 +10,16 @@ The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
     cols[(ci, jh, jw), (i, ph, pw)] = f[ci, i, (s_h ph + jh) mod H_in, (s_w pw + jw) mod W_in]
     z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
 
-Kernels are dumb: contiguous arrays in, output buffers written, no validation. Wide layers form
-their three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, which also supplies the
-threads, see ``blas.py``), the small ones (first layer, narrow nets) with plain serial loops. No
-``prange``: few, serial kernels compile in seconds on a cold first run. Scalars (``scale``,
-``gain``) come with the dtype of the arrays, so the same kernels serve float32 and float64 without
-promotion. Inner loops index 1D row views from 0 (numba then emits no negative-index wraparound
-and LLVM vectorizes them).
+Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every layer forms
+its three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, run single-threaded, see
+``blas.py``), the first and the narrow ones too: plain serial loops for the layers with fewer
+than 32 im2col rows or 16 channels were slower than BLAS there (one core, float32, per SGD step:
+1D width 8 0.110 -> 0.083 ms, width 16 0.138 -> 0.130, 2D width 32 0.690 -> 0.663) and their
+second code path cost ~1.3 s of the first run's compiling. No ``prange``: few, serial kernels
+compile in seconds on a cold first run (threads split the batch, see ``nn/model.py``). Scalars
+(``scale``, ``gain``) come with the dtype of the arrays, so the same kernels serve float32 and
+float64 without promotion. Inner loops index 1D row views from 0 or with unsigned integers
+(numba then emits no negative-index wraparound and LLVM vectorizes them).
 """
 
 import numpy as np
@@ -24,61 +27,7 @@ import numpy as np
 from ._jit import ijit, jit
 
 RELU, TANH, LINEAR = 0, 1, 2
-# layers with at least BLAS_MIN_KK im2col rows (C_in F^dim) and BLAS_MIN_COUT output channels form
-# their three products with BLAS (numba's np.dot: scipy's sgemm/dgemm); on one core a float32
-# 256 x 512 x 256 product runs at ~95 GFLOP/s there, ~65 in the plain loops it replaces
-BLAS_MIN_KK = 32
-BLAS_MIN_COUT = 16
 ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
-
-
-@jit
-def _matmul_rows(a, b, c, r0, r1):
-    """``c[r] = sum_k a[r, k] * b[k]`` for r in [r0, r1), k in increasing order.
-
-    The plain loop of the layers too small for BLAS (few input rows ``C_in F^dim`` or few
-    channels): the inner loop over a row of b is contiguous and LLVM vectorizes it.
-    """
-    nq = b.shape[1]
-    zero = a[0, 0] - a[0, 0]
-    for r in range(r0, r1):
-        cr = c[r]
-        for q in range(nq):
-            cr[q] = zero
-        for k in range(a.shape[1]):
-            w = a[r, k]
-            bk = b[k]
-            for q in range(nq):
-                cr[q] += w * bk[q]
-
-
-@jit
-def _dot_rows(a, b, c, r0, r1):
-    """``c[r, k] = sum_q a[r, q] * b[k, q]`` for r in [r0, r1), by ``_dot8`` (small layers)."""
-    zero = a[r0, 0] - a[r0, 0]
-    for r in range(r0, r1):
-        ar = a[r]
-        for k in range(b.shape[0]):
-            c[r, k] = _dot8(ar, b[k], zero)
-
-
-@ijit
-def _dot8(u, v, zero):
-    """``sum_q u[q] v[q]`` by 8 interleaved partial sums combined in a fixed order."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
-    n8 = u.shape[0] // 8 * 8
-    for q in range(0, n8, 8):
-        s0 += u[q] * v[q]
-        s1 += u[q + 1] * v[q + 1]
-        s2 += u[q + 2] * v[q + 2]
-        s3 += u[q + 3] * v[q + 3]
-        s4 += u[q + 4] * v[q + 4]
-        s5 += u[q + 5] * v[q + 5]
-        s6 += u[q + 6] * v[q + 6]
-        s7 += u[q + 7] * v[q + 7]
-    for q in range(n8, u.shape[0]):
-        s0 += u[q] * v[q]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 @jit
@@ -95,35 +44,26 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
             for jw in range(fw):
                 cr = cols[(ci * fh + jh) * fw + jw]
                 # pw < nw reads column sw*pw + jw without wrapping
-                nw = min(wout, (win - jw + sw - 1) // sw)
+                nw = max(0, min(wout, (win - jw + sw - 1) // sw))
                 for i in range(i0, i1):
-                    for ph in range(hout):
-                        src = i * pin + ((sh * ph + jh) % hin) * win + jw
+                    row = jh  # sh * ph + jh mod hin, by subtraction: a division per (i, ph)
+                    for ph in range(hout):  # cost more than the copies of a 2D layer
+                        while row >= hin:
+                            row -= hin
+                        src = i * pin + row * win + jw
                         dst = i * pout + ph * wout
-                        if wout < 16:  # short rows: plain indexing beats making views
-                            for pw in range(wout):
-                                cr[dst + pw] = fr[src + sw * pw - (win if pw >= nw else 0)]
-                            continue
-                        seg = cr[dst:dst + wout]
-                        fs = fr[src:src + sw * (nw - 1) + 1:sw]
-                        for pw in range(nw):
-                            seg[pw] = fs[pw]
+                        row += sh
+                        if wout < 8:  # short rows: plain indexing
+                            for pw in range(nw):
+                                cr[dst + pw] = fr[src + sw * pw]
+                        else:  # unsigned indices: numba emits no negative-index wrap-around
+                            ud = np.uint64(dst)  # (2D width-32 layer, 8 x 8 outputs: 84 -> 36 us)
+                            us = np.uint64(src)
+                            usw = np.uint64(sw)
+                            for pw in range(np.uint64(nw)):
+                                cr[ud + pw] = fr[us + usw * pw]
                         for pw in range(nw, wout):
-                            seg[pw] = fr[src + sw * pw - win]
-
-
-@jit
-def _transpose_rows(a, at, q0, q1):
-    """``at[q, :] = a[:, q]`` for q in [q0, q1), by 16 x 16 tiles."""
-    nr = a.shape[0]
-    for qb in range(q0, q1, 16):
-        qe = min(q1, qb + 16)
-        for rb in range(0, nr, 16):
-            re = min(nr, rb + 16)
-            for q in range(qb, qe):
-                row = at[q, rb:re]
-                for r in range(re - rb):
-                    row[r] = a[rb + r, q]
+                            cr[dst + pw] = fr[src + sw * pw - win]
 
 
 @jit
@@ -140,21 +80,26 @@ def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci
         for jh in range(fh):
             for jw in range(fw):
                 dr = dcols[(ci * fh + jh) * fw + jw, i0 * pout:i1 * pout]
-                nw = min(wout, (win - jw + sw - 1) // sw)
+                nw = max(0, min(wout, (win - jw + sw - 1) // sw))
                 for i in range(i1 - i0):
+                    row = jh  # sh * ph + jh mod hin (as in _gather_rows)
                     for ph in range(hout):
-                        dst = i * pin + ((sh * ph + jh) % hin) * win + jw
+                        while row >= hin:
+                            row -= hin
+                        dst = i * pin + row * win + jw
                         src = i * pout + ph * wout
-                        if wout < 16:  # short rows: plain indexing beats making views
-                            for pw in range(wout):
-                                gr[dst + sw * pw - (win if pw >= nw else 0)] += scale * dr[src + pw]
-                            continue
-                        ds = dr[src:src + wout]
-                        gs = gr[dst:dst + sw * (nw - 1) + 1:sw]
-                        for pw in range(nw):
-                            gs[pw] += scale * ds[pw]
+                        row += sh
+                        if wout < 8:  # as in _gather_rows
+                            for pw in range(nw):
+                                gr[dst + sw * pw] += scale * dr[src + pw]
+                        else:
+                            ud = np.uint64(dst)
+                            us = np.uint64(src)
+                            usw = np.uint64(sw)
+                            for pw in range(np.uint64(nw)):
+                                gr[ud + usw * pw] += scale * dr[us + pw]
                         for pw in range(nw, wout):
-                            gr[dst + sw * pw - win] += scale * ds[pw]
+                            gr[dst + sw * pw - win] += scale * dr[src + pw]
 
 
 @jit
@@ -235,12 +180,6 @@ def _scale_rows(a, scale, r0, r1):
 # ------------------------------------------------------------------ one layer
 
 @ijit
-def _use_blas(cout, kk):
-    """Whether a layer's products go to BLAS (wide layers; see BLAS_MIN_KK)."""
-    return kk >= BLAS_MIN_KK and cout >= BLAS_MIN_COUT
-
-
-@ijit
 def _fwd_blas(w, b, has_bias, out, cols, scale, gain, act):
     """Forward of a BLAS layer: ``out = W cols`` (one product), then the epilogue."""
     np.dot(w, cols, out)
@@ -265,12 +204,7 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     The im2col gather (``C_in F^dim n N_out^dim`` copies, 1/C_out of the product) runs serially.
     """
     _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
-    cout, kk = w.shape
-    if _use_blas(cout, kk):
-        _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
-        return
-    _matmul_rows(w, cols, out, 0, cout)
-    _epilogue_rows(out, b, has_bias, scale, gain, act, 0, cout, 0, cols.shape[1])
+    _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
 
 
 @ijit
@@ -288,8 +222,8 @@ def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, w
 
 
 @ijit
-def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, tmp, n, hin, win,
-                   hout, wout, fh, fw, sh, sw, scale, gain, act):
+def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n, hin, win, hout,
+                   wout, fh, fw, sh, sw, scale, gain, act):
     """One layer backward.
 
     Parameters
@@ -306,22 +240,10 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, t
         Written if want_gin: ``dL/df = scale * col2im(W^T @ dz)``.
     dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
-    tmp : 1D scratch of at least ``C_out C_in fh fw`` (holds W^T in the layers without BLAS)
     """
-    cout, kk = w.shape
-    _dz_rows(gout, out, db, has_bias, gain, act, 0, cout)
-    if _use_blas(cout, kk):
-        _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh,
-                  fw, sh, sw)
-        return
-    _dot_rows(gout, cols, dw, 0, cout)
-    _scale_rows(dw, scale, 0, cout)
-    if want_gin:
-        wt = tmp[:kk * cout].reshape((kk, cout))
-        _transpose_rows(w, wt, 0, kk)
-        _matmul_rows(wt, gout, dcols, 0, kk)
-        _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
-                      0, n)
+    _dz_rows(gout, out, db, has_bias, gain, act, 0, w.shape[0])
+    _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
+              sw)
 
 
 @jit
@@ -373,8 +295,9 @@ def _layer_sizes(geo, k, n):
 
 
 @jit
-def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
-    """Forward pass of the whole network.
+def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, k0, k1,
+                 readout):
+    """Forward pass of layers [k0, k1) of the network, then its readout if *readout*.
 
     Parameters
     ----------
@@ -395,11 +318,15 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
     pooled : (n, C_K), written
         Global average of f_K over positions.
     out : (n,), written
-        ``alpha * (b + c * pooled @ beta)``.
+        ``alpha * (b + c * pooled @ beta)`` (if *readout*).
+    k0, k1 : int
+        The layers run (0 <= k0 <= k1 <= K): layer k0 > 0 reads the output of layer k0 - 1
+        from ``acts``.
+    readout : bool
+        Also the readout (needs k1 = K); ``pooled`` and ``out`` are written only then.
     """
     n = out.shape[0]
-    nl = geo.shape[0]
-    for k in range(nl):
+    for k in range(k0, k1):
         cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         woff = geo[k, G_WOFF]
         boff = geo[k, G_BOFF]
@@ -417,7 +344,8 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out):
         c = cols[coff:coff + kk * qout].reshape((kk, qout))
         _conv_forward(f, w, b, has_bias, o, c, n, hin, win, hout, wout, fh, fw, geo[k, G_SH],
                       geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
-    _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
+    if readout:
+        _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
 
 
 @ijit
@@ -445,23 +373,65 @@ def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
 
 
 @jit
-def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, dout, grad, dcols,
-                  ga, gb):
-    """Backward pass of the whole network (after ``_net_forward`` on the same x).
+def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, grad, dcols, ga,
+                  gb, k0, k1, readout):
+    """Backward pass of layers k1 - 1 down to k0 (after ``_net_forward`` on the same x), from
+    the readout if *readout*.
 
     Parameters
     ----------
     dout : (n,)
         d loss / d out for every sample (already divided by n for a mean loss).
     grad : (n_params,), written
-        Gradient in the layout of theta.
+        Gradient in the layout of theta: the entries of layers [k0, k1) (and of the readout if
+        *readout*); the others are left alone.
     cols : flat buffer as left by ``_net_forward``.
-    tmp : flat scratch of at least max_k C_{k-1} F^dim C_k.
     dcols, ga, gb : flat scratch buffers
         ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
-        of at least max_k C_k n N_k^dim.
+        of at least max_k C_k n N_k^dim. Without *readout*, ``ga`` holds dL/df of layer k1 - 1
+        on entry, shape (C, n N_{k1}^dim).
+    k0, k1 : int
+        0 <= k0 <= k1 <= K.
+    readout : bool
+        Start from d loss / d out through the readout (needs k1 = K).
     Other parameters as in ``_net_forward``.
+
+    Returns
+    -------
+    int
+        0 if dL/df of layer k0 - 1 (k0 > 0) ended in ``ga``, 1 if in ``gb``.
     """
+    n = dout.shape[0]
+    if readout:
+        _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga)
+    cur = ga
+    other = gb
+    which = 0
+    for k in range(k1 - 1, k0 - 1, -1):
+        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
+        woff = geo[k, G_WOFF]
+        boff = geo[k, G_BOFF]
+        w = theta[woff:woff + cout * kk].reshape((cout, kk))
+        dw = grad[woff:woff + cout * kk].reshape((cout, kk))
+        has_bias = boff >= 0
+        db = grad[boff:boff + cout] if has_bias else grad[0:1]
+        coff = geo[k, G_COFF]
+        c = cols[coff:coff + kk * qout].reshape((kk, qout))
+        outoff = geo[k, G_OUTOFF]
+        o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
+        gout = cur[:cout * qout].reshape((cout, qout))
+        gin = other[:cin * qin].reshape((cin, qin))
+        dc = dcols[:kk * qout].reshape((kk, qout))
+        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, n, hin, win, hout, wout,
+                       fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
+        cur, other = other, cur
+        which = 1 - which
+    return which
+
+
+@ijit
+def _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga):
+    """Readout gradients into *grad*, and dL/df_K (C_K, n N_K^dim) into *ga*."""
     n = dout.shape[0]
     nl = geo.shape[0]
     alpha = ro[0]
@@ -470,7 +440,6 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
     zero = alpha - alpha
     cl = geo[nl - 1, G_COUT]
     pk = geo[nl - 1, G_HOUT] * geo[nl - 1, G_WOUT]
-    # readout
     s = zero
     for i in range(n):
         s += dout[i]
@@ -487,23 +456,3 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, tmp, pooled, do
             v = beta * dout[i]
             for p in range(i * pk, (i + 1) * pk):
                 g[c, p] = v
-    cur = ga
-    other = gb
-    for k in range(nl - 1, -1, -1):
-        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
-        woff = geo[k, G_WOFF]
-        boff = geo[k, G_BOFF]
-        w = theta[woff:woff + cout * kk].reshape((cout, kk))
-        dw = grad[woff:woff + cout * kk].reshape((cout, kk))
-        has_bias = boff >= 0
-        db = grad[boff:boff + cout] if has_bias else grad[0:1]
-        coff = geo[k, G_COFF]
-        c = cols[coff:coff + kk * qout].reshape((kk, qout))
-        outoff = geo[k, G_OUTOFF]
-        o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
-        gout = cur[:cout * qout].reshape((cout, qout))
-        gin = other[:cin * qin].reshape((cin, qin))
-        dc = dcols[:kk * qout].reshape((kk, qout))
-        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, tmp, n, hin, win, hout,
-                       wout, fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
-        cur, other = other, cur

@@ -2,16 +2,31 @@
 
 The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
 ``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
-layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The wide layers'
+layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The layers'
 products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
 whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
-case 0.72 ms with 1 BLAS thread, 142 ms with 2); parallel runs use processes (``reproduce
---workers``) instead.
+case 0.72 ms with 1 BLAS thread, 142 ms with 2).
+
+Threads. ``value_and_grad`` splits a large enough batch into ``CHUNKS`` chunks of consecutive
+samples for its first layers (those with at least ``CHUNK_MIN_COLS`` output columns per chunk),
+a plan fixed by the net and the batch size alone (``CNN.chunks``), never by the thread count.
+Each chunk runs those layers forward and backward on buffers of its own; the deeper layers (few
+columns: splitting them costs more BLAS calls than it saves) and the readout run on the whole
+batch in between; the chunks' gradients of the first layers are added in chunk order. With
+``numba.get_num_threads()`` = T > 1 the chunks run on T Python threads (the kernels release the
+GIL), with 1 one after the other: the same operations on the same numbers in either case, so
+results are bit-identical for every thread count. ``forward`` runs its ``FORWARD_CHUNK``-sample
+chunks on the threads likewise (each chunk's numbers do not depend on where it runs). Parallel
+runs of many nets use processes (``reproduce --workers``, one thread each) instead.
 """
 
 import itertools
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+import numba
 import numpy as np
 
 from .._kernels._jit import notice_compile
@@ -29,6 +44,20 @@ CACHE_MAX_BYTES = 1 << 28
 # im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
 # 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
 FORWARD_CHUNK = 64
+# value_and_grad splits a batch into CHUNKS chunks when its forward pass has at least
+# CHUNK_MIN_MACS multiply-adds (and it has >= CHUNKS samples); smaller ones run whole: a chunk
+# costs a kernel call and a gradient sum, which one-thread speed of small nets cannot afford
+# (the 1D width-16 bench case, 0.3M multiply-adds per forward, stays whole; width 64, 4.5M, splits).
+# Only the leading layers with >= CHUNK_MIN_COLS output columns (samples x positions) in every
+# chunk are split (1D N = 128, batch 8: layers 1-5 of 7): below, a product's cost is mostly
+# packing the weights, paid once per chunk. 1D width 256, batch 8, side by side on a loaded
+# machine: 2-thread step (projected from per-thread CPU times) 4.14 ms splitting layers 1-3,
+# 3.74 layers 1-4, 3.63 layers 1-5, 3.46 all 7 (5.70 unsplit); one thread +7%, +9%, +11%, +15%
+# over the unsplit batch (width 64: 2 threads 0.48, 0.46, 0.43, 0.41 ms; one thread 0.60 ms
+# unsplit, +9% .. +14%)
+CHUNKS = 2
+CHUNK_MIN_MACS = 1 << 21
+CHUNK_MIN_COLS = 16
 # PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
 # between the window sums, the scaling and the activation)
 _POOL_CHUNK = 1 << 17
@@ -48,6 +77,51 @@ def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def run_tasks(tasks: list) -> None:
+    """Call every callable of *tasks* (independent of each other) on ``numba.get_num_threads()``
+    threads: task j on thread ``j mod T``, the calling thread being thread 0.
+
+    Each task must release the GIL for the threads to overlap (numba ``nogil`` kernels do). With
+    one thread, or one task, the tasks run in order on the calling thread. An exception of any
+    task is raised after all have ended.
+    """
+    threads = min(len(tasks), numba.get_num_threads())
+    if threads <= 1:
+        for task in tasks:
+            task()
+        return
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < threads - 1:
+            _pool = ThreadPoolExecutor(max(threads - 1, numba.config.NUMBA_NUM_THREADS - 1),
+                                       thread_name_prefix="scaledetect-engine")
+        pool = _pool
+    groups = [tasks[j::threads] for j in range(threads)]
+    futures = [pool.submit(_run_all, g) for g in groups[1:]]
+    try:
+        _run_all(groups[0])
+    finally:
+        for f in futures:
+            f.exception()  # wait for every thread before raising
+    for f in futures:
+        f.result()
+
+
+def _run_all(tasks: list) -> None:
+    for task in tasks:
+        task()
+
+
+def _add_in_order(acc: np.ndarray, terms: list) -> None:
+    """``acc += t`` for t in *terms*, in order (elementwise: any split of the range is exact)."""
+    for t in terms:
+        acc += t
+
+
 class _Workspace:
     """Buffers and layer table of one batch size n (see ``scaledetect._kernels.conv``).
 
@@ -61,7 +135,7 @@ class _Workspace:
         fh, sh = (f, s) if d == 2 else (1, 1)
         geo = np.zeros((spec.depth, N_GEO), dtype=np.int64)
         a_off = c_off = 0
-        cols = reps = tmp = 0
+        cols = reps = 0
         for k in range(1, spec.depth + 1):
             cin = 1 if k == 1 else spec.width
             nin, nout = sizes[k - 1], sizes[k]
@@ -77,23 +151,31 @@ class _Workspace:
             a_off += size_out
             c_off += kk * qout if train else 0
             cols = max(cols, kk * qout)
-            tmp = max(tmp, kk * spec.width)
             reps = max(reps, size_out, cin * n * hin * nin)
         self.n = n
         self.geo = geo
         self.acts = np.empty(a_off, dtype)
         self.cols = np.empty(c_off if train else cols, dtype)
-        self.tmp = np.empty(tmp, dtype)
         self.pooled = np.empty((n, spec.width), dtype)
         self.out = np.empty(n, dtype)
         self._bwd_sizes = (cols, reps)
         self._bwd = None
+        self._n_params = sum(int(np.prod(sh)) for _, sh in offsets.values())
+        self._grad = None
+        self.handoff: dict = {}  # CNN._handoff's views, per plan and chunk workspaces
 
     @property
     def nbytes(self) -> int:
         """Bytes held (forward buffers, and backward ones once allocated)."""
         extra = sum(a.nbytes for a in self._bwd) if self._bwd is not None else 0
-        return self.acts.nbytes + self.cols.nbytes + self.tmp.nbytes + extra
+        extra += self._grad.nbytes if self._grad is not None else 0
+        return self.acts.nbytes + self.cols.nbytes + extra
+
+    def grad_buffer(self) -> np.ndarray:
+        """A flat gradient of the model's size (a chunk's share before the sum), kept."""
+        if self._grad is None:
+            self._grad = np.empty(self._n_params, self.acts.dtype)
+        return self._grad
 
     def backward_buffers(self):
         """``(dcols, ga, gb)``, allocated on first use."""
@@ -184,6 +266,10 @@ class CNN:
         self._ro_off = np.array([self._offsets["readout.weight"][0],
                                  self._offsets["readout.bias"][0]], np.int64)
         self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
+        self._plans: dict[tuple, tuple] = {}
+        sizes = spec.sizes
+        self._macs = sum(c * (1 if k == 1 else c) * spec.filter ** spec.dim * sizes[k] ** spec.dim
+                         for k in range(1, spec.depth + 1))  # forward multiply-adds per sample
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -209,13 +295,37 @@ class CNN:
                 v[...] = a
                 params[name] = v
 
-    def _workspace(self, n: int, train: bool = True) -> _Workspace:
-        key = (n, train)
+    def chunks(self, n: int) -> list[tuple[int, int]]:
+        """The samples ``[(i0, i1), ...]`` of the chunks ``value_and_grad`` splits a batch of *n*
+        into: ``CHUNKS`` near-equal chunks if its forward pass has at least ``CHUNK_MIN_MACS``
+        multiply-adds and its first layer ``CHUNK_MIN_COLS`` columns per chunk, else one. A
+        function of the net and *n* only (never of the threads).
+        """
+        return list(self._plan(n)[0])
+
+    def _plan(self, n: int) -> tuple[list, int]:
+        """``(chunks, ks)``: the chunks and the number of leading layers run per chunk."""
+        key = (n, CHUNK_MIN_MACS, CHUNK_MIN_COLS)
+        plan = self._plans.get(key)
+        if plan is None:
+            spec = self.spec
+            ks = 0
+            if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS:
+                while ks < spec.depth and (n // CHUNKS) * spec.sizes[ks + 1] ** spec.dim \
+                        >= CHUNK_MIN_COLS:
+                    ks += 1
+            k = CHUNKS if ks > 0 else 1
+            bounds = [n * j // k for j in range(k + 1)]
+            plan = self._plans[key] = (list(zip(bounds[:-1], bounds[1:], strict=True)), ks)
+        return plan
+
+    def _workspace(self, n: int, train: bool = True, part: int = 0) -> _Workspace:
+        key = (n, train, part)
         ws = self._cache.get(key)
         if ws is None:
             ws = _Workspace(self.spec, self._offsets, n, self.dtype, train)
             self._cache[key] = ws
-            while len(self._cache) > 1 and (len(self._cache) > 4 or sum(
+            while len(self._cache) > 1 and (len(self._cache) > 4 * CHUNKS or sum(
                     w.nbytes for w in self._cache.values()) > CACHE_MAX_BYTES):
                 self._cache.popitem(last=False)
         else:
@@ -233,12 +343,96 @@ class CNN:
         require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
 
-    def _run_forward(self, xf: np.ndarray, ws: _Workspace, out=None) -> None:
-        self._sync()
-        notice_compile(_net_forward, self.dtype)
-        with blas_threads(1):
-            _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                         ws.acts, ws.cols, ws.pooled, ws.out if out is None else out)
+    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray, k0: int = 0,
+                        k1: int | None = None, readout: bool = True) -> None:
+        """Layers [k0, k1) forward (default all), then the readout if *readout*."""
+        _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                     ws.acts, ws.cols, ws.pooled, out, k0, self.spec.depth if k1 is None else k1,
+                     readout)
+
+    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray, k0: int = 0,
+                         k1: int | None = None, readout: bool = True) -> np.ndarray:
+        """Layers k1 - 1 .. k0 backward (default all, from the readout); returns the buffer
+        holding dL/df of layer k0 - 1.
+        """
+        dcols, ga, gb = ws.backward_buffers()
+        which = _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
+                              ws.acts, ws.cols, ws.pooled, dout, grad, dcols, ga, gb, k0,
+                              self.spec.depth if k1 is None else k1, readout)
+        return gb if which else ga
+
+    def _rep(self, buf: np.ndarray, n: int, k: int) -> np.ndarray:
+        """The (C, n N_k^dim) view at the start of *buf* (layer k's output of a batch of n)."""
+        q = n * self.spec.sizes[k] ** self.spec.dim
+        return buf[:self.spec.width * q].reshape((self.spec.width, q))
+
+    def _forward_chunk(self, xf, ws, out, reps, i0: int) -> None:
+        """Forward of the samples [i0, i0 + ws.n) into ``out`` and the sample-major ``reps``."""
+        i1 = i0 + ws.n
+        self._forward_kernel(xf, ws, out[i0:i1])
+        for k, rep in enumerate(reps):
+            a = ws.geo[k, G_OUTOFF]
+            npos = rep.shape[2]
+            _sample_major(ws.acts[a:a + self.spec.width * ws.n * npos].reshape(
+                (self.spec.width, ws.n, npos)), rep[i0:i1])
+
+    def _handoff(self, whole, wss, parts, ks) -> list:
+        """Per chunk ``(src, dst, gsrc, gdst)``: its output of layer ks - 1 and *whole*'s columns
+        of it (forward); *whole*'s columns of dL/df of layer ks - 1 and the chunk's buffer that
+        its backward starts from. Views made once per plan and workspaces.
+        """
+        key = (ks, *wss)
+        views = whole.handoff.get(key)
+        if views is None:
+            p = self.spec.sizes[ks] ** self.spec.dim
+            gw = whole.backward_buffers()[1 + (self.spec.depth - ks) % 2]  # ga/gb, by parity
+            dst = self._rep(whole.acts[whole.geo[ks - 1, G_OUTOFF]:], whole.n, ks)
+            gsrc = self._rep(gw, whole.n, ks)
+            views = whole.handoff[key] = [
+                (self._rep(ws.acts[ws.geo[ks - 1, G_OUTOFF]:], i1 - i0, ks),
+                 dst[:, i0 * p:i1 * p], gsrc[:, i0 * p:i1 * p],
+                 self._rep(ws.backward_buffers()[1], i1 - i0, ks))
+                for (i0, i1), ws in zip(parts, wss, strict=True)]
+        return views
+
+    def _chunk_forward(self, xf, ws, ks: int, src, dst) -> None:
+        """Layers [0, ks) of a chunk; their output *src* copied into the whole batch's *dst*."""
+        self._forward_kernel(xf, ws, ws.out, 0, ks, False)
+        np.copyto(dst, src)
+
+    def _chunk_backward(self, ws, dout, grad, ks: int, gsrc, gdst) -> None:
+        """Layers ks - 1 .. 0 of a chunk, from its columns *gsrc* of dL/df of layer ks - 1."""
+        np.copyto(gdst, gsrc)
+        self._backward_kernel(ws, dout, grad, 0, ks, False)
+
+    def _chunked_value_and_grad(self, xf, y, loss, parts, ks, grad):
+        """``value_and_grad`` of a batch in chunks (see the module's docstring); fills *grad*."""
+        n, m, nl = parts[-1][1], self.spec.size ** self.spec.dim, self.spec.depth
+        whole = self._workspace(n)
+        wss = [self._workspace(i1 - i0, part=j + 1) for j, (i0, i1) in enumerate(parts)]
+        views = self._handoff(whole, wss, parts, ks)
+        run_tasks([partial(self._chunk_forward, xf[i0 * m:i1 * m], ws, ks, v[0], v[1])
+                   for (i0, i1), ws, v in zip(parts, wss, views, strict=True)])
+        self._forward_kernel(xf, whole, whole.out, ks, nl)
+        out = whole.out.copy()
+        values, dout = self._loss(out, y, loss, n)
+        self._backward_kernel(whole, dout, grad, ks, nl)
+        grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
+        run_tasks([partial(self._chunk_backward, ws, dout[i0:i1], g, ks, v[2], v[3])
+                   for (i0, i1), ws, g, v in zip(parts, wss, grads, views, strict=True)])
+        head = self._offsets[f"conv{ks + 1}.weight" if ks < nl else "readout.weight"][0]
+        cut = [head * j // len(parts) for j in range(len(parts) + 1)]  # the sum split in pieces
+        run_tasks([partial(_add_in_order, grad[a:b], [g[a:b] for g in grads[1:]])
+                   for a, b in zip(cut[:-1], cut[1:], strict=True)])
+        return values, out
+
+    def _loss(self, out, y, loss, n):
+        """``(values, dout)``: the loss and its derivative divided by n (model dtype)."""
+        values, dvalues = loss(out, y)
+        dvalues = np.asarray(dvalues)
+        require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)",
+                dvalues.shape)
+        return values, np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x, layers: bool = False):
@@ -264,15 +458,16 @@ class CNN:
         out = np.empty(n, self.dtype)
         reps = [np.empty((n, spec.width, spec.sizes[k] ** spec.dim), self.dtype)
                 for k in range(1, spec.depth + 1)] if layers else []
-        for i0 in range(0, n, FORWARD_CHUNK):
-            i1 = min(n, i0 + FORWARD_CHUNK)
-            ws = self._workspace(i1 - i0, train=False)
-            self._run_forward(xf[i0 * m:i1 * m], ws, out=out[i0:i1])
-            for k, rep in enumerate(reps):
-                a = ws.geo[k, G_OUTOFF]
-                npos = rep.shape[2]
-                _sample_major(ws.acts[a:a + spec.width * (i1 - i0) * npos].reshape(
-                    (spec.width, i1 - i0, npos)), rep[i0:i1])
+        starts = range(0, n, FORWARD_CHUNK)
+        threads = min(len(starts), numba.get_num_threads())
+        # chunk c runs on thread c mod T (run_tasks) with that thread's buffers, made here
+        wss = [self._workspace(min(FORWARD_CHUNK, n - i0), train=False, part=c % threads)
+               for c, i0 in enumerate(starts)]
+        self._sync()
+        notice_compile(_net_forward, self.dtype)
+        with blas_threads(1):
+            run_tasks([partial(self._forward_chunk, xf[i0 * m:(i0 + ws.n) * m], ws, out, reps, i0)
+                       for i0, ws in zip(starts, wss, strict=True)])
         if not layers:
             return out
         side = lambda k: (spec.sizes[k],) * spec.dim  # noqa: E731
@@ -301,19 +496,20 @@ class CNN:
         """
         xf = self._input(x)
         n = xf.size // self.spec.size ** self.spec.dim
-        ws = self._workspace(n)
-        self._run_forward(xf, ws)
-        out = ws.out.copy()
-        values, dvalues = loss(out, y)
-        dvalues = np.asarray(dvalues)
-        require(dvalues.shape == (n,), "loss", "return derivatives of shape (n,)", dvalues.shape)
-        dout = np.ascontiguousarray(dvalues, dtype=self.dtype) / self.dtype.type(n)
-        grad = np.empty_like(self.theta)
-        dcols, ga, gb = ws.backward_buffers()
+        parts, ks = self._plan(n)
+        self._sync()
+        notice_compile(_net_forward, self.dtype)
         notice_compile(_net_backward, self.dtype)
-        with blas_threads(1):
-            _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                          ws.acts, ws.cols, ws.tmp, ws.pooled, dout, grad, dcols, ga, gb)
+        grad = np.empty_like(self.theta)
+        with blas_threads(1):  # the loss in between uses numpy's BLAS, not this one
+            if len(parts) > 1:
+                values, out = self._chunked_value_and_grad(xf, y, loss, parts, ks, grad)
+            else:
+                ws = self._workspace(n)
+                self._forward_kernel(xf, ws, ws.out)
+                out = ws.out.copy()
+                values, dout = self._loss(out, y, loss, n)
+                self._backward_kernel(ws, dout, grad)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
