@@ -47,7 +47,10 @@ FORWARD_CHUNK = 64
 # value_and_grad splits a batch into CHUNKS chunks when its forward pass has at least
 # CHUNK_MIN_MACS multiply-adds (and it has >= CHUNKS samples); smaller ones run whole: a chunk
 # costs a kernel call and a gradient sum, which one-thread speed of small nets cannot afford
-# (the 1D width-16 bench case, 0.3M multiply-adds per forward, stays whole; width 64, 4.5M, splits).
+# Measured on a quiet 2-core machine (scaledetect bench, batch 8), splitting above 2M: width 64
+# (4.2M) 0.55 ms on one thread, 0.62 on two; 2D width 32 (3.0M) 0.52 vs 0.66 — the threads'
+# hand-offs cost more than the halved products save; width 256 (66M) 6.7 vs 4.7 ms. So only
+# batches from 16M multiply-adds split (1D width 128, 16.6M, and smaller nets stay whole).
 # Only the leading layers with >= CHUNK_MIN_COLS output columns (samples x positions) in every
 # chunk are split (1D N = 128, batch 8: layers 1-5 of 7): below, a product's cost is mostly
 # packing the weights, paid once per chunk. 1D width 256, batch 8, side by side on a loaded
@@ -56,7 +59,7 @@ FORWARD_CHUNK = 64
 # over the unsplit batch (width 64: 2 threads 0.48, 0.46, 0.43, 0.41 ms; one thread 0.60 ms
 # unsplit, +9% .. +14%)
 CHUNKS = 2
-CHUNK_MIN_MACS = 1 << 21
+CHUNK_MIN_MACS = 1 << 24
 CHUNK_MIN_COLS = 16
 # PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
 # between the window sums, the scaling and the activation)
