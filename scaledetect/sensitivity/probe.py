@@ -15,6 +15,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .. import perturb, tasks
@@ -396,6 +397,7 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
                           [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
 
     def work(lo: int, hi: int):
+        numba.set_num_threads(1)  # thread-local: the engine runs this batch's chunks in turn
         src = free.get()
         try:
             if lo == 0:
