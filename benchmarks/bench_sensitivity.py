@@ -30,6 +30,7 @@ import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from scaledetect import NetSpec, TaskSpec
@@ -61,6 +62,7 @@ def _forward_passes(model, task, probe: int):
     models = [model] + [model.copy() for _ in range(WORKERS - 1)]
 
     def part(w):
+        numba.set_num_threads(1)  # thread-local, as in measure's workers
         for n in sizes[w::WORKERS]:
             models[w].forward(xs[n], layers=True)
 
@@ -69,8 +71,13 @@ def _forward_passes(model, task, probe: int):
             return list(pool.map(part, range(WORKERS)))
 
     def one():  # outputs dropped at once, as measure does (keeping them all costs page faults)
-        for n in sizes:
-            model.forward(xs[n], layers=True)
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # one thread: the engine would split its chunks over two
+        try:
+            for n in sizes:
+                model.forward(xs[n], layers=True)
+        finally:
+            numba.set_num_threads(threads)
 
     pool = ThreadPoolExecutor(WORKERS)
     return one, parts, pool
