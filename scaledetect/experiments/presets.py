@@ -65,8 +65,8 @@ def preset(name: str) -> dict[str, list[Run]]:
         if act == "tanh":  # conv biases drawn with std 0.1, not 1: with 1, seed 1 sits at
             # train error 0.5 past epoch 2000 (seed 0 fits at 176); with 0.1 seeds 0-9 of the
             # quick net interpolate at epochs 36 30 38 30 34 35 30 40 25 30 (measured). quick
-            # then trains 1x more, paper 20x (as ReLU); the ReLU recipe keeps std 1
-            # paper trains on 10x (not 20x: 20x alone took 44 of its numba CPU-minutes)
+            # then trains 1x more, paper 10x (not ReLU's 20x: 10x took 15 CPU-minutes for its
+            # 10 seeds, measured); the ReLU recipe keeps std 1
             extra = {"max_epochs": 4000 if paper else 400 if tiny else 300,
                      "continue_factor": 10.0 if paper else 1.0, "bias_std": 0.1}
         # infinite-width init prediction for ReLU only: F5 does not draw it, and the tanh NNGP
