@@ -49,12 +49,21 @@ def _alive(pid: int) -> bool:
     return st is not None and st[0] != "Z"  # a zombie has exited (only its entry remains)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT's default action, as in a terminal. An ignored SIGINT is
+    inherited across exec (and Python then leaves it ignored); the test process can have one
+    from an earlier test's libraries, and the child would then never see the Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaledetect.cli", "reproduce", "--preset", "tiny", "--workers",
          "2", "--out", str(tmp_path / "out"), "--no-progress"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=_default_sigint)
     deadline = time.monotonic() + START_WITHIN
     train = tmp_path / "out" / ".cache" / "train"
     while time.monotonic() < deadline:
