@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..errors import require, require_choice
-from ..experiments import EXECUTORS, PRESETS, Cache, all_runs, run_all
+from ..experiments import EXECUTORS, PRESETS, Cache, run_all
 from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
 
@@ -57,10 +57,10 @@ def run(a: argparse.Namespace) -> int:
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = all_runs(a.preset)  # builds (and validates) every configuration before any work
     cache = Cache(out / ".cache")
     start = time.perf_counter()
-    per_figure = preset(a.preset)
+    per_figure = preset(a.preset)  # builds (and validates) every configuration first
+    runs = _selected(per_figure, [], "all")  # every run of the preset, each once
     rerun = {r.key for fig, fig_runs in per_figure.items() for r in fig_runs
              if fig in a.rerun or "all" in a.rerun}
     for key in rerun:
