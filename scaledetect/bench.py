@@ -4,16 +4,18 @@ One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * gra
 initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
 process with the same number of threads (1, and the chosen count), timed in interleaved rounds
 together with the ceiling's matrix product, so that load on a shared machine affects all alike;
-the reported times are medians over every repeat. The numba engine runs the fixed batch chunks of
-``CNN.value_and_grad`` on its N threads (each chunk's BLAS single-threaded: multi-threaded BLAS
-stalls on a loaded machine); at 1 thread the same chunks run one after the other.
+the reported times are medians over every repeat. The numba engine runs the fixed channel parts of
+``CNN.value_and_grad`` on its N threads (each part's BLAS single-threaded: multi-threaded BLAS
+stalls on a loaded machine); at 1 thread the same parts run one after the other.
 
 A 1-thread column really is one thread: the ceiling's and PyTorch's multi-threaded runs leave
 their BLAS and OpenMP workers spinning for a while after them (measured: numba's 1-thread step of
 the width-256 case at 10.4 ms of process CPU for 6.2 ms of wall time when timed right after the
 ceiling), so every 1-thread block starts after ``SETTLE_S`` of sleep. Each column reports
 ``numba_threads_used`` / ``torch_threads_used``: process CPU time over wall time (every thread of
-the process, spinning ones included), ~1 for a truly single-threaded step.
+the process, spinning ones included), ~1 for a truly single-threaded step. CPU time is taken over
+a whole block of steps: Linux adds a running worker thread's time to the process clock only at
+a scheduler tick or switch, so per-step CPU times miss busy (spinning) workers.
 
 GFLOP/s count the multiply-adds of the convolutions (2 flops each): forward ``C_out C_in F^dim Q``
 per layer (Q = batch x output positions), the same again for dL/dW and for dL/df_{k-1} (not
@@ -32,7 +34,6 @@ import time
 
 import numpy as np
 
-from ._kernels.threads import start_threads
 from .nn.losses import hinge
 from .nn.model import init_cnn
 from .nn.spec import NetSpec
@@ -128,16 +129,13 @@ def _timed(fn, repeats: int) -> list[float]:
     return ts
 
 
-def _timed_cpu(fn, repeats: int) -> tuple[list[float], list[float]]:
-    """Wall and process CPU seconds (every thread) of *repeats* calls of *fn*."""
-    ts, cs = [], []
-    for _ in range(repeats):
-        c = time.process_time()
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-        cs.append(time.process_time() - c)
-    return ts, cs
+def _timed_cpu(fn, repeats: int) -> tuple[list[float], float]:
+    """Wall seconds of each of *repeats* calls of *fn*, and process CPU seconds (every thread)
+    per call, over the whole block.
+    """
+    c = time.process_time()
+    ts = _timed(fn, repeats)
+    return ts, (time.process_time() - c) / repeats
 
 
 def matmul_step(n: int = 512):
@@ -215,8 +213,9 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
 
     Each round runs, for every thread count, a warm-up step and *per_round* timed steps of numba
     then PyTorch, then *per_round* ceiling products: load on a shared machine hits all alike.
-    ``<engine>_cpu_<t>`` holds the process CPU seconds of each step (every thread; unlike wall
-    time, not inflated when other processes take the cores, but counting spinning threads).
+    ``<engine>_cpu_<t>`` holds the process CPU seconds per step of each block (every thread;
+    unlike wall time, not inflated when other processes take the cores, but counting spinning
+    threads).
     """
     import numba
 
@@ -236,7 +235,7 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
                 fn()
                 wall, cpu = _timed_cpu(fn, per_round)
                 times.setdefault(f"{eng}_{t}", []).extend(wall)
-                times.setdefault(f"{eng}_cpu_{t}", []).extend(cpu)
+                times.setdefault(f"{eng}_cpu_{t}", []).append(cpu)
         times["ceiling"] += _timed(ceiling, per_round)
     return times
 
@@ -290,13 +289,12 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
         "pct_ceiling_<threads>t", "by_threads": {"1": {...}, ...}}], "ceiling_gflops",
         "ceiling_median_gflops", "threads", "repeats", "loadavg", "blas", "jit_cold_s",
         "jit_warm_s", "jit_warm_import_s", "jit_warm_cache_misses",
-        "torch", "numba_omp_wait_policy", "numba_threading_layer"}``; torch fields are null
+        "torch"}``; torch fields are null
         without PyTorch. ``pct_ceiling`` is 100 x the median GFLOP/s over ``ceiling_gflops``,
         the best float32 numpy product of the whole run (numpy's own BLAS threads).
     """
     import numba
 
-    policy = start_threads()  # before set_num_threads, which would launch them with defaults
     try:
         import torch
     except ImportError:
@@ -321,8 +319,7 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
               "ceiling_median_gflops": mm_flops / float(np.median(ceil_times)) / 1e9,
               "threads": threads, "repeats": per_round * rounds,
               "loadavg": [load, os.getloadavg()[0]], "blas": blas_info(),
-              "torch": torch.__version__ if torch else None,
-              "numba_omp_wait_policy": policy, "numba_threading_layer": numba.threading_layer()}
+              "torch": torch.__version__ if torch else None}
     if jit:
         j = jit_times(threads)
         result.update(jit_cold_s=j["cold"]["seconds"], jit_warm_s=j["warm"]["seconds"],

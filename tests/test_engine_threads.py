@@ -1,10 +1,9 @@
-"""The engine's batch chunks: fixed by the net and the batch, run on threads, bit-identical.
+"""The engine's channel parts: fixed by the net and the batch, run on threads, bit-identical.
 
-``CNN.value_and_grad`` splits a large enough batch into ``CHUNKS`` chunks of consecutive samples
-for its leading layers (the deeper ones and the readout run on the whole batch in between) and
-adds the chunks' gradients in chunk order; the chunks run on ``numba.get_num_threads()`` Python
-threads. Small test nets fall below ``CHUNK_MIN_MACS`` and ``CHUNK_MIN_COLS``, so the tests
-force chunking by lowering the thresholds.
+``CNN.value_and_grad`` on a batch with at least ``PARTS_MIN_MACS`` forward multiply-adds splits
+every layer's channels into ``PARTS`` blocks (rows of the layer's products); the blocks of a layer
+run at once on numba's threads or one after the other on one, the same gemm calls either way.
+Small test nets fall below the threshold, so the tests force parts by lowering it.
 """
 
 import numba
@@ -28,10 +27,11 @@ def _data(spec, n, seed):
     return x, y
 
 
-def _force_chunks(monkeypatch, min_cols=0):
-    """Chunk every batch of >= 2 samples; split the layers with >= *min_cols* columns per chunk."""
-    monkeypatch.setattr(model_mod, "CHUNK_MIN_MACS", 0)
-    monkeypatch.setattr(model_mod, "CHUNK_MIN_COLS", min_cols)
+def _force_parts(monkeypatch, parts=2):
+    """Split every batch's layers in *parts* channel blocks."""
+    monkeypatch.setattr(model_mod, "PARTS_MIN_MACS", 0)
+    monkeypatch.setattr(model_mod, "PARTS_MIN_WEIGHTS", 0)
+    monkeypatch.setattr(model_mod, "PARTS", parts)
 
 
 def _need_two_threads():
@@ -39,44 +39,45 @@ def _need_two_threads():
         pytest.skip("NUMBA_NUM_THREADS=1: no second thread to compare with")
 
 
-def test_chunks_depend_on_net_and_batch_only(monkeypatch):
-    m = init_cnn(_SPEC, 0)
-    macs = 32 * 2 * 16 + 32 * 32 * 2 * 8 + 32 * 32 * 2 * 4  # forward multiply-adds per sample
-    monkeypatch.setattr(model_mod, "CHUNK_MIN_MACS", 7 * macs)
-    monkeypatch.setattr(model_mod, "CHUNK_MIN_COLS", 24)
-    assert m.chunks(6) == [(0, 6)]  # 6 samples: below the multiply-add threshold, whole
-    assert m.chunks(7) == [(0, 3), (3, 7)]  # 7 samples: two chunks covering 0..6 once
-    # layers run per chunk: those with >= 24 output columns in the smaller chunk (3 samples):
-    # N_1 = 16 -> 48 columns, N_2 = 8 -> 24, N_3 = 4 -> 12
-    assert m._plan(7)[1] == 2
-    assert m.chunks(1) == [(0, 1)]  # never an empty chunk
+def _with_threads(t, fn):
     saved = numba.get_num_threads()
     try:
-        for t in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-            numba.set_num_threads(t)
-            assert m.chunks(7) == [(0, 3), (3, 7)]
+        numba.set_num_threads(t)
+        return fn()
     finally:
         numba.set_num_threads(saved)
-    monkeypatch.setattr(model_mod, "CHUNK_MIN_COLS", 49)  # not even the first layer: whole
-    assert m.chunks(7) == [(0, 7)]
 
 
-@pytest.mark.parametrize("dim,split", [(1, 1), (1, 2), (1, 3), (2, 1), (2, 3)])
-def test_chunked_gradient_equals_whole_batch(dim, split, monkeypatch):
-    # float64: the chunked gradient is the whole-batch one summed in another order (two partial
-    # sums over the samples instead of one), so they agree to a few ulps of the largest entry;
-    # *split* leading layers of 3 run per chunk (all 3: the readout alone runs whole)
+def test_parts_depend_on_net_and_batch_only(monkeypatch):
+    m = init_cnn(_SPEC, 0)
+    cols = 2 * 16 + 32 * 2 * 8 + 32 * 2 * 4  # im2col entries per sample (N = 32, F = s = 2)
+    weights = 32 * 2 + 2 * 32 * 32 * 2
+    assert (m._cols, m._weights) == (cols, weights)
+    monkeypatch.setattr(model_mod, "PARTS_MIN_MACS", 7 * 32 * cols)  # 32 channels: macs = 32 cols
+    monkeypatch.setattr(model_mod, "PARTS_MIN_WEIGHTS", weights / (8 * cols))
+    assert m.parts(6) == 1  # 6 samples: below the multiply-add threshold, whole layers
+    assert m.parts(7) == model_mod.PARTS == 2
+    assert m.parts(9) == 1  # 9 samples: im2col entries outweigh the weights
+    for t in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        assert _with_threads(t, lambda: m.parts(7)) == 2
+
+
+@pytest.mark.parametrize("dim,width,parts", [(1, 32, 2), (1, 7, 3), (2, 32, 2), (2, 5, 2)])
+def test_parts_gradient_equals_whole_layers(dim, width, parts, monkeypatch):
+    # float64: a part's rows come from a gemm of fewer rows (dL/df from fewer columns of W);
+    # every entry is the same sum of the same products, which BLAS may block differently, so
+    # they agree to a few ulps of the largest entry. Widths 7 and 5: unequal blocks, and parts
+    # with no input channel in the first layer (C_in = 1)
     spec = NetSpec(dim=dim, size=16 if dim == 2 else 32, depth=3, filter=2, stride=2,
-                   width=32, act="relu")
+                   width=width, act="relu")
     x, y = _data(spec, 9, 1)
     loss = hinge(1.0)
-    cols = 4 * spec.sizes[split] ** dim  # 4 samples in the smaller chunk
     results = []
-    for chunked in (False, True):
-        if chunked:
-            _force_chunks(monkeypatch, cols)
+    for split in (False, True):
+        if split:
+            _force_parts(monkeypatch, parts)
         m = init_cnn(spec, 2, dtype=np.float64)
-        assert m._plan(9) == (([(0, 4), (4, 9)], split) if chunked else ([(0, 9)], 0))
+        assert m.parts(9) == (parts if split else 1)
         results.append(m.value_and_grad(x, y, loss, flat=True))
     (v0, o0, g0), (v1, o1, g1) = results
     np.testing.assert_allclose(o1, o0, rtol=0, atol=1e-13 * np.abs(o0).max())
@@ -84,14 +85,29 @@ def test_chunked_gradient_equals_whole_batch(dim, split, monkeypatch):
     assert np.abs(g1 - g0).max() <= 1e-13 * np.abs(g0).max()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [1, 2])
+def test_parts_on_one_and_two_threads_bit_identical(dim, dtype, monkeypatch):
+    _need_two_threads()
+    _force_parts(monkeypatch)
+    spec = NetSpec(dim=dim, size=16 if dim == 2 else 32, depth=3, filter=2, stride=2, width=32,
+                   act="tanh")
+    x, y = _data(spec, 9, 6)
+    m = init_cnn(spec, 3, dtype=dtype)
+    got = [_with_threads(t, lambda: m.value_and_grad(x, y, hinge(1.0), flat=True))
+           for t in (1, 2)]
+    for a, b in zip(*got, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
 def test_one_and_two_threads_train_bit_identical(monkeypatch):
     _need_two_threads()
-    _force_chunks(monkeypatch, 64)  # two chunks; layer 1 (16 x 4 columns) per chunk
+    _force_parts(monkeypatch)
     task = TaskSpec(dim=1, size=32, xi=8)
     net = recipe_net(size=32, depth=3, width=16)
     spec = TrainSpec(n_train=64, n_test=16, stop="epochs", max_epochs=2, momentum=0.9)
     runs = [train(task, net, spec, 5, progress=False, threads=t) for t in (1, 2)]
-    assert runs[0].model._plan(spec.batch_size)[1] == 1
+    assert runs[0].model.parts(spec.batch_size) == 2
     a, b = (r.model.theta for r in runs)
     assert a.tobytes() == b.tobytes()
     assert [r["train_loss"] for r in runs[0].history["records"]] == \
@@ -118,15 +134,14 @@ def test_two_threads_really_run_the_chunks_concurrently(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["loss_stop_float64", "epochs_float32"])
-def test_chunked_training_matches_pinned_run(name, monkeypatch):
-    # the pinned runs (tests/test_train_pinned.py) are too small to be chunked; forced into two
-    # chunks they sum the gradient in another order, and must stay the same training within
-    # rounding: final loss within the pinned reference tolerance (measured against the whole-batch
-    # run: 5.6e-15 relative in float64, 5.6e-9 in float32), same stopping epochs
+def test_parts_training_matches_pinned_run(name, monkeypatch):
+    # the pinned runs (tests/test_train_pinned.py) are too small to be split; forced into two
+    # channel parts they may sum in another blocking, and must stay the same training within
+    # rounding: final loss within the pinned reference tolerance, same stopping epochs
     from test_train_pinned import _CASES, _NET, _TASK
 
     kw, _, expected = _CASES[name]
-    _force_chunks(monkeypatch, 32)  # 4 samples per chunk: layers 1 and 2 of 3 split
+    _force_parts(monkeypatch)
     h = train(_TASK, _NET, TrainSpec(**kw), 3, progress=False).history
     reference, rtol = expected["reference_loss"]
     assert h["final"]["train_loss"] == pytest.approx(reference, rel=rtol)

@@ -1,9 +1,9 @@
-"""The one place where numba options are set; every kernel uses ``jit`` or ``pjit`` from here.
+"""The one place where numba options are set; every kernel uses ``jit`` or ``ijit`` from here.
 
 ``cache=True`` so a second process compiles nothing; ``fastmath`` stays off (exactness first, no
-benchmark has shown it to pay). The engine's kernels are serial (BLAS supplies their threads);
-``pjit`` is for kernels with a ``prange`` over independent work only, so 1 thread and N threads
-give identical results.
+benchmark has shown it to pay); ``nogil`` so that Python threads run kernels at once. The kernels
+are serial: threads come from Python (``nn/model.py``), never from ``prange`` (numba's parallel
+functions cost seconds more of a first run's compiling).
 
 ``ijit`` (``inline="always"``) is for small helpers called from other kernels: numba inlines them
 into the caller's IR instead of compiling each one on its own (its own LLVM module, optimized and
@@ -21,7 +21,6 @@ import numba
 OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 
 jit = numba.njit(**OPTIONS)
-pjit = numba.njit(parallel=True, **OPTIONS)
 ijit = numba.njit(inline="always", **OPTIONS)  # small helpers, see above
 
 _told = False

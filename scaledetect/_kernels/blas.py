@@ -8,10 +8,34 @@ shared machine a multi-threaded OpenBLAS product stalls whenever another process
 with 1; one SGD step of the 2D bench case 0.7 ms with 1 thread, 142 ms with 2). OpenBLAS's gemm
 splits only the output among its threads, so the thread count changes no bit (tested). Where the
 library is not found (other BLAS builds, other systems) setting the count is a no-op.
+
+``sgemm`` and ``dgemm`` are that BLAS's gemm for the kernels to call directly (``conv._gemm``):
+one call site for every layout and both dtypes, a scale in ``alpha``, row and column blocks of
+C-contiguous arrays passed uncopied by their leading dimension. They are numba external functions
+bound by symbol name (so the kernels that call them can be cached on disk), plain ctypes functions
+under ``NUMBA_DISABLE_JIT``. All 13 Fortran arguments are pointers.
 """
 
 import ctypes
 import os
+
+import numba
+from numba.extending import get_cython_function_address
+
+
+def _gemm_function(name: str):
+    address = get_cython_function_address("scipy.linalg.cython_blas", name)
+    if numba.config.DISABLE_JIT:
+        return ctypes.CFUNCTYPE(None, *(ctypes.c_void_p,) * 13)(address)
+    import llvmlite.binding as llvm
+
+    symbol = "scaledetect_" + name
+    llvm.add_symbol(symbol, address)
+    return numba.types.ExternalFunction(symbol, numba.types.void(*(numba.types.voidptr,) * 13))
+
+
+sgemm = _gemm_function("sgemm")
+dgemm = _gemm_function("dgemm")
 
 _funcs: tuple | None | bool = False
 

@@ -10,21 +10,33 @@ The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
     cols[(ci, jh, jw), (i, ph, pw)] = f[ci, i, (s_h ph + jh) mod H_in, (s_w pw + jw) mod W_in]
     z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
 
-Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every layer forms
-its three products with BLAS (numba's ``np.dot``: scipy's sgemm/dgemm, run single-threaded, see
-``blas.py``), the first and the narrow ones too: plain serial loops for the layers with fewer
-than 32 im2col rows or 16 channels were slower than BLAS there (one core, float32, per SGD step:
-1D width 8 0.110 -> 0.083 ms, width 16 0.138 -> 0.130, 2D width 32 0.690 -> 0.663) and their
-second code path cost ~1.3 s of the first run's compiling. No ``prange``: few, serial kernels
-compile in seconds on a cold first run (threads split the batch, see ``nn/model.py``). Scalars
-(``scale``, ``gain``) come with the dtype of the arrays, so the same kernels serve float32 and
-float64 without promotion. Inner loops index 1D row views from 0 or with unsigned integers
-(numba then emits no negative-index wraparound and LLVM vectorizes them).
+Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every product is
+one call of BLAS's gemm (scipy's sgemm/dgemm, single-threaded, see ``blas.py``) with ``scale`` as
+its ``alpha``: for the first and narrow layers too (plain serial loops there were slower than BLAS
+and cost ~1.3 s of the first run's compiling). Scalars (``scale``, ``gain``) come with the dtype
+of the arrays, so the same kernels serve float32 and float64 without promotion. Inner loops index
+1D row views from 0 or with unsigned integers (numba then emits no negative-index wraparound and
+LLVM vectorizes them).
+
+Parts. The network kernels split every layer's output channels into ``parts`` near-equal blocks
+``[t C / parts, (t + 1) C / parts)``: part t of layer k forms those rows of its product and
+epilogue, then the im2col rows of the same channels for layer k + 1 (its input channels); going
+back, part t forms dL/df_{k-1} for its input channels of layer k (the columns of W of those
+channels), then dL/dz and dW of layer k - 1 for the same channels (its rows). Parts of one layer
+touch disjoint outputs and read only what the layer before finished, so they can run at once:
+``parts`` threads each run the network kernel for one part, meeting at a barrier after every
+layer; one thread runs every part in turn. Either way the same gemm calls run on the same blocks,
+so the numbers are identical for every thread count; the number of parts is a property of the
+net and the batch (``CNN``), never of the threads.
 """
 
+import numba
 import numpy as np
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ._jit import ijit, jit
+from .blas import dgemm, sgemm
 
 RELU, TANH, LINEAR = 0, 1, 2
 ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
@@ -67,8 +79,8 @@ def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1
 
 
 @jit
-def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1):
-    """col2im: ``g[ci, i, pos] = scale * sum over (jh, jw, ph, pw) landing on pos of dcols``.
+def _scatter_rows(dcols, g, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1):
+    """col2im: ``g[ci, i, pos] = sum over (jh, jw, ph, pw) landing on pos of dcols``.
 
     Channels [ci0, ci1), samples [i0, i1); the sum runs over jh, jw, ph, pw in increasing order.
     """
@@ -91,35 +103,35 @@ def _scatter_rows(dcols, g, scale, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci
                         row += sh
                         if wout < 8:  # as in _gather_rows
                             for pw in range(nw):
-                                gr[dst + sw * pw] += scale * dr[src + pw]
+                                gr[dst + sw * pw] += dr[src + pw]
                         else:
                             ud = np.uint64(dst)
                             us = np.uint64(src)
                             usw = np.uint64(sw)
                             for pw in range(np.uint64(nw)):
-                                gr[ud + usw * pw] += scale * dr[us + pw]
+                                gr[ud + usw * pw] += dr[us + pw]
                         for pw in range(nw, wout):
-                            gr[dst + sw * pw - win] += scale * dr[src + pw]
+                            gr[dst + sw * pw - win] += dr[src + pw]
 
 
 @jit
-def _epilogue_rows(z, b, has_bias, scale, gain, act, r0, r1, q0, q1):
-    """In place ``z = gain * phi(scale * z + b)`` on rows [r0, r1), columns [q0, q1)."""
-    zero = scale - scale
+def _epilogue_rows(z, b, has_bias, gain, act, r0, r1, q0, q1):
+    """In place ``z = gain * phi(z + b)`` on rows [r0, r1), columns [q0, q1)."""
+    zero = gain - gain
     nq = q1 - q0
     for r in range(r0, r1):
         bb = b[r] if has_bias else zero
         zr = z[r, q0:q1]
         if act == RELU:
             for t in range(nq):
-                v = scale * zr[t] + bb
+                v = zr[t] + bb
                 zr[t] = gain * v if v > zero else zero
         elif act == TANH:
             for t in range(nq):
-                zr[t] = gain * np.tanh(scale * zr[t] + bb)
+                zr[t] = gain * np.tanh(zr[t] + bb)
         else:
             for t in range(nq):
-                zr[t] = gain * (scale * zr[t] + bb)
+                zr[t] = gain * (zr[t] + bb)
 
 
 @ijit
@@ -169,24 +181,50 @@ def _dz_rows(g, f, db, has_bias, gain, act, r0, r1):
 
 
 @ijit
-def _scale_rows(a, scale, r0, r1):
-    """In place ``a[r0:r1] *= scale``."""
-    for r in range(r0, r1):
-        ar = a[r]
-        for k in range(ar.shape[0]):
-            ar[k] = scale * ar[k]
+def _gemm(a, ta, b, tb, c, alpha):
+    """Row-major ``c = alpha op(a) op(b)``, ``op(a) = a.T`` if *ta* (else a), likewise b.
+
+    One BLAS gemm on the transposes (column-major ``c^T = op(b)^T op(a)^T``). Every array has
+    unit-stride rows; leading dimensions come from the row strides, so row and column blocks of
+    C-contiguous arrays go in uncopied. Inlined: only sizes and pointers are formed here, the call
+    itself is ``_gemm_call``, compiled once per dtype whatever the layouts and flags.
+    """
+    m, n = c.shape
+    if m == 0 or n == 0:
+        return
+    size = c.itemsize
+    ints = np.empty(8, np.int32)  # Fortran arguments are passed by reference
+    ints[0] = n
+    ints[1] = m
+    ints[2] = a.shape[0] if ta else a.shape[1]
+    ints[3] = max(1, b.strides[0] // size)
+    ints[4] = max(1, a.strides[0] // size)
+    ints[5] = max(1, c.strides[0] // size)
+    ints[6] = 84 if tb else 78  # "T", "N"
+    ints[7] = 84 if ta else 78
+    scalars = np.empty(2, c.dtype)
+    scalars[0] = alpha
+    scalars[1] = 0
+    _gemm_call(ints, scalars, a.ctypes, b.ctypes, c.ctypes)
 
 
-# ------------------------------------------------------------------ one layer
+@jit
+def _gemm_call(ints, scalars, a, b, c):
+    """``gemm(ints[6], ints[7], *ints[0:3], scalars[0], b, ints[3], a, ints[4], scalars[1], c,
+    ints[5])`` (as ``_gemm`` lays them out; a, b, c are pointers).
+    """
+    args = (ints[6:].ctypes, ints[7:].ctypes, ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes,
+            scalars[0:].ctypes, b, ints[3:].ctypes, a, ints[4:].ctypes, scalars[1:].ctypes, c,
+            ints[5:].ctypes)
+    if scalars.itemsize == 4:
+        sgemm(*args)
+    else:
+        dgemm(*args)
 
-@ijit
-def _fwd_blas(w, b, has_bias, out, cols, scale, gain, act):
-    """Forward of a BLAS layer: ``out = W cols`` (one product), then the epilogue."""
-    np.dot(w, cols, out)
-    _epilogue_rows(out, b, has_bias, scale, gain, act, 0, w.shape[0], 0, cols.shape[1])
 
+# ------------------------------------------------------------------ one layer (tests' entry points)
 
-@ijit
+@jit
 def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw, sh, sw, scale,
                   gain, act):
     """One layer forward: ``out = gain * phi(scale * W @ im2col(f) + b)``.
@@ -198,30 +236,13 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     b : (C_out,) (ignored unless has_bias)
     out : (C_out, n * hout * wout), written
     cols : (C_in * fh * fw, n * hout * wout), written: im2col(f), kept for the backward pass
-
-    Notes
-    -----
-    The im2col gather (``C_in F^dim n N_out^dim`` copies, 1/C_out of the product) runs serially.
     """
     _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
-    _fwd_blas(w, b, has_bias, out, cols, scale, gain, act)
+    _gemm(w, False, cols, False, out, scale)
+    _epilogue_rows(out, b, has_bias, gain, act, 0, w.shape[0], 0, cols.shape[1])
 
 
-@ijit
-def _bwd_blas(gz, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
-              sw):
-    """Backward of a BLAS layer (after dz): ``dW = scale dz cols^T``; if *want_gin*,
-    ``dcols = W^T dz`` and its col2im into dL/df (transposes passed to BLAS, not copied).
-    """
-    np.dot(gz, cols.T, dw)
-    _scale_rows(dw, scale, 0, dw.shape[0])
-    if want_gin:
-        np.dot(w.T, gz, dcols)
-        _scatter_rows(dcols, gin, scale, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0],
-                      0, n)
-
-
-@ijit
+@jit
 def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n, hin, win, hout,
                    wout, fh, fw, sh, sw, scale, gain, act):
     """One layer backward.
@@ -237,13 +258,15 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n
     dw : (C_out, C_in * fh * fw), db : (C_out,)
         Written: ``dW = scale * dz @ im2col(f)^T``, ``db = dz summed over q`` (if has_bias).
     gin : (C_in, n * hin * win)
-        Written if want_gin: ``dL/df = scale * col2im(W^T @ dz)``.
+        Written if want_gin: ``dL/df = col2im(scale * W^T @ dz)``.
     dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
     """
     _dz_rows(gout, out, db, has_bias, gain, act, 0, w.shape[0])
-    _bwd_blas(gout, cols, w, dw, dcols, gin, want_gin, scale, n, hin, win, hout, wout, fh, fw, sh,
-              sw)
+    _gemm(gout, False, cols, True, dw, scale)
+    if want_gin:
+        _gemm(w, True, gout, False, dcols, scale)
+        _scatter_rows(dcols, gin, hin, win, hout, wout, fh, fw, sh, sw, 0, gin.shape[0], 0, n)
 
 
 @jit
@@ -294,10 +317,117 @@ def _layer_sizes(geo, k, n):
             n * hout * wout)
 
 
+# ------------------------------------------------------------------ threads
+# The parts of a layer may run on several threads, each in its own call of the network kernel;
+# the calls meet at a barrier after every layer. A barrier costs ~1 us when the threads arrive
+# together (numba's prange regions, tried first, cost 2-8 us each and ~6 s of first-run compiling)
+
+SPINS = 1 << 14  # busy rounds before a waiting thread starts yielding its core
+
+
+@intrinsic
+def _atomic_add(typingctx, a, i, v):
+    """``a[i] += v`` as one atomic operation on an int64 array; returns the old ``a[i]``."""
+    def codegen(context, builder, sig, args):
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0],
+                                       context.make_array(sig.args[0])(context, builder, args[0]),
+                                       [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
+    return numba.types.int64(a, numba.types.intp, numba.types.int64), codegen
+
+
+@intrinsic
+def _atomic_load(typingctx, a, i):
+    """``a[i]`` read with acquire ordering (never cached in a register by the compiler)."""
+    def codegen(context, builder, sig, args):
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0],
+                                       context.make_array(sig.args[0])(context, builder, args[0]),
+                                       [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+    return numba.types.int64(a, numba.types.intp), codegen
+
+
+_sched_yield = numba.types.ExternalFunction("sched_yield", numba.types.int32())
+
+
+@ijit
+def _barrier(sync, threads):
+    """Return when *threads* callers have arrived (``sync``: arrivals, generation; no-op for 1).
+
+    The last arrival resets the count and starts the next generation; the others spin on the
+    generation, yielding their core after ``SPINS`` rounds (a descheduled partner then does not
+    cost a whole scheduler slice of spinning).
+    """
+    if threads > 1:
+        gen = _atomic_load(sync, 1)
+        if _atomic_add(sync, 0, 1) == threads - 1:
+            _atomic_add(sync, 0, -threads)
+            _atomic_add(sync, 1, 1)
+        else:
+            spins = 0
+            while _atomic_load(sync, 1) == gen:
+                spins += 1
+                if spins > SPINS:
+                    _sched_yield()
+
+
+@ijit
+def _part(t, parts, c):
+    """Rows ``[t c / parts, (t + 1) c / parts)`` of c: part t of a layer's channels."""
+    return t * c // parts, (t + 1) * c // parts
+
+
+@ijit
+def _layer(theta, geo, acts, cols, k, n):
+    """Views of layer k: ``w (C_out, kk), b, has_bias, o (C_out, qout), c (kk, qout)`` (see
+    ``_net_forward``).
+    """
+    cout, kk, qout = geo[k, G_COUT], geo[k, G_CIN] * geo[k, G_FH] * geo[k, G_FW], \
+        n * geo[k, G_HOUT] * geo[k, G_WOUT]
+    woff = geo[k, G_WOFF]
+    boff = geo[k, G_BOFF]
+    has_bias = boff >= 0
+    b = theta[boff:boff + cout] if has_bias else theta[0:1]
+    outoff = geo[k, G_OUTOFF]
+    coff = geo[k, G_COFF]
+    return (theta[woff:woff + cout * kk].reshape((cout, kk)), b, has_bias,
+            acts[outoff:outoff + cout * qout].reshape((cout, qout)),
+            cols[coff:coff + kk * qout].reshape((kk, qout)))
+
+
+@ijit
+def _gather_layer(x, geo, acts, cols, k, n, c0, c1):
+    """im2col of layer k's input channels [c0, c1) (layer 0 reads x)."""
+    cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
+    inoff = geo[k, G_INOFF]
+    if inoff < 0:
+        f = x[:qin].reshape((1, qin))
+    else:
+        f = acts[inoff:inoff + cin * qin].reshape((cin, qin))
+    coff = geo[k, G_COFF]
+    _gather_rows(f, cols[coff:coff + kk * qout].reshape((kk, qout)), hin, win, hout, wout, fh, fw,
+                 geo[k, G_SH], geo[k, G_SW], c0, c1, 0, n)
+
+
+@ijit
+def _forward_part(t, parts, x, theta, geo, fgeo, act, acts, cols, n, k):
+    """Part t of layer k (k = -1: of the input): its rows of
+    ``f_k = gain phi(scale W cols + b)``, then (below the top) the im2col of those channels of
+    f_k for layer k + 1.
+    """
+    c0, c1 = _part(t, parts, geo[k + 1, G_CIN] if k < 0 else geo[k, G_COUT])
+    if k >= 0:
+        w, b, has_bias, o, c = _layer(theta, geo, acts, cols, k, n)
+        _gemm(w[c0:c1], False, c, False, o[c0:c1], fgeo[k, 0])
+        _epilogue_rows(o, b, has_bias, fgeo[k, 1], act, c0, c1, 0, o.shape[1])
+    if k + 1 < geo.shape[0]:
+        _gather_layer(x, geo, acts, cols, k + 1, n, c0, c1)
+
+
 @jit
-def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, k0, k1,
-                 readout):
-    """Forward pass of layers [k0, k1) of the network, then its readout if *readout*.
+def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, parts, t0, t1,
+                 sync):
+    """Forward pass of the network and its readout: parts [t0, t1) of every layer.
 
     Parameters
     ----------
@@ -314,37 +444,27 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, 
     acts : flat buffer, written
         Layer k output at ``geo[k, G_OUTOFF]``, shape (C_k, n * N_k^dim).
     cols : flat buffer, written
-        im2col of layer k's input at ``geo[k, G_COFF]``, shape (C_{k-1} F^dim, n N_k^dim).
+        im2col of layer k's input at ``geo[k, G_COFF]``, shape (C_{k-1} F^dim, n N_k^dim). One
+        buffer may serve every layer (offsets 0) with ``parts = 1`` only.
     pooled : (n, C_K), written
         Global average of f_K over positions.
     out : (n,), written
-        ``alpha * (b + c * pooled @ beta)`` (if *readout*).
-    k0, k1 : int
-        The layers run (0 <= k0 <= k1 <= K): layer k0 > 0 reads the output of layer k0 - 1
-        from ``acts``.
-    readout : bool
-        Also the readout (needs k1 = K); ``pooled`` and ``out`` are written only then.
+        ``alpha * (b + c * pooled @ beta)``.
+    parts : int
+        Channel blocks per layer (see the module's docstring).
+    t0, t1 : int
+        The parts this call runs: all (0, parts) on one thread, or (t, t + 1) when *parts*
+        threads run the same call at once, each its own part.
+    sync : (2,) int64, zeros
+        The calls' barrier (``_barrier``): they meet after every layer. The readout is part 0's.
     """
     n = out.shape[0]
-    for k in range(k0, k1):
-        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
-        woff = geo[k, G_WOFF]
-        boff = geo[k, G_BOFF]
-        w = theta[woff:woff + cout * kk].reshape((cout, kk))
-        has_bias = boff >= 0
-        b = theta[boff:boff + cout] if has_bias else theta[0:1]
-        inoff = geo[k, G_INOFF]
-        if inoff < 0:
-            f = x[:qin].reshape((1, qin))
-        else:
-            f = acts[inoff:inoff + cin * qin].reshape((cin, qin))
-        outoff = geo[k, G_OUTOFF]
-        o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
-        coff = geo[k, G_COFF]
-        c = cols[coff:coff + kk * qout].reshape((kk, qout))
-        _conv_forward(f, w, b, has_bias, o, c, n, hin, win, hout, wout, fh, fw, geo[k, G_SH],
-                      geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
-    if readout:
+    threads = parts // (t1 - t0)
+    for k in range(-1, geo.shape[0]):
+        for t in range(t0, t1):
+            _forward_part(t, parts, x, theta, geo, fgeo, act, acts, cols, n, k)
+        _barrier(sync, threads)
+    if t0 == 0:
         _readout_forward(theta, geo, ro, ro_off, acts, pooled, out)
 
 
@@ -372,61 +492,64 @@ def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
         out[i] = alpha * (theta[ro_off[1]] + cro * s)
 
 
+@ijit
+def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gk, gin, n, k):
+    """Part t of the backward step from layer k to k - 1 (k = K: from the readout).
+
+    Below the top (k < K): ``dcols = scale W^T dz_k`` for the rows of part t's input channels
+    of layer k (their columns of W), and its col2im into those channels of dL/df_{k-1} (*gin*);
+    *gk* holds dz_k. Then for the same channels, rows of layer k - 1: ``dz = dL/df gain phi'``
+    in place in *gin*, db, and ``dW = scale dz cols^T``.
+    """
+    m = k - 1
+    if k < geo.shape[0]:
+        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
+        w = _layer(theta, geo, acts, cols, k, n)[0]
+        c0, c1 = _part(t, parts, cin)
+        f2 = fh * fw
+        dc = dcols[:kk * qout].reshape((kk, qout))
+        _gemm(w[:, c0 * f2:c1 * f2], True, gk[:cout * qout].reshape((cout, qout)), False,
+              dc[c0 * f2:c1 * f2], fgeo[k, 0])
+        _scatter_rows(dc, gin[:cin * qin].reshape((cin, qin)), hin, win, hout, wout, fh, fw,
+                      geo[k, G_SH], geo[k, G_SW], c0, c1, 0, n)
+    w, b, has_bias, o, c = _layer(theta, geo, acts, cols, m, n)
+    dw = grad[geo[m, G_WOFF]:geo[m, G_WOFF] + w.size].reshape(w.shape)
+    db = grad[geo[m, G_BOFF]:geo[m, G_BOFF] + b.size] if has_bias else grad[0:1]
+    dz = gin[:o.size].reshape(o.shape)
+    r0, r1 = _part(t, parts, o.shape[0])
+    _dz_rows(dz, o, db, has_bias, fgeo[m, 1], act, r0, r1)
+    _gemm(dz[r0:r1], False, c, True, dw[r0:r1], fgeo[m, 0])
+
+
 @jit
 def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, grad, dcols, ga,
-                  gb, k0, k1, readout):
-    """Backward pass of layers k1 - 1 down to k0 (after ``_net_forward`` on the same x), from
-    the readout if *readout*.
+                  gb, parts, t0, t1, sync):
+    """Backward pass (after ``_net_forward`` on the same x): parts [t0, t1) of every layer.
 
     Parameters
     ----------
     dout : (n,)
         d loss / d out for every sample (already divided by n for a mean loss).
     grad : (n_params,), written
-        Gradient in the layout of theta: the entries of layers [k0, k1) (and of the readout if
-        *readout*); the others are left alone.
-    cols : flat buffer as left by ``_net_forward``.
+        Gradient in the layout of theta.
+    cols : flat buffer as left by ``_net_forward`` (one region per layer).
     dcols, ga, gb : flat scratch buffers
         ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
-        of at least max_k C_k n N_k^dim. Without *readout*, ``ga`` holds dL/df of layer k1 - 1
-        on entry, shape (C, n N_{k1}^dim).
-    k0, k1 : int
-        0 <= k0 <= k1 <= K.
-    readout : bool
-        Start from d loss / d out through the readout (needs k1 = K).
-    Other parameters as in ``_net_forward``.
-
-    Returns
-    -------
-    int
-        0 if dL/df of layer k0 - 1 (k0 > 0) ended in ``ga``, 1 if in ``gb``.
+        of at least max_k C_k n N_k^dim.
+    Other parameters as in ``_net_forward`` (the readout is part 0's, before the layers).
     """
     n = dout.shape[0]
-    if readout:
+    threads = parts // (t1 - t0)
+    if t0 == 0:
         _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga)
-    cur = ga
-    other = gb
-    which = 0
-    for k in range(k1 - 1, k0 - 1, -1):
-        cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
-        woff = geo[k, G_WOFF]
-        boff = geo[k, G_BOFF]
-        w = theta[woff:woff + cout * kk].reshape((cout, kk))
-        dw = grad[woff:woff + cout * kk].reshape((cout, kk))
-        has_bias = boff >= 0
-        db = grad[boff:boff + cout] if has_bias else grad[0:1]
-        coff = geo[k, G_COFF]
-        c = cols[coff:coff + kk * qout].reshape((kk, qout))
-        outoff = geo[k, G_OUTOFF]
-        o = acts[outoff:outoff + cout * qout].reshape((cout, qout))
-        gout = cur[:cout * qout].reshape((cout, qout))
-        gin = other[:cin * qin].reshape((cin, qin))
-        dc = dcols[:kk * qout].reshape((kk, qout))
-        _conv_backward(gout, o, c, w, dw, db, has_bias, gin, k > 0, dc, n, hin, win, hout, wout,
-                       fh, fw, geo[k, G_SH], geo[k, G_SW], fgeo[k, 0], fgeo[k, 1], act)
-        cur, other = other, cur
-        which = 1 - which
-    return which
+    _barrier(sync, threads)
+    gk, gin = gb, ga
+    for k in range(geo.shape[0], 0, -1):
+        for t in range(t0, t1):
+            _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gk, gin, n,
+                           k)
+        _barrier(sync, threads)
+        gk, gin = gin, gk
 
 
 @ijit

@@ -7,17 +7,16 @@ products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS
 whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
 case 0.72 ms with 1 BLAS thread, 142 ms with 2).
 
-Threads. ``value_and_grad`` splits a large enough batch into ``CHUNKS`` chunks of consecutive
-samples for its first layers (those with at least ``CHUNK_MIN_COLS`` output columns per chunk),
-a plan fixed by the net and the batch size alone (``CNN.chunks``), never by the thread count.
-Each chunk runs those layers forward and backward on buffers of its own; the deeper layers (few
-columns: splitting them costs more BLAS calls than it saves) and the readout run on the whole
-batch in between; the chunks' gradients of the first layers are added in chunk order. With
-``numba.get_num_threads()`` = T > 1 the chunks run on T Python threads (the kernels release the
-GIL), with 1 one after the other: the same operations on the same numbers in either case, so
-results are bit-identical for every thread count. ``forward`` runs its ``FORWARD_CHUNK``-sample
-chunks on the threads likewise (each chunk's numbers do not depend on where it runs). Parallel
-runs of many nets use processes (``reproduce --workers``, one thread each) instead.
+Threads. ``value_and_grad`` of a large enough batch whose weights outweigh its im2col matrices
+(``PARTS_MIN_MACS``, ``PARTS_MIN_WEIGHTS``) splits every layer's channels into ``PARTS`` blocks
+(``CNN.parts``, a function of the net and the batch size alone, never of the thread count): with
+``numba.get_num_threads()`` >= ``PARTS`` the blocks of a layer run at once on as many Python
+threads (the kernels release the GIL and meet at a barrier after every layer), else one after the
+other, the same gemm calls on the same numbers either way, so results are bit-identical for every
+thread count (see ``scaledetect._kernels.conv``).
+``forward`` runs its ``FORWARD_CHUNK``-sample chunks on Python threads (each chunk's numbers do
+not depend on where it runs). Parallel runs of many nets use processes (``reproduce --workers``,
+one thread each) instead.
 """
 
 import itertools
@@ -44,23 +43,17 @@ CACHE_MAX_BYTES = 1 << 28
 # im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
 # 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
 FORWARD_CHUNK = 64
-# value_and_grad splits a batch into CHUNKS chunks when its forward pass has at least
-# CHUNK_MIN_MACS multiply-adds (and it has >= CHUNKS samples); smaller ones run whole: a chunk
-# costs a kernel call and a gradient sum, which one-thread speed of small nets cannot afford
-# Measured on a quiet 2-core machine (scaledetect bench, batch 8), splitting above 2M: width 64
-# (4.2M) 0.55 ms on one thread, 0.62 on two; 2D width 32 (3.0M) 0.52 vs 0.66 — the threads'
-# hand-offs cost more than the halved products save; width 256 (66M) 6.7 vs 4.7 ms. So only
-# batches from 16M multiply-adds split (1D width 128, 16.6M, and smaller nets stay whole).
-# Only the leading layers with >= CHUNK_MIN_COLS output columns (samples x positions) in every
-# chunk are split (1D N = 128, batch 8: layers 1-5 of 7): below, a product's cost is mostly
-# packing the weights, paid once per chunk. 1D width 256, batch 8, side by side on a loaded
-# machine: 2-thread step (projected from per-thread CPU times) 4.14 ms splitting layers 1-3,
-# 3.74 layers 1-4, 3.63 layers 1-5, 3.46 all 7 (5.70 unsplit); one thread +7%, +9%, +11%, +15%
-# over the unsplit batch (width 64: 2 threads 0.48, 0.46, 0.43, 0.41 ms; one thread 0.60 ms
-# unsplit, +9% .. +14%)
-CHUNKS = 2
-CHUNK_MIN_MACS = 1 << 24
-CHUNK_MIN_COLS = 16
+# value_and_grad splits every layer's channels in PARTS blocks (rows of the weights) when the
+# batch's forward pass has at least PARTS_MIN_MACS multiply-adds and the weights have at least
+# PARTS_MIN_WEIGHTS times as many entries as the im2col matrices (see CNN.parts). Each block's
+# gemm packs the whole im2col matrix again, so splitting pays only where the weights dominate.
+# Measured on one thread, SGD steps split / whole: batch 8, 1D width 256 (weights 3.0x the
+# im2col entries) +2-5%, width 64 (0.8x) +7%, 2D width 32 +14%; batch 128: +5% to +24%. On two
+# threads batch 8, width 256: 3.1 vs 5.4 ms; width 64: 0.49 vs 0.44 ms (the Python threads'
+# hand-off, ~80 us a step, costs more than half the products save below ~16M multiply-adds)
+PARTS = 2
+PARTS_MIN_MACS = 1 << 24
+PARTS_MIN_WEIGHTS = 1.0
 # PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
 # between the window sums, the scaling and the activation)
 _POOL_CHUNK = 1 << 17
@@ -119,17 +112,25 @@ def _run_all(tasks: list) -> None:
         task()
 
 
-def _add_in_order(acc: np.ndarray, terms: list) -> None:
-    """``acc += t`` for t in *terms*, in order (elementwise: any split of the range is exact)."""
-    for t in terms:
-        acc += t
+def _run_parts(kernel, parts: int) -> None:
+    """Run a network kernel's *parts*: each on its own thread if numba has that many (the calls
+    meet at the kernel's barriers), else all in one call on this thread.
+    """
+    if parts > 1 and numba.get_num_threads() >= parts:
+        sync = np.zeros(2, np.int64)
+        run_tasks([partial(kernel, parts, t, t + 1, sync) for t in range(parts)])
+    else:
+        kernel(parts, 0, parts, _NO_SYNC)
+
+
+_NO_SYNC = np.zeros(2, np.int64)  # one thread never waits on it
 
 
 class _Workspace:
     """Buffers and layer table of one batch size n (see ``scaledetect._kernels.conv``).
 
-    ``train=False`` (forward only) keeps one im2col buffer for all layers instead of one per
-    layer (the backward pass needs them all).
+    ``train=False`` (forward only, one part per layer) keeps one im2col buffer for all layers
+    instead of one per layer (the backward pass needs them all).
     """
 
     def __init__(self, spec: NetSpec, offsets: dict, n: int, dtype: np.dtype, train: bool = True):
@@ -163,22 +164,12 @@ class _Workspace:
         self.out = np.empty(n, dtype)
         self._bwd_sizes = (cols, reps)
         self._bwd = None
-        self._n_params = sum(int(np.prod(sh)) for _, sh in offsets.values())
-        self._grad = None
-        self.handoff: dict = {}  # CNN._handoff's views, per plan and chunk workspaces
 
     @property
     def nbytes(self) -> int:
         """Bytes held (forward buffers, and backward ones once allocated)."""
         extra = sum(a.nbytes for a in self._bwd) if self._bwd is not None else 0
-        extra += self._grad.nbytes if self._grad is not None else 0
         return self.acts.nbytes + self.cols.nbytes + extra
-
-    def grad_buffer(self) -> np.ndarray:
-        """A flat gradient of the model's size (a chunk's share before the sum), kept."""
-        if self._grad is None:
-            self._grad = np.empty(self._n_params, self.acts.dtype)
-        return self._grad
 
     def backward_buffers(self):
         """``(dcols, ga, gb)``, allocated on first use."""
@@ -269,10 +260,11 @@ class CNN:
         self._ro_off = np.array([self._offsets["readout.weight"][0],
                                  self._offsets["readout.bias"][0]], np.int64)
         self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
-        self._plans: dict[tuple, tuple] = {}
         sizes = spec.sizes
-        self._macs = sum(c * (1 if k == 1 else c) * spec.filter ** spec.dim * sizes[k] ** spec.dim
-                         for k in range(1, spec.depth + 1))  # forward multiply-adds per sample
+        rows = [(1 if k == 1 else c) * spec.filter ** spec.dim for k in range(1, spec.depth + 1)]
+        self._weights = sum(c * r for r in rows)  # weight entries (readout aside)
+        self._cols = sum(r * sizes[k] ** spec.dim for k, r in enumerate(rows, 1))  # per sample
+        self._macs = c * self._cols  # forward multiply-adds per sample
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -298,29 +290,15 @@ class CNN:
                 v[...] = a
                 params[name] = v
 
-    def chunks(self, n: int) -> list[tuple[int, int]]:
-        """The samples ``[(i0, i1), ...]`` of the chunks ``value_and_grad`` splits a batch of *n*
-        into: ``CHUNKS`` near-equal chunks if its forward pass has at least ``CHUNK_MIN_MACS``
-        multiply-adds and its first layer ``CHUNK_MIN_COLS`` columns per chunk, else one. A
-        function of the net and *n* only (never of the threads).
+    def parts(self, n: int) -> int:
+        """Channel blocks per layer of ``value_and_grad`` on a batch of *n*: ``PARTS`` if its
+        forward pass has at least ``PARTS_MIN_MACS`` multiply-adds and the weights at least
+        ``PARTS_MIN_WEIGHTS`` times the entries of its im2col matrices, else 1 (never a function
+        of the threads).
         """
-        return list(self._plan(n)[0])
-
-    def _plan(self, n: int) -> tuple[list, int]:
-        """``(chunks, ks)``: the chunks and the number of leading layers run per chunk."""
-        key = (n, CHUNK_MIN_MACS, CHUNK_MIN_COLS)
-        plan = self._plans.get(key)
-        if plan is None:
-            spec = self.spec
-            ks = 0
-            if n >= CHUNKS and n * self._macs >= CHUNK_MIN_MACS:
-                while ks < spec.depth and (n // CHUNKS) * spec.sizes[ks + 1] ** spec.dim \
-                        >= CHUNK_MIN_COLS:
-                    ks += 1
-            k = CHUNKS if ks > 0 else 1
-            bounds = [n * j // k for j in range(k + 1)]
-            plan = self._plans[key] = (list(zip(bounds[:-1], bounds[1:], strict=True)), ks)
-        return plan
+        split = n * self._macs >= PARTS_MIN_MACS and self._weights >= PARTS_MIN_WEIGHTS * n \
+            * self._cols
+        return PARTS if split else 1
 
     def _workspace(self, n: int, train: bool = True, part: int = 0) -> _Workspace:
         key = (n, train, part)
@@ -328,7 +306,7 @@ class CNN:
         if ws is None:
             ws = _Workspace(self.spec, self._offsets, n, self.dtype, train)
             self._cache[key] = ws
-            while len(self._cache) > 1 and (len(self._cache) > 4 * CHUNKS or sum(
+            while len(self._cache) > 1 and (len(self._cache) > 8 or sum(
                     w.nbytes for w in self._cache.values()) > CACHE_MAX_BYTES):
                 self._cache.popitem(last=False)
         else:
@@ -346,23 +324,16 @@ class CNN:
         require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
 
-    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray, k0: int = 0,
-                        k1: int | None = None, readout: bool = True) -> None:
-        """Layers [k0, k1) forward (default all), then the readout if *readout*."""
-        _net_forward(xf, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                     ws.acts, ws.cols, ws.pooled, out, k0, self.spec.depth if k1 is None else k1,
-                     readout)
+    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray,
+                        parts: int = 1) -> None:
+        _run_parts(partial(_net_forward, xf, self.theta, ws.geo, self._fgeo, self._ro,
+                           self._ro_off, self._act, ws.acts, ws.cols, ws.pooled, out), parts)
 
-    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray, k0: int = 0,
-                         k1: int | None = None, readout: bool = True) -> np.ndarray:
-        """Layers k1 - 1 .. k0 backward (default all, from the readout); returns the buffer
-        holding dL/df of layer k0 - 1.
-        """
-        dcols, ga, gb = ws.backward_buffers()
-        which = _net_backward(self.theta, ws.geo, self._fgeo, self._ro, self._ro_off, self._act,
-                              ws.acts, ws.cols, ws.pooled, dout, grad, dcols, ga, gb, k0,
-                              self.spec.depth if k1 is None else k1, readout)
-        return gb if which else ga
+    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray,
+                         parts: int = 1) -> None:
+        _run_parts(partial(_net_backward, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off,
+                           self._act, ws.acts, ws.cols, ws.pooled, dout, grad,
+                           *ws.backward_buffers()), parts)
 
     def _rep(self, buf: np.ndarray, n: int, k: int) -> np.ndarray:
         """The (C, n N_k^dim) view at the start of *buf* (layer k's output of a batch of n)."""
@@ -378,56 +349,6 @@ class CNN:
             npos = rep.shape[2]
             _sample_major(ws.acts[a:a + self.spec.width * ws.n * npos].reshape(
                 (self.spec.width, ws.n, npos)), rep[i0:i1])
-
-    def _handoff(self, whole, wss, parts, ks) -> list:
-        """Per chunk ``(src, dst, gsrc, gdst)``: its output of layer ks - 1 and *whole*'s columns
-        of it (forward); *whole*'s columns of dL/df of layer ks - 1 and the chunk's buffer that
-        its backward starts from. Views made once per plan and workspaces.
-        """
-        key = (ks, *wss)
-        views = whole.handoff.get(key)
-        if views is None:
-            p = self.spec.sizes[ks] ** self.spec.dim
-            gw = whole.backward_buffers()[1 + (self.spec.depth - ks) % 2]  # ga/gb, by parity
-            dst = self._rep(whole.acts[whole.geo[ks - 1, G_OUTOFF]:], whole.n, ks)
-            gsrc = self._rep(gw, whole.n, ks)
-            views = whole.handoff[key] = [
-                (self._rep(ws.acts[ws.geo[ks - 1, G_OUTOFF]:], i1 - i0, ks),
-                 dst[:, i0 * p:i1 * p], gsrc[:, i0 * p:i1 * p],
-                 self._rep(ws.backward_buffers()[1], i1 - i0, ks))
-                for (i0, i1), ws in zip(parts, wss, strict=True)]
-        return views
-
-    def _chunk_forward(self, xf, ws, ks: int, src, dst) -> None:
-        """Layers [0, ks) of a chunk; their output *src* copied into the whole batch's *dst*."""
-        self._forward_kernel(xf, ws, ws.out, 0, ks, False)
-        np.copyto(dst, src)
-
-    def _chunk_backward(self, ws, dout, grad, ks: int, gsrc, gdst) -> None:
-        """Layers ks - 1 .. 0 of a chunk, from its columns *gsrc* of dL/df of layer ks - 1."""
-        np.copyto(gdst, gsrc)
-        self._backward_kernel(ws, dout, grad, 0, ks, False)
-
-    def _chunked_value_and_grad(self, xf, y, loss, parts, ks, grad):
-        """``value_and_grad`` of a batch in chunks (see the module's docstring); fills *grad*."""
-        n, m, nl = parts[-1][1], self.spec.size ** self.spec.dim, self.spec.depth
-        whole = self._workspace(n)
-        wss = [self._workspace(i1 - i0, part=j + 1) for j, (i0, i1) in enumerate(parts)]
-        views = self._handoff(whole, wss, parts, ks)
-        run_tasks([partial(self._chunk_forward, xf[i0 * m:i1 * m], ws, ks, v[0], v[1])
-                   for (i0, i1), ws, v in zip(parts, wss, views, strict=True)])
-        self._forward_kernel(xf, whole, whole.out, ks, nl)
-        out = whole.out.copy()
-        values, dout = self._loss(out, y, loss, n)
-        self._backward_kernel(whole, dout, grad, ks, nl)
-        grads = [grad] + [ws.grad_buffer() for ws in wss[1:]]
-        run_tasks([partial(self._chunk_backward, ws, dout[i0:i1], g, ks, v[2], v[3])
-                   for (i0, i1), ws, g, v in zip(parts, wss, grads, views, strict=True)])
-        head = self._offsets[f"conv{ks + 1}.weight" if ks < nl else "readout.weight"][0]
-        cut = [head * j // len(parts) for j in range(len(parts) + 1)]  # the sum split in pieces
-        run_tasks([partial(_add_in_order, grad[a:b], [g[a:b] for g in grads[1:]])
-                   for a, b in zip(cut[:-1], cut[1:], strict=True)])
-        return values, out
 
     def _loss(self, out, y, loss, n):
         """``(values, dout)``: the loss and its derivative divided by n (model dtype)."""
@@ -499,20 +420,17 @@ class CNN:
         """
         xf = self._input(x)
         n = xf.size // self.spec.size ** self.spec.dim
-        parts, ks = self._plan(n)
+        parts = self.parts(n)
         self._sync()
         notice_compile(_net_forward, self.dtype)
         notice_compile(_net_backward, self.dtype)
         grad = np.empty_like(self.theta)
+        ws = self._workspace(n)
         with blas_threads(1):  # the loss in between uses numpy's BLAS, not this one
-            if len(parts) > 1:
-                values, out = self._chunked_value_and_grad(xf, y, loss, parts, ks, grad)
-            else:
-                ws = self._workspace(n)
-                self._forward_kernel(xf, ws, ws.out)
-                out = ws.out.copy()
-                values, dout = self._loss(out, y, loss, n)
-                self._backward_kernel(ws, dout, grad)
+            self._forward_kernel(xf, ws, ws.out, parts)
+            out = ws.out.copy()
+            values, dout = self._loss(out, y, loss, n)
+            self._backward_kernel(ws, dout, grad, parts)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
