@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scaledetect._kernels.blas import blas_threads
-from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward
+from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward, _gemm
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
 GEOMETRIES = [(1, 2, 1, 6), (1, 2, 2, 8), (1, 3, 1, 5), (1, 3, 3, 9), (1, 3, 2, 8), (1, 1, 1, 4),
@@ -215,3 +215,27 @@ def test_circular_window_is_aligned_at_zero():
         w[0, 0, j] = np.sqrt(3)  # undo the 1/sqrt(C_in F) scaling
         out, _ = run_forward(x, w, None, 2, "linear", 1.0, np.float64)
         np.testing.assert_allclose(out[0], expect, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
+def test_gemm_blocks_match_numpy(ta, tb, dtype):
+    # the engine's one BLAS call: c = alpha op(a) op(b) on row and column blocks of C-contiguous
+    # arrays (their leading dimensions passed, nothing copied), as the layers' parts use them;
+    # every entry is a sum of 7 products of O(1) numbers, so numpy agrees to a few ulps
+    rng = np.random.default_rng(5)
+    m, n, k = 5, 6, 7
+    big = lambda r, c: rng.standard_normal((r + 3, c + 4)).astype(dtype)  # noqa: E731
+    a_full = big(*((k, m) if ta else (m, k)))
+    b_full = big(*((n, k) if tb else (k, n)))
+    a = a_full[1:1 + a_full.shape[0] - 3, 2:2 + a_full.shape[1] - 4]  # a block: strided rows
+    b = b_full[2:2 + b_full.shape[0] - 3, 1:1 + b_full.shape[1] - 4]
+    c_full = np.full((m + 2, n + 3), 7.0, dtype)
+    c = c_full[1:1 + m, 2:2 + n]
+    alpha = dtype(0.375)
+    _gemm(a, ta, b, tb, c, alpha)
+    ref = alpha * ((a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64))
+    np.testing.assert_allclose(c, ref, rtol=0, atol=TOL[dtype] * np.abs(ref).max())
+    outside = np.ones_like(c_full, bool)
+    outside[1:1 + m, 2:2 + n] = False
+    assert np.all(c_full[outside] == 7.0)  # only the block is written

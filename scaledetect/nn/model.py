@@ -114,9 +114,9 @@ def _run_all(tasks: list) -> None:
 
 def _run_parts(kernel, parts: int) -> None:
     """Run a network kernel's *parts*: each on its own thread if numba has that many (the calls
-    meet at the kernel's barriers), else all in one call on this thread.
+    meet at the kernel's barriers, compiled code only), else all in one call on this thread.
     """
-    if parts > 1 and numba.get_num_threads() >= parts:
+    if parts > 1 and numba.get_num_threads() >= parts and not numba.config.DISABLE_JIT:
         sync = np.zeros(2, np.int64)
         run_tasks([partial(kernel, parts, t, t + 1, sync) for t in range(parts)])
     else:
