@@ -350,7 +350,7 @@ def _atomic_load(typingctx, a, i):
 _sched_yield = numba.types.ExternalFunction("sched_yield", numba.types.int32())
 
 
-@ijit
+@jit
 def _barrier(sync, threads):
     """Return when *threads* callers have arrived (``sync``: arrivals, generation; no-op for 1).
 
@@ -377,7 +377,7 @@ def _part(t, parts, c):
     return t * c // parts, (t + 1) * c // parts
 
 
-@ijit
+@jit
 def _layer(theta, geo, acts, cols, k, n):
     """Views of layer k: ``w (C_out, kk), b, has_bias, o (C_out, qout), c (kk, qout)`` (see
     ``_net_forward``).
