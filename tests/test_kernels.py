@@ -14,8 +14,10 @@ from scaledetect._kernels.blas import blas_threads
 from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward, _gemm
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
+# (dim, F, s, N); F <= s with N = s N_out is the tiled im2col path (conv._tiled), F = 1 < s too
 GEOMETRIES = [(1, 2, 1, 6), (1, 2, 2, 8), (1, 3, 1, 5), (1, 3, 3, 9), (1, 3, 2, 8), (1, 1, 1, 4),
-              (2, 2, 1, 4), (2, 2, 2, 4), (2, 3, 1, 4), (2, 3, 3, 6), (2, 3, 2, 4)]
+              (1, 1, 2, 8), (2, 2, 1, 4), (2, 2, 2, 4), (2, 3, 1, 4), (2, 3, 3, 6), (2, 3, 2, 4),
+              (2, 1, 2, 4)]
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
 
 

@@ -42,12 +42,53 @@ RELU, TANH, LINEAR = 0, 1, 2
 ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
 
 
+@ijit
+def _tiled(hin, win, hout, wout, fh, fw, sh, sw):
+    """Whether the windows tile the input without wrapping or overlapping (F <= s, N = s N_out):
+    then output row ``r = i hout + ph`` reads input row ``sh r + jh`` only.
+    """
+    return sh * hout == hin and sw * wout == win and fh <= sh and fw <= sw
+
+
+@jit
+def _tiled_rows(fr, cr, hin, win, hout, wout, sh, sw, jh, jw, i0, i1, back):
+    """The im2col row ``cr[(i, ph, pw)] = fr[(sh (i hout + ph) + jh) win + sw pw + jw]`` for
+    samples [i0, i1) of a tiled geometry (``_tiled``), or with *back* its col2im
+    ``fr[...] += cr[...]``. 1D: one strided run ``cr[q] = fr[sw q + jw]`` over all samples.
+    Unsigned indices: no negative-index wrap-around, LLVM vectorizes.
+    """
+    usw = np.uint64(sw)
+    if hin == 1:
+        ujw = np.uint64(jw)
+        for q in range(np.uint64(i0 * wout), np.uint64(i1 * wout)):
+            if back:
+                fr[usw * q + ujw] += cr[q]
+            else:
+                cr[q] = fr[usw * q + ujw]
+        return
+    for r in range(i0 * hout, i1 * hout):
+        us = np.uint64((sh * r + jh) * win + jw)
+        ud = np.uint64(r * wout)
+        for pw in range(np.uint64(wout)):
+            if back:
+                fr[us + usw * pw] += cr[ud + pw]
+            else:
+                cr[ud + pw] = fr[us + usw * pw]
+
+
 @jit
 def _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, i1):
     """im2col for channels [ci0, ci1) and samples [i0, i1): ``cols[(ci,jh,jw), (i,ph,pw)]``.
 
     ``f`` is ``(C_in, n * hin * win)``, ``cols`` is ``(C_in * fh * fw, n * hout * wout)``.
     """
+    if _tiled(hin, win, hout, wout, fh, fw, sh, sw):
+        for ci in range(ci0, ci1):
+            for jh in range(fh):
+                for jw in range(fw):
+                    _tiled_rows(f[ci], cols[(ci * fh + jh) * fw + jw], hin, win, hout, wout, sh,
+                                sw, jh, jw, i0, i1, False)
+        return
     pin = hin * win
     pout = hout * wout
     for ci in range(ci0, ci1):
@@ -86,9 +127,16 @@ def _scatter_rows(dcols, g, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, 
     """
     pin = hin * win
     pout = hout * wout
+    tiled = _tiled(hin, win, hout, wout, fh, fw, sh, sw)
     for ci in range(ci0, ci1):
         gr = g[ci, i0 * pin:i1 * pin]
         gr[:] = 0
+        if tiled:  # one term per position, added to 0 as below
+            for jh in range(fh):
+                for jw in range(fw):
+                    _tiled_rows(g[ci], dcols[(ci * fh + jh) * fw + jw], hin, win, hout, wout, sh,
+                                sw, jh, jw, i0, i1, True)
+            continue
         for jh in range(fh):
             for jw in range(fw):
                 dr = dcols[(ci * fh + jh) * fw + jw, i0 * pout:i1 * pout]
