@@ -50,7 +50,7 @@ def _tiled(hin, win, hout, wout, fh, fw, sh, sw):
     return sh * hout == hin and sw * wout == win and fh <= sh and fw <= sw
 
 
-@jit
+@ijit
 def _tiled_rows(fr, cr, hin, win, hout, wout, sh, sw, jh, jw, i0, i1, back):
     """The im2col row ``cr[(i, ph, pw)] = fr[(sh (i hout + ph) + jh) win + sw pw + jw]`` for
     samples [i0, i1) of a tiled geometry (``_tiled``), or with *back* its col2im

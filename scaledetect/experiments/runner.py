@@ -224,6 +224,7 @@ def _init_worker(parent: int, epochs) -> None:
     global _EPOCHS
     _EPOCHS = epochs
     numba.set_num_threads(1)  # workers share the cores; never change NUMBA_NUM_THREADS itself
+    os.environ["SCALEDETECT_COMPILE_ASIDE"] = "0"  # the workers already use every core
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 

@@ -25,7 +25,7 @@ from ..tasks.spec import TaskSpec
 from ..tasks.split import train_test
 from .io import DTYPES, save_model
 from .losses import LOSSES, make_loss
-from .model import CNN, init_cnn, param_shapes
+from .model import CNN, compile_backward_aside, init_cnn, param_shapes
 from .spec import NetSpec
 
 STOPS = ("interpolate", "loss", "epochs")
@@ -257,6 +257,7 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
 def _train(task, net, spec, rng, out_dir, progress, resume, callback) -> TrainResult:
     """Body of ``train`` (same arguments): set up a ``_Run``, loop over epochs, write results."""
     spec = _checked(task, net, spec, resume, out_dir)
+    compile_backward_aside(spec.dtype)  # on a cold cache: meanwhile, in a child process
     run = _start(task, net, spec, rng, out_dir, resume)
     if not run.state.finished:
         _loop(run, progress, callback)
