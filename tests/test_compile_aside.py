@@ -1,6 +1,6 @@
 """A cold first ``train`` compiles the backward kernel in a child process while it compiles the
-forward one (``_kernels._jit.compile_aside``): the child must leave exactly the kernel the parent
-then calls, or the parent silently compiles it again."""
+forward one, a measurement the moments kernel (``_kernels._jit.compile_aside``): the child must
+leave exactly the kernel the parent then calls, or the parent silently compiles it again."""
 
 import os
 import subprocess
@@ -16,6 +16,7 @@ from scaledetect.nn import model as model_mod
 from scaledetect.nn.losses import hinge
 from scaledetect.nn.model import init_cnn
 from scaledetect.nn.spec import NetSpec
+from scaledetect.sensitivity import moments as moments_mod
 
 pytestmark = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing compiles")
 
@@ -48,14 +49,45 @@ def test_child_leaves_the_backward_kernel_the_parent_calls(tmp_path):
 def test_no_child_on_a_warm_cache_or_when_disabled(monkeypatch):
     m = init_cnn(NetSpec(dim=1, size=8, depth=2, filter=2, stride=2, width=2), 0)
     m.value_and_grad(np.zeros((2, 1, 8)), np.ones(2), hinge(1.0))  # compiled (or loaded) here
+    f32 = np.dtype(np.float32)
     monkeypatch.setattr(_jit, "_aside", set())
-    assert _jit.compile_aside(_net_backward, np.dtype(np.float32), "raise SystemExit(3)") is None
+    monkeypatch.setattr(_jit, "_children", {})
+    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert _jit._children == {}  # warm
     monkeypatch.setattr(_jit, "_aside", set())
     monkeypatch.setattr(_jit, "_cached", lambda d, t: False)  # as if cold, on two cores
     monkeypatch.setattr(_jit.os, "cpu_count", lambda: 2)
     monkeypatch.setenv("SCALEDETECT_COMPILE_ASIDE", "0")
-    assert _jit.compile_aside(_net_backward, np.dtype(np.float32), "raise SystemExit(3)") is None
+    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert _jit._children == {}  # disabled
     monkeypatch.delenv("SCALEDETECT_COMPILE_ASIDE")
-    child = _jit.compile_aside(_net_backward, np.dtype(np.float32), "raise SystemExit(3)")
-    assert child is not None and child.wait(timeout=60) == 3  # cold: the code runs in a child
-    assert _jit.compile_aside(_net_backward, np.dtype(np.float32), "raise SystemExit(3)") is None
+    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    child = _jit._children[(_net_backward, f32)]  # cold: the code runs in a child
+    _jit.wait_aside(_net_backward, np.float32)
+    assert child.returncode == 3 and _jit._children == {}
+    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert _jit._children == {}  # asked once per process
+
+
+_MEASURE = """
+import numpy as np
+from scaledetect import TaskSpec
+from scaledetect.nn.model import init_cnn
+from scaledetect.nn.spec import NetSpec
+from scaledetect.sensitivity.measure import measure
+from scaledetect.sensitivity.moments import _layer_sums
+m = init_cnn(NetSpec(dim=1, size=16, depth=2, filter=2, stride=2, width=3), 1)
+measure(m, TaskSpec(dim=1, size=16, xi=4), probe=300)
+print(sum(_layer_sums.stats.cache_misses.values()), sum(_layer_sums.stats.cache_hits.values()))
+"""
+
+
+def test_child_leaves_the_moments_kernel_a_measurement_calls(tmp_path):
+    # the input layer's rows and the net's float32 ones: both types must come from the cache
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), SCALEDETECT_COMPILE_ASIDE="0")
+    for dtype in ("float32", "float64"):
+        subprocess.run([sys.executable, "-c", moments_mod._WARM.format(dtype)], env=env,
+                       check=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", _MEASURE], env=env, check=True, timeout=600,
+                         capture_output=True, text=True).stdout.split()
+    assert out[0] == "0" and int(out[1]) >= 1

@@ -14,11 +14,13 @@ several call sites or large loop nests stay ``jit`` (inlining them would type an
 once per call site).
 """
 
+import atexit
 import os
 import subprocess
 import sys
 
 import numba
+from numpy import dtype as np_dtype
 
 OPTIONS = {"cache": True, "fastmath": False, "nogil": True}
 
@@ -64,29 +66,47 @@ def notice_compile(dispatcher, dtype) -> None:
 
 
 _aside: set = set()
+_children: dict = {}  # (dispatcher, dtype) -> the child compiling it, until waited for
 
 
-def compile_aside(dispatcher, dtype, code: str) -> subprocess.Popen | None:
+def compile_aside(dispatcher, dtype, code: str) -> None:
     """On a cold cache, compile *dispatcher* for *dtype* in a child process meanwhile.
 
-    The child runs the Python *code* (which must call *dispatcher* with the arguments this process
-    will use) and leaves the compiled kernel in numba's on-disk cache; the caller compiles other
-    kernels in the meantime, waits for the child, then calls *dispatcher*, which loads the
-    kernel from the cache. Numba compiles one function at a time per process, so on a cold first
-    run this halves the wait on two cores (measured: ``train`` 6.8 -> ~4 s of compiling). Returns
-    the child, or None: warm cache, no second core, ``NUMBA_DISABLE_JIT``, already asked in this
-    process, or ``SCALEDETECT_COMPILE_ASIDE=0``.
+    The child runs the Python *code* (which must call *dispatcher* with the argument types this
+    process will use) and leaves the compiled kernel in numba's on-disk cache; this process
+    compiles other kernels in the meantime and calls ``wait_aside`` before its first call of
+    *dispatcher*, which then loads the kernel from the cache. Numba compiles one function at a
+    time per process, so on a cold first run two kernels compile at once on two cores. Nothing
+    happens on a warm cache, with one core, under ``NUMBA_DISABLE_JIT``, if already asked in this
+    process, or with ``SCALEDETECT_COMPILE_ASIDE=0``.
     """
+    dtype = np_dtype(dtype)
     key = (dispatcher, dtype)
     if (key in _aside or not hasattr(dispatcher, "overloads") or (os.cpu_count() or 1) < 2
             or os.environ.get("SCALEDETECT_COMPILE_ASIDE") == "0"):
-        return None
+        return
     _aside.add(key)
     if _cached(dispatcher, dtype):
-        return None
+        return
     try:
-        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, SCALEDETECT_COMPILE_ASIDE="0"))
+        child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, SCALEDETECT_COMPILE_ASIDE="0"))
     except OSError:
-        return None
+        return
+    if not _children:
+        atexit.register(_wait_all)  # a run that fails early leaves no orphan behind
+    _children[key] = child
+
+
+def wait_aside(dispatcher, dtype) -> None:
+    """Wait for the child compiling *dispatcher* for *dtype*, if there is one."""
+    if _children:
+        child = _children.pop((dispatcher, np_dtype(dtype)), None)
+        if child is not None:
+            child.wait()
+
+
+def _wait_all() -> None:
+    while _children:
+        _children.popitem()[1].wait()

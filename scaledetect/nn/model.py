@@ -19,7 +19,6 @@ not depend on where it runs). Parallel runs of many nets use processes (``reprod
 one thread each) instead.
 """
 
-import atexit
 import itertools
 import threading
 from collections import OrderedDict
@@ -29,7 +28,7 @@ from functools import partial
 import numba
 import numpy as np
 
-from .._kernels._jit import compile_aside, notice_compile
+from .._kernels._jit import compile_aside, notice_compile, wait_aside
 from .._kernels.blas import blas_threads
 from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward, _sample_major
 from .._random import as_rng
@@ -128,25 +127,13 @@ _NO_SYNC = np.zeros(2, np.int64)  # one thread never waits on it
 
 # a child process's compiling of the backward kernel (compile_aside): the same argument types as
 # CNN._backward_kernel, on a tiny net (the kernel's types do not depend on the net's sizes)
-_aside: dict = {}  # dtype -> the child compiling the backward kernel, until waited for
-
-
 def compile_backward_aside(dtype) -> None:
     """On a cold cache, start compiling the backward kernel for *dtype* in a child process (see
     ``compile_aside``); the first ``value_and_grad`` waits for it. Training calls this first
-    thing, so the kernel compiles while this process draws data and compiles the forward pass.
+    thing, so the kernel compiles while this process draws data and compiles the forward pass
+    (measured, cold ``train``: 6.8-7.0 -> 4.5 s of compiling on 2 cores).
     """
-    dtype = np.dtype(dtype)
-    child = compile_aside(_net_backward, dtype, _WARM_BACKWARD.format(dtype.name))
-    if child is not None:
-        if not _aside:
-            atexit.register(_wait_aside)  # a run that fails early leaves no orphan behind
-        _aside[dtype] = child
-
-
-def _wait_aside() -> None:
-    while _aside:
-        _aside.popitem()[1].wait()
+    compile_aside(_net_backward, dtype, _WARM_BACKWARD.format(np.dtype(dtype).name))
 
 
 _WARM_BACKWARD = """
@@ -463,9 +450,7 @@ class CNN:
             self._forward_kernel(xf, ws, ws.out, parts)
             out = ws.out.copy()
             values, dout = self._loss(out, y, loss, n)
-            child = _aside.pop(self.dtype, None)
-            if child is not None:
-                child.wait()
+            wait_aside(_net_backward, self.dtype)
             self._backward_kernel(ws, dout, grad, parts)
         if flat:
             return values, out, grad

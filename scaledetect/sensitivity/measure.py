@@ -65,7 +65,7 @@ from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
 from . import probe as _probe
 from .median import MedianCollector
-from .moments import MeanAccumulator
+from .moments import MeanAccumulator, compile_sums_aside
 from .result import Sensitivities
 from .source import CNNSource, as_source
 
@@ -241,6 +241,8 @@ def _run(source, ps, batch_size: int, channel_mean: bool, estimator: str) -> dic
     block = _probe.BLOCK
     batch_size = int(-(-batch_size // block) * block)
     mean = estimator == "mean"
+    if mean:  # cold cache: the sums kernel compiles in a child while the forward pass does here
+        compile_sums_aside(getattr(getattr(source, "model", None), "dtype", np.float32))
     acc = MeanAccumulator() if mean else MedianCollector()
     want_e = mean and ps.pert.noise_match == "batch"
 

@@ -10,7 +10,7 @@ depend on the threads.
 
 import numpy as np
 
-from .._kernels._jit import notice_compile
+from .._kernels._jit import compile_aside, notice_compile, wait_aside
 from .._kernels.moments import _layer_sums
 from ..perturb.noise import change_sq
 from .probe import BLOCK
@@ -18,6 +18,23 @@ from .probe import BLOCK
 # rows of the per-sample statistic matrix Q: 1, r_i, d_i, g_i, d0_i
 _ONE, _R, _D, _G, _D0 = range(5)
 _NO_D0 = np.empty(0)
+
+
+# a child process's compiling of the moments kernel (compile_aside): _Layer.partial's types
+_WARM = """
+import numpy as np
+from scaledetect.sensitivity.moments import _NO_D0, _layer_sums
+a = np.zeros((2, 3), np.{0})
+_layer_sums(a, a, a, np.zeros(3), np.zeros(5), _NO_D0, np.zeros((5, 5)), np.zeros((5, 3)),
+            np.empty(2))
+"""
+
+
+def compile_sums_aside(dtype) -> None:
+    """On a cold cache, compile the moments kernel for *dtype* in a child process meanwhile (a
+    measurement calls this first thing, then compiles the network's forward pass).
+    """
+    compile_aside(_layer_sums, dtype, _WARM.format(np.dtype(dtype).name))
 
 
 def _rowsq(a: np.ndarray) -> np.ndarray:
@@ -65,6 +82,7 @@ class _Layer:
         a, b, e = _rows(a, b, e)
         M, T, d = np.zeros((5, 5)), np.zeros_like(self.T), np.empty(len(a))
         notice_compile(_layer_sums, a.dtype)
+        wait_aside(_layer_sums, a.dtype)
         _layer_sums(a, b, e, self.c, self.shift, _NO_D0 if d0 is None else d0, M, T, d)
         return M, T, d
 
