@@ -1,13 +1,20 @@
-"""The thread count of the BLAS that the engine's kernels call, set for the duration of a call.
+"""The BLAS that the engine's kernels call, and its thread count.
 
-The wide layers form their products with numba's ``np.dot``, which calls scipy's BLAS (OpenBLAS in
-scipy's wheels, ``scipy.libs/libscipy_openblas*``). The engine runs it single-threaded
-(``blas_threads(1)`` around every kernel call, scipy.linalg keeps its threads otherwise): on a
-shared machine a multi-threaded OpenBLAS product stalls whenever another process takes a core
-(measured on 2 loaded cores: a 256 x 512 x 256 sgemm at a median 1.4 GFLOP/s with 2 threads, 90
-with 1; one SGD step of the 2D bench case 0.7 ms with 1 thread, 142 ms with 2). OpenBLAS's gemm
-splits only the output among its threads, so the thread count changes no bit (tested). Where the
-library is not found (other BLAS builds, other systems) setting the count is a no-op.
+The layers form their products with scipy's BLAS (OpenBLAS in scipy's wheels,
+``scipy.libs/libscipy_openblas*``), single-threaded: the engine's threads come from splitting the
+layers (``nn/model.py``), and on a shared machine a multi-threaded OpenBLAS product stalls whenever
+another process takes a core (measured on 2 loaded cores: a 256 x 512 x 256 sgemm at a median
+1.4 GFLOP/s with 2 threads, 90 with 1; one SGD step of the 2D bench case 0.7 ms with 1 thread,
+142 ms with 2). OpenBLAS's gemm splits only the output among its threads, so the thread count
+changes no bit (tested). Where the library is not found (other BLAS builds, other systems)
+setting the count is a no-op.
+
+``single_threaded()`` sets scipy's OpenBLAS to one thread for the rest of the process, once:
+setting it back after every kernel call (as ``blas_threads`` does on exit) woke OpenBLAS's own
+worker threads each time, whose spin-waiting then took a core from the engine's second thread
+(1D width 256, batch 8, two threads: 3.1 ms a step, 6.5 ms in about one block of steps in four;
+never once in 20 blocks with the count left at 1). ``scipy.linalg`` in the same process then runs
+on one thread too; ``with blas_threads(n):`` gives it n for a while.
 
 ``sgemm`` and ``dgemm`` are that BLAS's gemm for the kernels to call directly (``conv._gemm``):
 one call site for every layout and both dtypes, a scale in ``alpha``, row and column blocks of
@@ -70,6 +77,13 @@ def blas_threads_api() -> tuple | None:
         except (OSError, ImportError):
             _funcs = None
     return _funcs
+
+
+def single_threaded() -> None:
+    """Set scipy's OpenBLAS to one thread from now on (see the module's docstring); cheap."""
+    api = blas_threads_api()
+    if api is not None and api[0]() != 1:
+        api[1](1)
 
 
 class blas_threads:  # noqa: N801 - used as a function: ``with blas_threads(n):``

@@ -370,7 +370,7 @@ def _layer_sizes(geo, k, n):
 # the calls meet at a barrier after every layer. A barrier costs ~1 us when the threads arrive
 # together (numba's prange regions, tried first, cost 2-8 us each and ~6 s of first-run compiling)
 
-SPINS = 1 << 14  # busy rounds before a waiting thread starts yielding its core
+SPINS = 256  # busy rounds before a waiting thread starts yielding its core
 
 
 @intrinsic

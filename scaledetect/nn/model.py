@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from .._kernels._jit import compile_aside, notice_compile, wait_aside
-from .._kernels.blas import blas_threads
+from .._kernels.blas import single_threaded
 from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward, _sample_major
 from .._random import as_rng
 from ..errors import ScaleDetectError, require
@@ -408,9 +408,9 @@ class CNN:
                for c, i0 in enumerate(starts)]
         self._sync()
         notice_compile(_net_forward, self.dtype)
-        with blas_threads(1):
-            run_tasks([partial(self._forward_chunk, xf[i0 * m:(i0 + ws.n) * m], ws, out, reps, i0)
-                       for i0, ws in zip(starts, wss, strict=True)])
+        single_threaded()
+        run_tasks([partial(self._forward_chunk, xf[i0 * m:(i0 + ws.n) * m], ws, out, reps, i0)
+                   for i0, ws in zip(starts, wss, strict=True)])
         if not layers:
             return out
         side = lambda k: (spec.sizes[k],) * spec.dim  # noqa: E731
@@ -446,12 +446,12 @@ class CNN:
         compile_backward_aside(self.dtype)
         grad = np.empty_like(self.theta)
         ws = self._workspace(n)
-        with blas_threads(1):  # the loss in between uses numpy's BLAS, not this one
-            self._forward_kernel(xf, ws, ws.out, parts)
-            out = ws.out.copy()
-            values, dout = self._loss(out, y, loss, n)
-            wait_aside(_net_backward, self.dtype)
-            self._backward_kernel(ws, dout, grad, parts)
+        single_threaded()
+        self._forward_kernel(xf, ws, ws.out, parts)
+        out = ws.out.copy()
+        values, dout = self._loss(out, y, loss, n)
+        wait_aside(_net_backward, self.dtype)
+        self._backward_kernel(ws, dout, grad, parts)
         if flat:
             return values, out, grad
         grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
