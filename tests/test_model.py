@@ -110,9 +110,9 @@ def test_threads_give_identical_bits():
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has 1 thread here (NUMBA_NUM_THREADS=1): 1 vs 2 thread bit identity "
                     "not tested")
-    # width 64 on N = 256: layer 2's products (64 x 192 x 512 multiply-adds) are large enough for
-    # OpenBLAS to split them over 2 threads; the numba thread count sets BLAS's for the duration
-    # of a kernel call, and must change no bit
+    # width 64 on N = 256 (layer 2: 64 x 192 x 512 multiply-adds): the numba thread count must
+    # change no bit, and blas_threads(n) must give BLAS n threads for its duration (bit identity
+    # of BLAS on 1 vs 2 threads: test_kernels.test_blas_threads_give_identical_bits)
     spec = NetSpec(dim=1, size=256, depth=3, filter=3, stride=2, width=64, act="tanh")
     x, y = _data(spec, 8, 5)
     saved = numba.get_num_threads()

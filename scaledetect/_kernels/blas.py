@@ -48,8 +48,8 @@ _funcs: tuple | None | bool = False
 
 
 def _find() -> tuple | None:
-    """``(get, set)`` of the OpenBLAS thread count that numba's ``np.dot`` uses, or None."""
-    import scipy.linalg.cython_blas  # noqa: F401 - the library numba's np.dot calls
+    """``(get, set)`` of the thread count of the OpenBLAS that the kernels call, or None."""
+    import scipy.linalg.cython_blas  # noqa: F401 - the library behind sgemm/dgemm
 
     try:
         with open("/proc/self/maps") as fh:
