@@ -39,8 +39,8 @@ def test_child_leaves_the_backward_kernel_the_parent_calls(tmp_path):
     # argument types do not depend on the net, so the parent loads it (1 hit) and compiles
     # nothing (0 misses)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), SCALEDETECT_COMPILE_ASIDE="0")
-    subprocess.run([sys.executable, "-c", model_mod._WARM_BACKWARD.format("float32")], env=env,
-                   check=True, timeout=600)
+    child = model_mod._WARM_BACKWARD.format(dtype="float32")
+    subprocess.run([sys.executable, "-c", child], env=env, check=True, timeout=600)
     out = subprocess.run([sys.executable, "-c", _PARENT], env=env, check=True, timeout=600,
                          capture_output=True, text=True).stdout.split()
     assert out == ["0", "1"]
@@ -86,7 +86,7 @@ def test_child_leaves_the_moments_kernel_a_measurement_calls(tmp_path):
     # the input layer's rows and the net's float32 ones: both types must come from the cache
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), SCALEDETECT_COMPILE_ASIDE="0")
     for dtype in ("float32", "float64"):
-        subprocess.run([sys.executable, "-c", moments_mod._WARM.format(dtype)], env=env,
+        subprocess.run([sys.executable, "-c", moments_mod._WARM.format(dtype=dtype)], env=env,
                        check=True, timeout=600)
     out = subprocess.run([sys.executable, "-c", _MEASURE], env=env, check=True, timeout=600,
                          capture_output=True, text=True).stdout.split()

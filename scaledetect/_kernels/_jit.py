@@ -72,11 +72,12 @@ _children: dict = {}  # (dispatcher, dtype) -> the child compiling it, until wai
 def compile_aside(dispatcher, dtype, code: str) -> None:
     """On a cold cache, compile *dispatcher* for *dtype* in a child process meanwhile.
 
-    The child runs the Python *code* (which must call *dispatcher* with the argument types this
-    process will use) and leaves the compiled kernel in numba's on-disk cache; this process
-    compiles other kernels in the meantime and calls ``wait_aside`` before its first call of
-    *dispatcher*, which then loads the kernel from the cache. Numba compiles one function at a
-    time per process, so on a cold first run two kernels compile at once on two cores. Nothing
+    The child runs the Python *code* (``{dtype}`` replaced by the dtype's name; it must call
+    *dispatcher* with the argument types this process will use) and leaves the compiled kernel in
+    numba's on-disk cache; this process compiles other kernels in the meantime and calls
+    ``wait_aside`` before its first call of *dispatcher*, which then loads the kernel from the
+    cache. Numba compiles one function at a time per process, so on a cold first run two kernels
+    compile at once on two cores. Nothing
     happens on a warm cache, with one core, under ``NUMBA_DISABLE_JIT``, if already asked in this
     process, or with ``SCALEDETECT_COMPILE_ASIDE=0``.
     """
@@ -89,7 +90,8 @@ def compile_aside(dispatcher, dtype, code: str) -> None:
     if _cached(dispatcher, dtype):
         return
     try:
-        child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+        child = subprocess.Popen([sys.executable, "-c", code.format(dtype=dtype.name)],
+                                 stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  env=dict(os.environ, SCALEDETECT_COMPILE_ASIDE="0"))
     except OSError:

@@ -125,23 +125,24 @@ def _run_parts(kernel, parts: int) -> None:
 
 _NO_SYNC = np.zeros(2, np.int64)  # one thread never waits on it
 
-# a child process's compiling of the backward kernel (compile_aside): the same argument types as
-# CNN._backward_kernel, on a tiny net (the kernel's types do not depend on the net's sizes)
+
 def compile_backward_aside(dtype) -> None:
     """On a cold cache, start compiling the backward kernel for *dtype* in a child process (see
     ``compile_aside``); the first ``value_and_grad`` waits for it. Training calls this first
     thing, so the kernel compiles while this process draws data and compiles the forward pass
     (measured, cold ``train``: 6.8-7.0 -> 4.5 s of compiling on 2 cores).
     """
-    compile_aside(_net_backward, dtype, _WARM_BACKWARD.format(np.dtype(dtype).name))
+    compile_aside(_net_backward, dtype, _WARM_BACKWARD)
 
 
+# a child process's compiling of the backward kernel (compile_aside): the same argument types as
+# CNN._backward_kernel, on a tiny net (the kernel's types do not depend on the net's sizes)
 _WARM_BACKWARD = """
 import numpy as np
 from scaledetect.nn.model import init_cnn
 from scaledetect.nn.spec import NetSpec
-m = init_cnn(NetSpec(dim=1, size=4, depth=1, filter=2, stride=2, width=2), 0, dtype=np.{0})
-m._backward_kernel(m._workspace(1), np.zeros(1, np.{0}), np.zeros_like(m.theta))
+m = init_cnn(NetSpec(dim=1, size=4, depth=1, filter=2, stride=2, width=2), 0, dtype=np.{dtype})
+m._backward_kernel(m._workspace(1), np.zeros(1, np.{dtype}), np.zeros_like(m.theta))
 """
 
 

@@ -24,7 +24,7 @@ _NO_D0 = np.empty(0)
 _WARM = """
 import numpy as np
 from scaledetect.sensitivity.moments import _NO_D0, _layer_sums
-a = np.zeros((2, 3), np.{0})
+a = np.zeros((2, 3), np.{dtype})
 _layer_sums(a, a, a, np.zeros(3), np.zeros(5), _NO_D0, np.zeros((5, 5)), np.zeros((5, 3)),
             np.empty(2))
 """
@@ -34,7 +34,7 @@ def compile_sums_aside(dtype) -> None:
     """On a cold cache, compile the moments kernel for *dtype* in a child process meanwhile (a
     measurement calls this first thing, then compiles the network's forward pass).
     """
-    compile_aside(_layer_sums, dtype, _WARM.format(np.dtype(dtype).name))
+    compile_aside(_layer_sums, dtype, _WARM)
 
 
 def _rowsq(a: np.ndarray) -> np.ndarray:
