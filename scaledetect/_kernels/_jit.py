@@ -77,9 +77,9 @@ def compile_aside(dispatcher, dtype, code: str) -> None:
     numba's on-disk cache; this process compiles other kernels in the meantime and calls
     ``wait_aside`` before its first call of *dispatcher*, which then loads the kernel from the
     cache. Numba compiles one function at a time per process, so on a cold first run two kernels
-    compile at once on two cores. Nothing
-    happens on a warm cache, with one core, under ``NUMBA_DISABLE_JIT``, if already asked in this
-    process, or with ``SCALEDETECT_COMPILE_ASIDE=0``.
+    compile at once on two cores. Nothing happens on a warm cache, with one core, under
+    ``NUMBA_DISABLE_JIT``, if already asked in this process, or with
+    ``SCALEDETECT_COMPILE_ASIDE=0``.
     """
     dtype = np_dtype(dtype)
     key = (dispatcher, dtype)

@@ -430,8 +430,7 @@ def _layer(theta, geo, acts, cols, k, n):
     """Views of layer k: ``w (C_out, kk), b, has_bias, o (C_out, qout), c (kk, qout)`` (see
     ``_net_forward``).
     """
-    cout, kk, qout = geo[k, G_COUT], geo[k, G_CIN] * geo[k, G_FH] * geo[k, G_FW], \
-        n * geo[k, G_HOUT] * geo[k, G_WOUT]
+    cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
     woff = geo[k, G_WOFF]
     boff = geo[k, G_BOFF]
     has_bias = boff >= 0

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .. import perturb, tasks
-from .._kernels.blas import blas_threads
+from .._kernels.blas import single_threaded
 from ..errors import require
 from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
@@ -375,8 +375,8 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
     that thread's source (its own copy of the model when the source can ``fork``; otherwise
     forward passes take turns). ``first(batch)``, if given, runs on batch 0 before *fn* runs on
     any batch (the other batches make their images and forward passes meanwhile). The engine's
-    kernels and numpy release the GIL; BLAS runs on one thread inside (``blas_threads(1)`` set
-    here once, so the workers do not toggle it). Every batch is computed by the same operations
+    kernels and numpy release the GIL; the engine's BLAS runs on one thread (``single_threaded``,
+    set here once before the workers start). Every batch is computed by the same operations
     whichever thread runs it: the values, and what *fn* returns, do not depend on *workers*.
     An error in any batch is raised here, batch 0's first.
     """
@@ -417,7 +417,8 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
         finally:
             free.put(src)
 
-    with blas_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
+    single_threaded()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = deque(pool.submit(work, *span) for span in itertools.islice(spans, workers + 1))
         try:
             while pending:
