@@ -1,11 +1,13 @@
 """Benchmark of the numba engine against PyTorch on the CPU (``scaledetect bench``).
 
 One case = one SGD step (forward, backward, plain SGD update ``theta -= lr * grad``) of a CNN at
-initialization on a fixed random batch, float32, hinge loss. numba and PyTorch run in the same
+initialization on a fixed random batch, float32, hinge loss, each engine as its training loop
+takes it: numba's ``CNN.sgd_step`` (the update inside the backward pass), PyTorch's autograd then
+``p -= lr * p.grad``. numba and PyTorch run in the same
 process with the same number of threads (1, and the chosen count), timed in interleaved rounds
 together with the ceiling's matrix product, so that load on a shared machine affects all alike;
 the reported times are medians over every repeat. The numba engine runs the fixed channel parts of
-``CNN.value_and_grad`` on its N threads (each part's BLAS single-threaded: multi-threaded BLAS
+the step on its N threads (each part's BLAS single-threaded: multi-threaded BLAS
 stalls on a loaded machine); at 1 thread the same parts run one after the other.
 
 A 1-thread column really is one thread: the ceiling's and PyTorch's multi-threaded runs leave
@@ -71,13 +73,9 @@ def numba_step(spec: NetSpec, batch: int):
     """A closure running one numba SGD step (and the model it updates)."""
     model = init_cnn(spec, 0, dtype=np.float32)
     x, y = _batch(spec, batch)
-    lr = np.float32(LR)
-    theta = model.theta
 
     def step():
-        _, _, g = model.value_and_grad(x, y, _HINGE, flat=True)
-        g *= lr
-        theta.__isub__(g)
+        model.sgd_step(x, y, _HINGE, LR)
 
     return step, model
 

@@ -100,6 +100,30 @@ def test_parts_on_one_and_two_threads_bit_identical(dim, dtype, monkeypatch):
         assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.parametrize("dim", [1, 2])
+def test_sgd_step_in_parts_on_one_and_two_threads(dim, monkeypatch):
+    # the step inside the backward pass: each part updates its rows of W after every part has
+    # read W (dL/df of the layer below); 1 and 2 threads bit-identical, and the same step as
+    # whole layers to a few ulps (float64, as the gradients above)
+    spec = NetSpec(dim=dim, size=16 if dim == 2 else 32, depth=3, filter=2, stride=2, width=32,
+                   act="relu", bias=True)
+    x, y = _data(spec, 9, 7)
+    whole = init_cnn(spec, 4, dtype=np.float64)
+    whole.sgd_step(x, y, hinge(1.0), 0.1, 0.2)
+    _force_parts(monkeypatch)
+    steps = []
+    for t in (1, 2) if numba.config.NUMBA_NUM_THREADS >= 2 else (1,):
+        m = init_cnn(spec, 4, dtype=np.float64)
+        assert m.parts(9) == 2
+        _with_threads(t, lambda m=m: m.sgd_step(x, y, hinge(1.0), 0.1, 0.2))
+        steps.append(m.theta)
+    assert all(s.tobytes() == steps[0].tobytes() for s in steps)
+    start = init_cnn(spec, 4, dtype=np.float64).theta
+    moved = np.abs(whole.theta - start).max()
+    assert moved > 0.01  # a real step
+    assert np.abs(steps[0] - whole.theta).max() <= 1e-13 * np.abs(whole.theta).max()
+
+
 def test_one_and_two_threads_train_bit_identical(monkeypatch):
     _need_two_threads()
     _force_parts(monkeypatch)

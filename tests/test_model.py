@@ -106,6 +106,36 @@ def test_forward_and_grads_match_reference(case, dtype):
         assert np.abs(g - rgrads[k]).max() <= tol * max(np.abs(rgrads[k]).max(), 1), k
 
 
+@pytest.mark.parametrize("case", CASES[::2], ids=lambda c: "-".join(map(str, c)))
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_sgd_step_is_the_gradient_step(case, l2):
+    # theta <- theta - lr (grad + 2 l2 W), W = the conv weights only, with the gradient of the
+    # plain-numpy reference; the step is taken inside the backward pass (each W updated by the
+    # gemm that forms dW, after the last read of W), so float64 agrees to rounding
+    spec = _spec(*case, width=5)
+    model = init_cnn(spec, 1, dtype=np.float64)
+    x, y = _data(spec, 4, 2)
+    params = {k: v.copy() for k, v in model.params.items()}
+    out0 = model.forward(x)
+    lr = 0.05
+    values, out = model.sgd_step(x, y, square, lr, l2)
+    np.testing.assert_array_equal(out, out0)
+    np.testing.assert_array_equal(values, square(out0, y)[0])
+    rgrads = naive.net_grads(spec, params, x, (out0 - y) / len(y))
+    for k, p in params.items():
+        decay = 2 * l2 * p if k.startswith("conv") and k.endswith(".weight") else 0
+        expect = p - lr * (rgrads[k] + decay)
+        assert np.abs(model.params[k] - expect).max() <= 1e-12 * max(np.abs(expect).max(), 1), k
+
+
+def test_sgd_step_rejects_bad_rates():
+    model = init_cnn(NetSpec(dim=1, size=8, depth=1, filter=2, stride=2, width=2), 0)
+    x, y = np.zeros((1, 1, 8)), np.ones(1)
+    for lr, l2, name in [(0.0, 0.0, "lr"), (np.nan, 0.0, "lr"), (0.1, -1.0, "l2")]:
+        with pytest.raises(ScaleDetectError, match=f"^{name} must"):
+            model.sgd_step(x, y, square, lr, l2)
+
+
 def test_threads_give_identical_bits():
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has 1 thread here (NUMBA_NUM_THREADS=1): 1 vs 2 thread bit identity "

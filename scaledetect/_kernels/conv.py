@@ -229,8 +229,9 @@ def _dz_rows(g, f, db, has_bias, gain, act, r0, r1):
 
 
 @ijit
-def _gemm(a, ta, b, tb, c, alpha):
-    """Row-major ``c = alpha op(a) op(b)``, ``op(a) = a.T`` if *ta* (else a), likewise b.
+def _gemm(a, ta, b, tb, c, alpha, beta=0.0):
+    """Row-major ``c = alpha op(a) op(b) + beta c``, ``op(a) = a.T`` if *ta* (else a), likewise b
+    (``beta = 0``: c is only written).
 
     One BLAS gemm on the transposes (column-major ``c^T = op(b)^T op(a)^T``). Every array has
     unit-stride rows; leading dimensions come from the row strides, so row and column blocks of
@@ -252,7 +253,7 @@ def _gemm(a, ta, b, tb, c, alpha):
     ints[7] = 84 if ta else 78
     scalars = np.empty(2, c.dtype)
     scalars[0] = alpha
-    scalars[1] = 0
+    scalars[1] = beta
     _gemm_call(ints, scalars, a.ctypes, b.ctypes, c.ctypes)
 
 
@@ -540,16 +541,48 @@ def _readout_forward(theta, geo, ro, ro_off, acts, pooled, out):
 
 
 @ijit
-def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gk, gin, n, k):
+def _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gz, n, m, lr, decay):
+    """Part t (its rows) of layer m's ``dW = scale dz cols^T`` (dz in *gz*): into *grad*, or
+    with ``lr > 0`` the SGD update ``W <- decay W - lr dW`` in place in theta (one gemm,
+    ``alpha = -lr scale``, ``beta = decay``).
+    """
+    w, b, has_bias, o, c = _layer(theta, geo, acts, cols, m, n)
+    r0, r1 = _part(t, parts, o.shape[0])
+    dz = gz[:o.size].reshape(o.shape)
+    woff = geo[m, G_WOFF]
+    if lr > 0:
+        dw = theta[woff:woff + w.size].reshape(w.shape)
+        _gemm(dz[r0:r1], False, c, True, dw[r0:r1], -lr * fgeo[m, 0], decay)
+    else:
+        dw = grad[woff:woff + w.size].reshape(w.shape)
+        _gemm(dz[r0:r1], False, c, True, dw[r0:r1], fgeo[m, 0])
+
+
+@ijit
+def _descend(theta, grad, a, b, lr):
+    """``theta[a:b] -= lr grad[a:b]`` (if lr > 0)."""
+    if lr > 0:
+        for i in range(a, b):
+            theta[i] -= lr * grad[i]
+
+
+@ijit
+def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gp, gk, gin, n, k,
+                   lr, decay):
     """Part t of the backward step from layer k to k - 1 (k = K: from the readout).
 
-    Below the top (k < K): ``dcols = scale W^T dz_k`` for the rows of part t's input channels
-    of layer k (their columns of W), and its col2im into those channels of dL/df_{k-1} (*gin*);
-    *gk* holds dz_k. Then for the same channels, rows of layer k - 1: ``dz = dL/df gain phi'``
-    in place in *gin*, db, and ``dW = scale dz cols^T``.
+    First (k + 1 < K) the weights of layer k + 1, whose dz_{k+1} is in *gp* (``_weights_part``):
+    not before, as the step before read every row of them. Below the top (k < K): ``dcols =
+    scale W^T dz_k`` for the rows of part t's input channels of layer k (their columns of W),
+    and its col2im into those channels of dL/df_{k-1} (*gin*); *gk* holds dz_k. Then for the same
+    channels, rows of layer k - 1: ``dz = dL/df gain phi'`` in place in *gin*, and db (into
+    *grad*, and descended if lr > 0); for the input layer (k = 1) its weights too.
     """
     m = k - 1
-    if k < geo.shape[0]:
+    nl = geo.shape[0]
+    if k + 1 < nl:
+        _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gp, n, k + 1, lr, decay)
+    if k < nl:
         cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         w = _layer(theta, geo, acts, cols, k, n)[0]
         c0, c1 = _part(t, parts, cin)
@@ -560,17 +593,19 @@ def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gk,
         _scatter_rows(dc, gin[:cin * qin].reshape((cin, qin)), hin, win, hout, wout, fh, fw,
                       geo[k, G_SH], geo[k, G_SW], c0, c1, 0, n)
     w, b, has_bias, o, c = _layer(theta, geo, acts, cols, m, n)
-    dw = grad[geo[m, G_WOFF]:geo[m, G_WOFF] + w.size].reshape(w.shape)
-    db = grad[geo[m, G_BOFF]:geo[m, G_BOFF] + b.size] if has_bias else grad[0:1]
-    dz = gin[:o.size].reshape(o.shape)
+    boff = geo[m, G_BOFF]
+    db = grad[boff:boff + b.size] if has_bias else grad[0:1]
     r0, r1 = _part(t, parts, o.shape[0])
-    _dz_rows(dz, o, db, has_bias, fgeo[m, 1], act, r0, r1)
-    _gemm(dz[r0:r1], False, c, True, dw[r0:r1], fgeo[m, 0])
+    _dz_rows(gin[:o.size].reshape(o.shape), o, db, has_bias, fgeo[m, 1], act, r0, r1)
+    if has_bias:
+        _descend(theta, grad, boff + r0, boff + r1, lr)
+    if m == 0:
+        _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gin, n, 0, lr, decay)
 
 
 @jit
 def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, grad, dcols, ga,
-                  gb, parts, t0, t1, sync):
+                  gb, gc, lr, decay, parts, t0, t1, sync):
     """Backward pass (after ``_net_forward`` on the same x): parts [t0, t1) of every layer.
 
     Parameters
@@ -578,25 +613,35 @@ def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, g
     dout : (n,)
         d loss / d out for every sample (already divided by n for a mean loss).
     grad : (n_params,), written
-        Gradient in the layout of theta.
+        Gradient in the layout of theta (with ``lr > 0``: of the biases and the readout only).
     cols : flat buffer as left by ``_net_forward`` (one region per layer).
-    dcols, ga, gb : flat scratch buffers
-        ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga`` and ``gb``
+    dcols, ga, gb, gc : flat scratch buffers
+        ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga``, ``gb`` and ``gc``
         of at least max_k C_k n N_k^dim.
+    lr, decay : scalars of the model dtype
+        ``lr = 0``: the gradient only. ``lr > 0``: an SGD step in place in theta as well,
+        ``W <- decay W - lr dW`` for the conv weights, ``v <- v - lr dv`` for the biases and the
+        readout (every update after the last read of its parameter by this pass).
     Other parameters as in ``_net_forward`` (the readout is part 0's, before the layers).
     """
     n = dout.shape[0]
     threads = parts // (t1 - t0)
     if t0 == 0:
         _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga)
+        cl = geo[geo.shape[0] - 1, G_COUT]
+        _descend(theta, grad, ro_off[0], ro_off[0] + cl, lr)
+        _descend(theta, grad, ro_off[1], ro_off[1] + 1, lr)
     _barrier(sync, threads)
-    gk, gin = gb, ga
+    gp, gk, gin = gc, gb, ga  # dz of layers k + 1 and k, dL/df then dz of layer k - 1
     for k in range(geo.shape[0], 0, -1):
         for t in range(t0, t1):
-            _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gk, gin, n,
-                           k)
+            _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gp, gk, gin,
+                           n, k, lr, decay)
         _barrier(sync, threads)
-        gk, gin = gin, gk
+        gp, gk, gin = gk, gin, gp
+    if geo.shape[0] > 1:  # layer 1's weights, after every part's dL/df_0
+        for t in range(t0, t1):
+            _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gp, n, 1, lr, decay)
 
 
 @ijit

@@ -5,15 +5,18 @@ The model holds its parameters as plain numpy arrays (``params``), all views int
 layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The layers'
 products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
 whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
-case 0.72 ms with 1 BLAS thread, 142 ms with 2).
+case 0.72 ms with 1 BLAS thread, 142 ms with 2). ``sgd_step`` takes a plain SGD step inside the
+backward pass: each weight matrix is updated by the gemm that forms its gradient, which is never
+stored (1D width 256, batch 8, one thread: 6.2 vs 6.6 ms a step with the gradient formed, then
+``theta -= lr g``; the training loop uses it unless momentum or L1 decay need the gradient).
 
-Threads. ``value_and_grad`` of a large enough batch whose weights outweigh its im2col matrices
-(``PARTS_MIN_MACS``, ``PARTS_MIN_WEIGHTS``) splits every layer's channels into ``PARTS`` blocks
-(``CNN.parts``, a function of the net and the batch size alone, never of the thread count): with
-``numba.get_num_threads()`` >= ``PARTS`` the blocks of a layer run at once on as many Python
-threads (the kernels release the GIL and meet at a barrier after every layer), else one after the
-other, the same gemm calls on the same numbers either way, so results are bit-identical for every
-thread count (see ``scaledetect._kernels.conv``).
+Threads. ``value_and_grad`` (and ``sgd_step``) of a large enough batch whose weights outweigh its
+im2col matrices (``PARTS_MIN_MACS``, ``PARTS_MIN_WEIGHTS``) splits every layer's channels into
+``PARTS`` blocks (``CNN.parts``, a function of the net and the batch size alone, never of the
+thread count): with ``numba.get_num_threads()`` >= ``PARTS`` the blocks of a layer run at once on
+as many Python threads (the kernels release the GIL and meet at a barrier after every layer), else
+one after the other, the same gemm calls on the same numbers either way, so results are
+bit-identical for every thread count (see ``scaledetect._kernels.conv``).
 ``forward`` runs its ``FORWARD_CHUNK``-sample chunks on Python threads (each chunk's numbers do
 not depend on where it runs). Parallel runs of many nets use processes (``reproduce --workers``,
 one thread each) instead.
@@ -192,11 +195,11 @@ class _Workspace:
         return self.acts.nbytes + self.cols.nbytes + extra
 
     def backward_buffers(self):
-        """``(dcols, ga, gb)``, allocated on first use."""
+        """``(dcols, ga, gb, gc)``, allocated on first use."""
         if self._bwd is None:
             cols, reps = self._bwd_sizes
             dt = self.acts.dtype
-            self._bwd = (np.empty(cols, dt), np.empty(reps, dt), np.empty(reps, dt))
+            self._bwd = (np.empty(cols, dt),) + tuple(np.empty(reps, dt) for _ in range(3))
         return self._bwd
 
 
@@ -350,10 +353,12 @@ class CNN:
                            self._ro_off, self._act, ws.acts, ws.cols, ws.pooled, out), parts)
 
     def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray,
-                         parts: int = 1) -> None:
+                         parts: int = 1, lr: float = 0.0, decay: float = 1.0) -> None:
+        """The gradient into *grad*; with ``lr > 0`` an SGD step on theta (``_net_backward``)."""
         _run_parts(partial(_net_backward, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off,
                            self._act, ws.acts, ws.cols, ws.pooled, dout, grad,
-                           *ws.backward_buffers()), parts)
+                           *ws.backward_buffers(), self.dtype.type(lr),
+                           self.dtype.type(decay)), parts)
 
     def _rep(self, buf: np.ndarray, n: int, k: int) -> np.ndarray:
         """The (C, n N_k^dim) view at the start of *buf* (layer k's output of a batch of n)."""
@@ -438,6 +443,35 @@ class CNN:
         grads : dict like ``params`` (fresh arrays; views of one flat array) or ndarray (n_params,)
             Gradient of ``mean(values)`` with respect to every parameter, readout included.
         """
+        values, out, grad = self._step(x, y, loss)
+        if flat:
+            return values, out, grad
+        grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
+                 for name, (a, sh) in self._offsets.items()}
+        return values, out, grads
+
+    def sgd_step(self, x, y, loss, lr: float, l2: float = 0.0):
+        """One SGD step on the batch, in place: ``theta <- theta - lr (grad + 2 l2 W)``.
+
+        *grad* is the gradient of the mean loss (as ``value_and_grad``); the L2 penalty
+        ``l2 |W|^2`` acts on the conv weights only (not on biases and the readout). The step is
+        taken inside the backward pass, without forming the gradient: each conv weight matrix is
+        ``(1 - 2 lr l2) W - lr dW`` in the gemm that forms dW (``_net_backward``). Same numbers
+        as ``value_and_grad`` followed by the update, up to rounding.
+
+        Returns
+        -------
+        values, out : ndarray (n,)
+            Per-sample loss values and outputs before the step.
+        """
+        require(np.isfinite(lr) and lr > 0, "lr", "be a finite number > 0", lr)
+        require(np.isfinite(l2) and l2 >= 0, "l2", "be a finite number >= 0", l2)
+        return self._step(x, y, loss, lr, 1.0 - 2.0 * lr * l2)[:2]
+
+    def _step(self, x, y, loss, lr: float = 0.0, decay: float = 1.0):
+        """``(values, out, grad)`` of ``value_and_grad`` (flat), with ``lr > 0`` an SGD step on
+        theta as well (*grad* then holds the gradient of the biases and the readout only).
+        """
         xf = self._input(x)
         n = xf.size // self.spec.size ** self.spec.dim
         parts = self.parts(n)
@@ -452,12 +486,8 @@ class CNN:
         out = ws.out.copy()
         values, dout = self._loss(out, y, loss, n)
         wait_aside(_net_backward, self.dtype)
-        self._backward_kernel(ws, dout, grad, parts)
-        if flat:
-            return values, out, grad
-        grads = {name: grad[a:a + int(np.prod(sh))].reshape(sh)
-                 for name, (a, sh) in self._offsets.items()}
-        return values, out, grads
+        self._backward_kernel(ws, dout, grad, parts, lr, decay)
+        return values, out, grad
 
     def __repr__(self) -> str:
         return f"CNN({self.spec!r}, dtype={self.dtype.name}, n_params={self.n_params})"

@@ -550,13 +550,18 @@ def _epoch(model, velocity, x, y, loss, spec: TrainSpec, shuffle, dtype) -> None
 
     *velocity* is the flat momentum buffer, laid out like ``model.theta``.
     """
+    order = shuffle.permutation(len(x))
+    if spec.momentum == 0 and (spec.weight_decay == 0 or spec.wd_power == 2):
+        for start in range(0, len(x), spec.batch_size):  # the engine steps in its backward pass
+            idx = order[start:start + spec.batch_size]
+            model.sgd_step(x[idx], y[idx], loss, spec.lr, spec.weight_decay)
+        return
     lr = dtype.type(spec.lr)
     mu = dtype.type(spec.momentum)
     theta = model.theta
     decay = _decay_mask(model) if spec.weight_decay > 0 else None
     wd2 = dtype.type(2 * spec.weight_decay)
     wd1 = dtype.type(spec.weight_decay)
-    order = shuffle.permutation(len(x))
     for start in range(0, len(x), spec.batch_size):
         idx = order[start:start + spec.batch_size]
         g = model.value_and_grad(x[idx], y[idx], loss, flat=True)[2]
