@@ -550,38 +550,44 @@ def _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gz, n, m, lr, de
     r0, r1 = _part(t, parts, o.shape[0])
     dz = gz[:o.size].reshape(o.shape)
     woff = geo[m, G_WOFF]
-    if lr > 0:
-        dw = theta[woff:woff + w.size].reshape(w.shape)
-        _gemm(dz[r0:r1], False, c, True, dw[r0:r1], -lr * fgeo[m, 0], decay)
-    else:
-        dw = grad[woff:woff + w.size].reshape(w.shape)
-        _gemm(dz[r0:r1], False, c, True, dw[r0:r1], fgeo[m, 0])
+    scale = fgeo[m, 0]
+    step = lr > 0
+    dw = (theta if step else grad)[woff:woff + w.size].reshape(w.shape)
+    _gemm(dz[r0:r1], False, c, True, dw[r0:r1], -lr * scale if step else scale,
+          decay if step else scale - scale)
 
 
 @ijit
-def _descend(theta, grad, a, b, lr):
-    """``theta[a:b] -= lr grad[a:b]`` (if lr > 0)."""
-    if lr > 0:
-        for i in range(a, b):
-            theta[i] -= lr * grad[i]
+def _descend_vectors(theta, grad, geo, ro_off, lr):
+    """``v -= lr dv`` for the biases and the readout (their gradients in *grad*)."""
+    for m in range(geo.shape[0]):
+        boff = geo[m, G_BOFF]
+        if boff >= 0:
+            for i in range(boff, boff + geo[m, G_COUT]):
+                theta[i] -= lr * grad[i]
+    for i in range(ro_off[0], ro_off[1] + 1):  # beta, then b (param_shapes' order)
+        theta[i] -= lr * grad[i]
 
 
 @ijit
 def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gp, gk, gin, n, k,
                    lr, decay):
-    """Part t of the backward step from layer k to k - 1 (k = K: from the readout).
+    """Part t of the backward step from layer k to k - 1 (k = K: from the readout; k = 0, -1:
+    the weights of layers 1 and 0 only).
 
-    First (k + 1 < K) the weights of layer k + 1, whose dz_{k+1} is in *gp* (``_weights_part``):
-    not before, as the step before read every row of them. Below the top (k < K): ``dcols =
-    scale W^T dz_k`` for the rows of part t's input channels of layer k (their columns of W),
-    and its col2im into those channels of dL/df_{k-1} (*gin*); *gk* holds dz_k. Then for the same
-    channels, rows of layer k - 1: ``dz = dL/df gain phi'`` in place in *gin*, and db (into
-    *grad*, and descended if lr > 0); for the input layer (k = 1) its weights too.
+    First (0 <= k + 1 < K) the weights of layer k + 1, whose dz_{k+1} is in *gp*
+    (``_weights_part``): not before, as the step before read every row of them. Below the top
+    (k < K): ``dcols = scale W^T dz_k`` for the rows of part t's input channels of layer k
+    (their columns of W), and its col2im into those channels of dL/df_{k-1} (*gin*); *gk* holds
+    dz_k. Then for the same channels, rows of layer k - 1: ``dz = dL/df gain phi'`` in place in
+    *gin*, and db (into *grad*).
     """
     m = k - 1
     nl = geo.shape[0]
-    if k + 1 < nl:
+    if 0 <= k + 1 < nl:
         _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gp, n, k + 1, lr, decay)
+    if k <= 0:
+        return
     if k < nl:
         cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
         w = _layer(theta, geo, acts, cols, k, n)[0]
@@ -597,56 +603,48 @@ def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gp,
     db = grad[boff:boff + b.size] if has_bias else grad[0:1]
     r0, r1 = _part(t, parts, o.shape[0])
     _dz_rows(gin[:o.size].reshape(o.shape), o, db, has_bias, fgeo[m, 1], act, r0, r1)
-    if has_bias:
-        _descend(theta, grad, boff + r0, boff + r1, lr)
-    if m == 0:
-        _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gin, n, 0, lr, decay)
 
 
 @jit
-def _net_backward(theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, dout, grad, dcols, ga,
-                  gb, gc, lr, decay, parts, t0, t1, sync):
-    """Backward pass (after ``_net_forward`` on the same x): parts [t0, t1) of every layer.
+def _net_backward(theta, geo, fgeo, ro_off, act, acts, cols, n, grad, dcols, ga, gb, gc, lr, decay,
+                  parts, t0, t1, sync):
+    """Backward pass through the layers (after ``_net_forward`` on the same n samples and
+    ``_readout_backward``): parts [t0, t1) of every layer.
 
     Parameters
     ----------
-    dout : (n,)
-        d loss / d out for every sample (already divided by n for a mean loss).
-    grad : (n_params,), written
-        Gradient in the layout of theta (with ``lr > 0``: of the biases and the readout only).
+    grad : (n_params,)
+        The readout's gradient on entry; written: the gradient in the layout of theta (with
+        ``lr > 0``: of the biases and the readout only).
     cols : flat buffer as left by ``_net_forward`` (one region per layer).
     dcols, ga, gb, gc : flat scratch buffers
         ``dcols`` of at least max_k C_{k-1} F^dim n N_k^dim; ``ga``, ``gb`` and ``gc``
-        of at least max_k C_k n N_k^dim.
+        of at least max_k C_k n N_k^dim, ``ga`` holding dL/df_K on entry.
     lr, decay : scalars of the model dtype
         ``lr = 0``: the gradient only. ``lr > 0``: an SGD step in place in theta as well,
         ``W <- decay W - lr dW`` for the conv weights, ``v <- v - lr dv`` for the biases and the
-        readout (every update after the last read of its parameter by this pass).
-    Other parameters as in ``_net_forward`` (the readout is part 0's, before the layers).
+        readout (every update after the last read of its parameter).
+    Other parameters as in ``_net_forward``.
     """
-    n = dout.shape[0]
     threads = parts // (t1 - t0)
-    if t0 == 0:
-        _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga)
-        cl = geo[geo.shape[0] - 1, G_COUT]
-        _descend(theta, grad, ro_off[0], ro_off[0] + cl, lr)
-        _descend(theta, grad, ro_off[1], ro_off[1] + 1, lr)
-    _barrier(sync, threads)
     gp, gk, gin = gc, gb, ga  # dz of layers k + 1 and k, dL/df then dz of layer k - 1
-    for k in range(geo.shape[0], 0, -1):
+    for k in range(geo.shape[0], -2, -1):
         for t in range(t0, t1):
             _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gp, gk, gin,
                            n, k, lr, decay)
-        _barrier(sync, threads)
+        if k > 0:
+            _barrier(sync, threads)
         gp, gk, gin = gk, gin, gp
-    if geo.shape[0] > 1:  # layer 1's weights, after every part's dL/df_0
-        for t in range(t0, t1):
-            _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gp, n, 1, lr, decay)
+    if t0 == 0 and lr > 0:  # every part's db is formed, the readout's beta read
+        _descend_vectors(theta, grad, geo, ro_off, lr)
 
 
-@ijit
+@jit
 def _readout_backward(theta, geo, ro, ro_off, pooled, dout, grad, ga):
-    """Readout gradients into *grad*, and dL/df_K (C_K, n N_K^dim) into *ga*."""
+    """Readout gradients into *grad*, and dL/df_K (C_K, n N_K^dim) into *ga* (before
+    ``_net_backward``; a kernel of its own, which a cold first run compiles in the main process
+    while a child compiles ``_net_backward``).
+    """
     n = dout.shape[0]
     nl = geo.shape[0]
     alpha = ro[0]

@@ -33,7 +33,15 @@ import numpy as np
 
 from .._kernels._jit import compile_aside, notice_compile, wait_aside
 from .._kernels.blas import single_threaded
-from .._kernels.conv import ACT_CODES, G_OUTOFF, N_GEO, _net_backward, _net_forward, _sample_major
+from .._kernels.conv import (
+    ACT_CODES,
+    G_OUTOFF,
+    N_GEO,
+    _net_backward,
+    _net_forward,
+    _readout_backward,
+    _sample_major,
+)
 from .._random import as_rng
 from ..errors import ScaleDetectError, require
 from .spec import NetSpec
@@ -145,7 +153,7 @@ import numpy as np
 from scaledetect.nn.model import init_cnn
 from scaledetect.nn.spec import NetSpec
 m = init_cnn(NetSpec(dim=1, size=4, depth=1, filter=2, stride=2, width=2), 0, dtype=np.{dtype})
-m._backward_kernel(m._workspace(1), np.zeros(1, np.{dtype}), np.zeros_like(m.theta))
+m._backward_kernel(m._workspace(1), np.zeros_like(m.theta))
 """
 
 
@@ -352,13 +360,19 @@ class CNN:
         _run_parts(partial(_net_forward, xf, self.theta, ws.geo, self._fgeo, self._ro,
                            self._ro_off, self._act, ws.acts, ws.cols, ws.pooled, out), parts)
 
-    def _backward_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray,
-                         parts: int = 1, lr: float = 0.0, decay: float = 1.0) -> None:
-        """The gradient into *grad*; with ``lr > 0`` an SGD step on theta (``_net_backward``)."""
-        _run_parts(partial(_net_backward, self.theta, ws.geo, self._fgeo, self._ro, self._ro_off,
-                           self._act, ws.acts, ws.cols, ws.pooled, dout, grad,
-                           *ws.backward_buffers(), self.dtype.type(lr),
-                           self.dtype.type(decay)), parts)
+    def _backward_kernel(self, ws: _Workspace, grad: np.ndarray, parts: int = 1, lr: float = 0.0,
+                         decay: float = 1.0) -> None:
+        """Backward through the layers, after ``_readout_kernel``: the gradient into *grad*; with
+        ``lr > 0`` an SGD step on theta (``_net_backward``).
+        """
+        _run_parts(partial(_net_backward, self.theta, ws.geo, self._fgeo, self._ro_off, self._act,
+                           ws.acts, ws.cols, ws.n, grad, *ws.backward_buffers(),
+                           self.dtype.type(lr), self.dtype.type(decay)), parts)
+
+    def _readout_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray) -> None:
+        """The readout's gradient into *grad*, dL/df_K into the first gradient buffer of *ws*."""
+        _readout_backward(self.theta, ws.geo, self._ro, self._ro_off, ws.pooled, dout, grad,
+                          ws.backward_buffers()[1])
 
     def _rep(self, buf: np.ndarray, n: int, k: int) -> np.ndarray:
         """The (C, n N_k^dim) view at the start of *buf* (layer k's output of a batch of n)."""
@@ -485,8 +499,9 @@ class CNN:
         self._forward_kernel(xf, ws, ws.out, parts)
         out = ws.out.copy()
         values, dout = self._loss(out, y, loss, n)
+        self._readout_kernel(ws, dout, grad)  # cold cache: compiles while a child compiles below
         wait_aside(_net_backward, self.dtype)
-        self._backward_kernel(ws, dout, grad, parts, lr, decay)
+        self._backward_kernel(ws, grad, parts, lr, decay)
         return values, out, grad
 
     def __repr__(self) -> str:
