@@ -1,8 +1,8 @@
 """How close one SGD step of the numba engine is to its own products, side by side with PyTorch.
 
-Usage: python benchmarks/bench_engine_bound.py [--case 1d_w256] [--threads 1] [--rounds 15]
+Usage: python benchmarks/bench_engine_bound.py [--case 1d_w256] [--rounds 15]
 
-Times, in interleaved blocks on the same threads: PyTorch's step and numba's ``CNN.sgd_step`` as
+Times, in interleaved blocks on one thread: PyTorch's step and numba's ``CNN.sgd_step`` as
 ``scaledetect bench`` runs them, and the numba step's gemm calls alone: the same shapes, layouts,
 transpositions and channel parts, in the same order, on buffers of the same sizes (one per layer,
 so the weights stream from memory as in the step). Prints the medians (ms), the ratios to
@@ -19,7 +19,7 @@ import numpy as np
 from numba.typed import List
 
 from scaledetect._kernels import blas, conv
-from scaledetect.bench import CASES, numba_step, step_flops, torch_step
+from scaledetect.bench import CASES, _timed, numba_step, step_flops, torch_step
 
 
 @numba.njit(nogil=True)
@@ -45,14 +45,13 @@ def _products(ws, xs, zs, dws, dcs, parts):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="1d_w256", choices=[c[0] for c in CASES])
-    parser.add_argument("--threads", type=int, default=1, help="1 (default) or 2")
     parser.add_argument("--rounds", type=int, default=15)
     a = parser.parse_args(argv)
     import torch
 
     spec, batch = {name: (s, b) for name, s, b in CASES}[a.case]
-    numba.set_num_threads(a.threads)
-    torch.set_num_threads(a.threads)
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
     blas.single_threaded()
     rng = np.random.default_rng(0)
     ws, xs, zs, dws, dcs = List(), List(), List(), List(), List()
@@ -75,17 +74,14 @@ def main(argv=None) -> int:
     for _ in range(a.rounds):
         time.sleep(0.1)  # other threads' spinning ends first
         for k, f in fns.items():
-            for _ in range(40):
-                t = time.perf_counter()
-                f()
-                times[k].append(time.perf_counter() - t)
+            times[k] += _timed(f, 40)
     ms = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
     flops = step_flops(spec, batch)
     n = 512
     sq = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty((n, n), np.float32)
-    rate = 2 * n ** 3 / min(_once(lambda: _square(sq, out)) for _ in range(30))
-    print(f"{a.case}, {a.threads} thread(s), {parts} part(s): "
+    rate = 2 * n ** 3 / min(_timed(lambda: _square(sq, out), 30))
+    print(f"{a.case}, one thread, {parts} part(s): "
           + ", ".join(f"{k} {v:.3f} ms" for k, v in ms.items()))
     print(f"numba / torch {ms['numba'] / ms['torch']:.3f}; products / torch "
           f"{ms['products'] / ms['torch']:.3f} ({flops / ms['products'] / 1e6:.1f} GFLOP/s); "
@@ -98,12 +94,6 @@ def main(argv=None) -> int:
 def _square(a, out):
     """``out = a @ a`` by the engine's gemm (scipy's BLAS, single-threaded)."""
     conv._gemm(a, False, a, False, out, np.float32(1))
-
-
-def _once(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 if __name__ == "__main__":
