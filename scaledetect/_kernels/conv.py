@@ -22,12 +22,13 @@ Parts. The network kernels split every layer's output channels into ``parts`` ne
 ``[t C / parts, (t + 1) C / parts)``: part t of layer k forms those rows of its product and
 epilogue, then the im2col rows of the same channels for layer k + 1 (its input channels); going
 back, part t forms dL/df_{k-1} for its input channels of layer k (the columns of W of those
-channels), then dL/dz and dW of layer k - 1 for the same channels (its rows). Parts of one layer
-touch disjoint outputs and read only what the layer before finished, so they can run at once:
-``parts`` threads each run the network kernel for one part, meeting at a barrier after every
-layer; one thread runs every part in turn. Either way the same gemm calls run on the same blocks,
-so the numbers are identical for every thread count; the number of parts is a property of the
-net and the batch (``CNN``), never of the threads.
+channels), then dL/dz of layer k - 1 for the same channels (its rows), and one step later (once
+every part has read W_k) dW of layer k for its rows, or the SGD update of those rows in place.
+Parts of one layer touch disjoint outputs and read only what the layer before finished, so they
+can run at once: ``parts`` threads each run the network kernel for one part, meeting at a barrier
+after every layer; one thread runs every part in turn. Either way the same gemm calls run on the
+same blocks, so the numbers are identical for every thread count; the number of parts is a
+property of the net and the batch (``CNN``), never of the threads.
 """
 
 import numba
@@ -546,7 +547,7 @@ def _weights_part(t, parts, theta, geo, fgeo, acts, cols, grad, gz, n, m, lr, de
     with ``lr > 0`` the SGD update ``W <- decay W - lr dW`` in place in theta (one gemm,
     ``alpha = -lr scale``, ``beta = decay``).
     """
-    w, b, has_bias, o, c = _layer(theta, geo, acts, cols, m, n)
+    w, _, _, o, c = _layer(theta, geo, acts, cols, m, n)
     r0, r1 = _part(t, parts, o.shape[0])
     dz = gz[:o.size].reshape(o.shape)
     woff = geo[m, G_WOFF]
