@@ -7,7 +7,7 @@ Usage: ``python analysis/fig11_spectra.py [--quick] [--preset P] [--out DIR] [--
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig11_spectra"
 main = figure_main(FIG_ID)

@@ -7,7 +7,7 @@ Usage: ``python analysis/fig12_noise.py [--quick] [--preset P] [--out DIR] [--ca
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig12_noise"
 main = figure_main(FIG_ID)

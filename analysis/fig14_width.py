@@ -7,7 +7,7 @@ Usage: ``python analysis/fig14_width.py [--quick] [--preset P] [--out DIR] [--ca
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig14_width"
 main = figure_main(FIG_ID)

@@ -7,7 +7,7 @@ Usage: ``python analysis/fig15_xi.py [--quick] [--preset P] [--out DIR] [--cache
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig15_xi"
 main = figure_main(FIG_ID)

@@ -7,7 +7,7 @@ Usage: ``python analysis/fig1_gallery.py [--quick] [--preset P] [--out DIR] [--c
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig1_gallery"
 main = figure_main(FIG_ID)

@@ -7,7 +7,7 @@ Usage: ``python analysis/fig3_strided.py [--quick] [--preset P] [--out DIR] [--c
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig3_strided"
 main = figure_main(FIG_ID)

@@ -7,7 +7,7 @@ OUT (default ``figures``); finished experiment runs are cached and never redone.
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig4_unstrided"
 main = figure_main(FIG_ID)

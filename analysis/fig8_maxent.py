@@ -7,7 +7,7 @@ N]``. Writes ``fig8_maxent.png``, ``.pdf`` and ``.json`` (the plotted numbers) i
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig8_maxent"
 main = figure_main(FIG_ID)

@@ -7,7 +7,7 @@ into OUT (default ``figures``); finished experiment runs are cached and never re
 
 import sys
 
-from scaledetect.plots._script import figure_main, run_script
+from scaledetect.studies.script import figure_main, run_script
 
 FIG_ID = "fig9_architectures"
 main = figure_main(FIG_ID)

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from ..errors import require, require_choice
-from ..experiments import EXECUTORS, PRESETS, Cache, run_all
+from ..experiments import EXECUTORS, Cache, kind_of, run_all
 from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
+from ..studies.preset import PRESETS
 
 #: ``--backend``: which runs to compute (``torch`` = the standard CNNs, run kind ``deep``).
 BACKENDS = ("all", "numba", "torch")
@@ -46,30 +47,28 @@ def run(a: argparse.Namespace) -> int:
     require(a.workers >= 1, "workers", "be >= 1", a.workers)
     require(a.scheduler is None or a.executor == "dask", "scheduler",
             "be given only with --executor dask", a.scheduler)
-    from ..experiments import preset
-    from ..plots import FIGURES, figures_index  # matplotlib only when needed
+    from .. import studies  # matplotlib only when needed
 
     require_choice("backend", a.backend, BACKENDS)
     for fig in a.rerun:
-        require_choice("rerun", fig, ("all", *FIGURES))
+        require_choice("rerun", fig, ("all", *studies.FIGURES))
     for fig in a.figure:
-        require_choice("figure", fig, FIGURES)
+        require_choice("figure", fig, studies.FIGURES)
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Cache(out / ".cache")
     start = time.perf_counter()
-    per_figure = preset(a.preset)  # builds (and validates) every configuration first
-    runs = _selected(per_figure, [], "all")  # every run of the preset, each once
-    rerun = {r.key for fig, fig_runs in per_figure.items() for r in fig_runs
-             if fig in a.rerun or "all" in a.rerun}
+    plans = studies.plans(a.preset)  # builds (and validates) every configuration first
+    runs = _selected(plans, [], "all")  # every run of the preset, each once
+    rerun = {r.key for sid, plan in plans.items() for r in plan.runs()
+             if sid in a.rerun or "all" in a.rerun}
     for key in rerun:
         cache.drop(key)
-    todo = _selected(per_figure, a.figure, a.backend)
+    todo = _selected(plans, a.figure, a.backend)
     done_before = sum(r.key in cache for r in todo)
-    n_all = len(runs)
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
-          f"{f' of {n_all}' if len(todo) < n_all else ''} ({done_before} cached"
+          f"{f' of {len(runs)}' if len(todo) < len(runs) else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
     try:
         run_all(todo, cache, workers=a.workers, executor=a.executor,
@@ -78,53 +77,53 @@ def run(a: argparse.Namespace) -> int:
         print(f"scaledetect reproduce: interrupted; finished runs and training checkpoints are "
               f"kept in {out / '.cache'}: the same command continues", file=sys.stderr)
         return 130
-    runs = [r for r in runs if r.key in cache]  # this call's runs and those finished before
-    results = {r.key: cache.get(r.key)[0] for r in runs}
-    write_csv(out / "results.csv", results)
-    figures = []
-    for fig_id, fig in figures_index().items():
-        fig_runs = _drawable(per_figure.get(fig_id, []), results)
-        if fig_runs is None:
-            n = sum(r.key in results for r in per_figure[fig_id])
-            print(f"reproduce: {fig_id} not drawn: {n} of its {len(per_figure[fig_id])} runs "
-                  f"finished")
-            continue
-        paths = fig.render(out, fig_runs, {r.key: results[r.key] for r in fig_runs},
-                           lambda k: cache.get(k)[1])
-        figures += [(Path(p), fig.caption) for p in paths if Path(p).suffix == ".png"]
-    meta = {"preset": a.preset, "runs": f"{len(runs)} of {n_all} finished",
+    results = studies.Results({r.key: cache.get(r.key) for r in runs if r.key in cache})
+    write_csv(out / "results.csv", results.by_key)
+    figures = _draw(studies, plans, results, out)
+    meta = {"preset": a.preset, "runs": f"{len(results.by_key)} of {len(runs)} finished",
             "computed by this call": f"{len(todo) - done_before}",
             "wall time (s)": f"{time.perf_counter() - start:.0f}",
-            "compute time of all runs (s)": f"{sum(r['seconds'] for r in results.values()):.0f}",
-            "executor": a.executor,
-            "workers": a.workers, "python": platform.python_version(),
+            "compute time of all runs (s)": f"{sum(r.seconds for r in results):.0f}",
+            "executor": a.executor, "workers": a.workers, "python": platform.python_version(),
             "date": datetime.date.today().isoformat()}
-    blocks = report_mod.build(runs, results, lambda k: cache.get(k)[1], figures, meta)
-    md, page = report_mod.write(out, blocks)
+    sections = [sec for sid in studies.REPORT
+                for sec in studies.STUDIES[sid].report(plans[sid], results)]
+    md, page = report_mod.write(out, report_mod.build(sections, figures, meta))
     print(f"reproduce: wrote {len(figures)} figures, {out / 'results.csv'}, {md}, {page} "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
 
 
-def _selected(per_figure: dict, figures: list[str], backend: str) -> list:
-    """The runs of *figures* (every figure if empty) that *backend* computes, each once."""
-    unique = {}
-    for fig, fig_runs in per_figure.items():
-        if figures and fig not in figures:
+def _draw(studies, plans: dict, results, out: Path) -> list[tuple[Path, str]]:
+    """Draw every figure whose runs have finished; name the others. ``[(png, caption)]``."""
+    figures = []
+    for sid in studies.FIGURES:
+        study, plan = studies.STUDIES[sid], plans[sid]
+        if not _drawable(plan.runs(), results):
+            n = sum(r in results for r in plan.runs())
+            print(f"reproduce: {sid} not drawn: {n} of its {len(plan.runs())} runs finished")
             continue
-        for r in fig_runs:
-            if backend == "all" or (r.kind == "deep") == (backend == "torch"):
+        paths = study.draw(out, plan, results)
+        figures += [(Path(p), study.caption) for p in paths if Path(p).suffix == ".png"]
+    return figures
+
+
+def _selected(plans: dict, figures: list[str], backend: str) -> list:
+    """The runs of *figures* (every study if empty) that *backend* computes, each once."""
+    unique = {}
+    for sid, plan in plans.items():
+        if figures and sid not in figures:
+            continue
+        for r in plan.runs():
+            if backend == "all" or kind_of(r).backend == backend:
                 unique.setdefault(r.key, r)
     return list(unique.values())
 
 
-def _drawable(fig_runs: list, results: dict) -> list | None:
-    """The runs to draw a figure from: all of them once finished, else its numba runs once
-    those are (drawn as without PyTorch); None while a numba run is missing.
+def _drawable(fig_runs: list, results) -> bool:
+    """A figure is drawn once its runs have finished, or once its numba runs have (then it is
+    drawn without its PyTorch runs, as without PyTorch).
     """
-    numba = [r for r in fig_runs if r.kind != "deep"]
-    if all(r.key in results for r in fig_runs):
-        return fig_runs
-    if numba and all(r.key in results for r in numba):
-        return numba
-    return None
+    numba = [r for r in fig_runs if kind_of(r).backend == "numba"]
+    return all(r in results for r in fig_runs) or (bool(numba)
+                                                   and all(r in results for r in numba))

@@ -1,9 +1,10 @@
 """Results cache: one ``<key>.json`` (and ``<key>.npz``) per finished run, written atomically.
 
-A run is finished exactly when its JSON exists *and* records the results version of the current
-code for its kind (``version.results_version``): results of older code are never reused, they
-are computed again (and overwritten). An interrupted sweep resumes by skipping finished runs;
-an interrupted training run resumes from its checkpoint in ``train/<key>-<version>/``.
+A run is finished exactly when its JSON exists, has the current record layout
+(``records.SCHEMA``) *and* records the results version of the current code for its kind
+(``RunKind.version``): results of older code are never reused, they are computed again (and
+overwritten). An interrupted sweep resumes by skipping finished runs; an interrupted training
+run resumes from its checkpoint in ``train/<key>-<version>/``.
 """
 
 import json
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import load_npz, save_npz, write_json
-from .version import results_version
+from .records import SCHEMA, RunResult
 
 
 class Cache:
@@ -24,24 +25,29 @@ class Cache:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def __contains__(self, key: str) -> bool:
-        """True if *key* is cached with the results version of the current code."""
+        """True if *key* is cached with the record layout and code version of today."""
+        from .kinds import KINDS
+
         path = self.root / f"{key}.json"
         if not path.exists():
             return False
         try:
             result = json.loads(path.read_text())
-            return result.get("version") == results_version(result["run"]["kind"])
+            kind = KINDS[result["run"]["kind"]]
+            return result.get("schema") == SCHEMA and result.get("version") == kind.version()
         except (ValueError, KeyError, TypeError):  # unreadable or foreign: not a usable result
             return False
 
-    def get(self, key: str) -> tuple[dict, dict[str, np.ndarray]]:
-        """The stored JSON result and its arrays (empty dict if none)."""
+    def get(self, key: str) -> RunResult:
+        """The stored result of *key*, typed (``records.RunResult``)."""
         result = json.loads((self.root / f"{key}.json").read_text())
         npz = self.root / f"{key}.npz"
-        return result, (load_npz(npz) if npz.exists() else {})
+        return RunResult.from_json(result, load_npz(npz) if npz.exists() else {})
 
     def put(self, key: str, result: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
-        """Store a result; the arrays first, so the JSON (the "finished" mark) comes last."""
+        """Store a result (``RunResult.to_json()``); the arrays first, so the JSON (the
+        "finished" mark) comes last.
+        """
         if arrays:
             save_npz(self.root / f"{key}.npz", **arrays)
         write_json(self.root / f"{key}.json", result)
@@ -53,6 +59,8 @@ class Cache:
         for folder in (self.root / "train").glob(f"{key}-*"):
             shutil.rmtree(folder, ignore_errors=True)
 
-    def workdir(self, key: str, kind: str) -> Path:
+    def workdir(self, run) -> Path:
         """Folder for a run's intermediate files (training checkpoints), per code version."""
-        return self.root / "train" / f"{key}-{results_version(kind)}"
+        from .kinds import kind_of
+
+        return self.root / "train" / f"{run.key}-{kind_of(run).version()}"

@@ -1,11 +1,12 @@
 """Expected cost of a run, and the progress bar of ``run_all`` that weighs runs by it.
 
 The model counts multiply-adds per image of the forward pass (``forward_macs``) and scales it by
-what each kind of run does with it. Its constants were fitted to the run times of the ``quick``
-preset (one numba thread per worker, quiet 2-core machine): measured / expected is 0.57-1.3 over
-its 21 numba trainings, 0.35-1.06 over its 23 Monte Carlo runs, 1067 s expected for 758 s in all
-(the previous constants expected 3500 s). Only ratios matter for the ETA: the
-progress bar derives it from the measured rate of expected seconds done per second.
+what each kind of run does with it (one function per kind, named by the run-kind registry). Its
+constants were fitted to the run times of the ``quick`` preset (one numba thread per worker,
+quiet 2-core machine): measured / expected is 0.57-1.3 over its 21 numba trainings, 0.35-1.06
+over its 23 Monte Carlo runs, 1067 s expected for 758 s in all (the previous constants expected
+3500 s). Only ratios matter for the ETA: the progress bar derives it from the measured rate of
+expected seconds done per second.
 """
 
 import math
@@ -13,7 +14,6 @@ import math
 from tqdm.auto import tqdm
 
 from ..nn.spec import NetSpec
-from .config import Run
 
 #: Exact theory: seconds per (pair of positions x layer) when it enumerates pairs (tiny: 0.2 s
 #: in 1D, 2.9 s in 2D), per (position x layer) on the translation-invariant path (2D N = 256,
@@ -48,63 +48,73 @@ def forward_macs(net: NetSpec) -> int:
     return total + c_in * side ** net.dim
 
 
-def _net_name(run: Run) -> str:
-    return run.train["arch"] if run.kind == "deep" else run.net.act
-
-
-def expected_epochs(run: Run) -> int:
-    """Epochs a training run is expected to last: fit, then ``continue_factor`` times more."""
-    from ..nn.train import TrainSpec
-
-    if run.kind == "deep":
-        return run.train.get("epochs") or 30
-    spec = TrainSpec(**run.train)
+def train_epochs(run) -> int:
+    """Epochs a numba training run is expected to last: fit, then ``continue_factor`` times more."""
+    spec = run.train
     if spec.stop == "epochs":
         return spec.max_epochs
     fit = min(_EPOCHS_TO_FIT.get(run.net.act, 50), spec.max_epochs)
     return max(1, math.ceil(fit * (1 + spec.continue_factor)))
 
 
-def expected_seconds(run: Run) -> float:
-    """Rough single-thread seconds of *run* (the weights of the ETA; not a promise).
+def deep_epochs(run) -> int:
+    """Epochs of a standard-architecture run (its spec's, or the usual default of 30)."""
+    return run.train.epochs or 30
 
-    ``theory``: pairs of positions x depth; ``nngp`` the same with at most 4096 pairs;
-    ``pooling``/``init``: probes x forward cost (per channel); ``train``: epochs x images x
-    forward cost, plus the two measurements (at initialization and trained).
-    """
+
+def theory_seconds(run) -> float:
+    """Exact theory: pairs of positions x depth, or positions x depth on the translation path."""
+    from ..theory.exact import enumerates_pairs
+
     pixels = run.task.size ** run.task.dim
-    if run.kind == "deep":
-        epochs = run.train.get("epochs") or 30
-        return _OVERHEAD + _DEEP_EPOCH * epochs * run.train.get("n_train", 1024) \
-            + 2 * _DEEP_PROBE * run.probe
-    if run.kind == "theory":
-        from ..theory.exact import enumerates_pairs
+    if enumerates_pairs(run.task, run.net, run.pert):
+        return _OVERHEAD + _THEORY * pixels ** 2 * run.net.depth
+    return _OVERHEAD + _THEORY_FAST * pixels * run.net.depth
 
-        if enumerates_pairs(run.task, run.net, run.pert):
-            return _OVERHEAD + _THEORY * pixels ** 2 * run.net.depth
-        return _OVERHEAD + _THEORY_FAST * pixels * run.net.depth
-    if run.kind == "nngp":
-        return _OVERHEAD + _NNGP * min(pixels ** 2, _NNGP_PAIRS) * run.net.depth
-    measure = _MEASURE * run.probe * (3 * forward_macs(run.net) / run.net.width + 5 * pixels) * (
+
+def nngp_seconds(run) -> float:
+    """NNGP: pairs of positions (at most ``_NNGP_PAIRS``) x depth."""
+    return _OVERHEAD + _NNGP * min(run.task.size ** (2 * run.task.dim), _NNGP_PAIRS) \
+        * run.net.depth
+
+
+def _measure(run) -> float:
+    pixels = run.task.size ** run.task.dim
+    return _MEASURE * run.probe * (3 * forward_macs(run.net) / run.net.width + 5 * pixels) * (
         _MAXENT if run.pert.diffeo == "maxent" else 1.0)
-    if run.kind in ("pooling", "init"):
-        return _OVERHEAD + measure
+
+
+def measure_seconds(run) -> float:
+    """Monte Carlo: probes x forward cost (per channel)."""
+    return _OVERHEAD + _measure(run)
+
+
+def train_seconds(run) -> float:
+    """Training: epochs x images x forward cost, plus two measurements."""
     per_image = (_TRAIN_A + _TRAIN_B * forward_macs(run.net)) * (
         _TANH if run.net.act == "tanh" else 1.0) * (_DIM2 if run.net.dim == 2 else 1.0)
-    n_train = run.train.get("n_train", 1024)
-    return _OVERHEAD + 2 * measure + expected_epochs(run) * n_train * per_image
+    return _OVERHEAD + 2 * _measure(run) + train_epochs(run) * run.train.n_train * per_image
+
+
+def deep_seconds(run) -> float:
+    """Standard architectures: epochs x images, plus the measurements."""
+    return _OVERHEAD + _DEEP_EPOCH * deep_epochs(run) * run.train.n_train \
+        + 2 * _DEEP_PROBE * run.probe
 
 
 class Progress:
     """Progress of ``run_all``: runs done, epochs of training runs in flight, a weighted ETA.
 
-    The bar counts expected seconds (``expected_seconds``) of work done: a finished run adds its
+    The bar counts expected seconds (``RunKind.cost``) of work done: a finished run adds its
     whole cost, a training run in flight the share of its expected epochs it has done (at most
     90 % until it ends). tqdm's remaining-time estimate is then weighted by cost.
     """
 
-    def __init__(self, runs: list[Run], enabled: bool = True):
-        self.cost = {r.key: expected_seconds(r) for r in runs}
+    def __init__(self, runs: list, enabled: bool = True):
+        from .kinds import kind_of
+
+        self.cost = {r.key: kind_of(r).cost(r) for r in runs}
+        self.epochs_of = {r.key: kind_of(r).epochs for r in runs}
         self.runs = {r.key: r for r in runs}
         self.credit = dict.fromkeys(self.cost, 0.0)
         self.epochs: dict[str, int] = {}
@@ -124,10 +134,11 @@ class Progress:
     def epoch(self, key: str, epoch: int) -> None:
         """A training run in flight finished *epoch*."""
         self.epochs[key] = epoch
-        share = min(0.9, epoch / expected_epochs(self.runs[key]))
+        expected = self.epochs_of[key]
+        share = min(0.9, epoch / expected(self.runs[key])) if expected else 0.0
         self._add(key, share * self.cost[key])
         self.bar.set_postfix_str(", ".join(
-            f"train seed {self.runs[k].seed} {_net_name(self.runs[k])} epoch {e}"
+            f"train seed {self.runs[k].seed} {self.runs[k].label} epoch {e}"
             for k, e in self.epochs.items()), refresh=True)
 
     def done(self, key: str) -> None:

@@ -13,7 +13,8 @@ from ..errors import require, require_choice
 from .cache import Cache
 from .config import Run
 from .cost import Progress
-from .version import results_version
+from .kinds import kind_of
+from .records import RunResult
 
 EXECUTORS = ("local", "dask")
 #: Seconds between two checks, in a worker, that the process that started it is still alive.
@@ -22,7 +23,7 @@ WATCH_PARENT_EVERY = 0.5
 
 def execute(run_dict: dict, workdir: str | os.PathLike | None = None,
             on_epoch: Callable[[int], None] | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """Carry out one run (given as ``Run.to_dict()``) and return its JSON result and arrays.
+    """Carry out one run (given as ``Run.to_dict()``) and return its stored result.
 
     Plain dicts in and out, so the function ships unchanged to worker processes and Dask workers.
 
@@ -31,92 +32,27 @@ def execute(run_dict: dict, workdir: str | os.PathLike | None = None,
     run_dict : dict
         ``Run.to_dict()``.
     workdir : path, optional
-        Training runs checkpoint there (``nn.train``'s ``out_dir``) and resume from it: a run
-        killed mid-training continues where its last checkpoint left it, with results identical
-        to an uninterrupted run.
+        Training runs checkpoint there and resume from it: a run killed mid-training continues
+        where its last checkpoint left it, with results identical to an uninterrupted run.
     on_epoch : callable, optional
         ``on_epoch(epoch)`` after every training epoch (progress display).
 
     Returns
     -------
-    result : dict
-        ``run``, ``version`` (``results_version(kind)``), ``init`` (and ``trained``, ``history``
-        for training runs), ``seconds``.
-    arrays : dict of ndarray
-        First-layer filters and uniform shares (``init`` and ``train`` kinds).
+    result, arrays
+        ``RunResult.to_json()``: the JSON envelope (run, code version, seconds, the kind's
+        record) and the record's arrays.
     """
-    from .. import nn, theory
-    from ..diagnostics.channel_sum import channel_sum
-
     run = Run.from_dict(run_dict)
+    kind = kind_of(run)
     start = time.perf_counter()
-    arrays: dict[str, np.ndarray] = {}
-    result: dict = {"run": run_dict, "version": results_version(run.kind)}
-    if run.kind == "theory":
-        result["init"] = theory.predict(run.task, run.net, run.pert).to_dict()
-    elif run.kind == "nngp":
-        result["init"] = theory.nngp(run.task, run.net, run.pert).to_dict()
-    elif run.kind == "pooling":
-        model = nn.pooling_net(run.net)
-        result["init"] = _measure(model, run)
-    elif run.kind == "init":
-        model = nn.init_cnn(run.net, rng=run.seed)
-        result["init"] = _measure(model, run)
-        arrays.update(_filters(model, "init"))
-    elif run.kind == "deep":
-        from .deep import execute_deep
-
-        result.update(execute_deep(run))
-    else:  # train
-        callback = None if on_epoch is None else (lambda epoch, model, record: on_epoch(epoch))
-        outcome = nn.train(run.task, run.net, nn.TrainSpec(**run.train), rng=run.seed,
-                           out_dir=workdir, resume=workdir is not None, progress=False,
-                           callback=callback)
-        result["init"] = _measure(outcome.init, run)
-        result["trained"] = _measure(outcome.model, run)
-        # averaged over channels first (spatial pooling alone), for the pooling-theory figures
-        result["trained_channel_mean"] = _measure(outcome.model, run, channel_mean=True)
-        result["history"] = outcome.history
-        # the channel-summed trained net (the report's channel-sum claim; nothing reads an
-        # initialization counterpart, so none is measured)
-        result["channel_sum"] = {"trained": _measure(channel_sum(outcome.model), run)}
-        arrays.update(_filters(outcome.init, "init"))
-        arrays.update(_filters(outcome.model, "trained"))
-    result["seconds"] = time.perf_counter() - start
-    return result, arrays
-
-
-def _measure(model, run: Run, channel_mean: bool = False) -> dict:
-    """D, G, R of *model* on the run's probes; a noise-trained net (``train_noise`` sigma in
-    ``run.train``) is probed at the same corruption level (``measure(probe_noise=sigma)``).
-    """
-    from ..sensitivity import measure
-
-    # probes drawn with a seed of their own, independent of the training data
-    return measure(model, run.task, run.pert, probe=run.probe, rng=10_000 + run.seed,
-                   channel_mean=channel_mean,
-                   probe_noise=run.train.get("train_noise", 0.0)).to_dict()
-
-
-def _filters(model, prefix: str) -> dict[str, np.ndarray]:
-    """First-layer filters, every layer's ``nn.filters.uniform_share`` (norm-weighted) and filter
-    spectrum: ``spectrum.power`` ``(K, F^dim)`` on the grid-Laplacian modes of eigenvalues
-    ``spectrum.eigenvalues`` ``(F^dim,)`` (see ``diagnostics.spectrum``).
-    """
-    from ..diagnostics.spectrum import spectra
-    from ..nn.filters import uniform_share
-
-    weights = [model.params[f"conv{k}.weight"] for k in range(1, model.spec.depth + 1)]
-    layers = spectra(model)
-    return {f"{prefix}.conv1.weight": np.asarray(weights[0], np.float64),
-            f"{prefix}.uniform_share": np.array([uniform_share(w) for w in weights]),
-            f"{prefix}.spectrum.power": np.stack([x.power for x in layers]),
-            f"{prefix}.spectrum.eigenvalues": layers[0].eigenvalues}
+    record = kind.run(run, workdir, on_epoch)
+    return RunResult(run, kind.version(), time.perf_counter() - start, record).to_json()
 
 
 def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str = "local",
-            scheduler: str | None = None, progress: bool = True) -> dict[str, dict]:
-    """Execute every run not already in *cache*; return ``{key: result}`` for all runs.
+            scheduler: str | None = None, progress: bool = True) -> dict[str, RunResult]:
+    """Execute every run not already in *cache*; return ``{key: RunResult}`` for all runs.
 
     Parameters
     ----------
@@ -143,9 +79,9 @@ def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str =
             scheduler)
     unique = {r.key: r for r in runs}
     todo = [r for k, r in unique.items() if k not in cache]
-    todo.sort(key=_cost_rank)
+    todo.sort(key=_order)
     bar = Progress(todo, enabled=progress and bool(todo))
-    jobs = [(r, cache.workdir(r.key, r.kind) if r.kind == "train" else None) for r in todo]
+    jobs = [(r, cache.workdir(r) if kind_of(r).trains else None) for r in todo]
     finished = _dispatch(jobs, workers, executor, scheduler, bar.epoch)
     try:
         for key, (result, arrays) in finished:
@@ -154,17 +90,15 @@ def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str =
     finally:
         finished.close()  # on an exception or Ctrl-C: stop the workers now
         bar.close()
-    return {k: cache.get(k)[0] for k in unique}
+    return {k: cache.get(k) for k in unique}
 
 
-def _cost_rank(run: Run) -> tuple[int, int]:
-    """Longest runs first, so the pool drains evenly: training (tanh, ~20x more epochs to
-    interpolate, before ReLU), then theory in 2D, Monte Carlo, theory in 1D.
+def _order(run: Run) -> tuple[int, float]:
+    """Longest runs first, so the pool drains evenly: by the kind's priority (training first),
+    then by decreasing expected cost.
     """
-    order = {"train": 0, "deep": 0, "nngp": 2, "init": 3, "pooling": 3, "theory": 4}[run.kind]
-    if run.kind == "theory" and run.task.dim == 2:
-        order = 1
-    return order, run.net is None or run.net.act != "tanh"
+    kind = kind_of(run)
+    return kind.priority, -kind.cost(run)
 
 
 def _dispatch(jobs: list[tuple[Run, Path | None]], workers: int, executor: str,

@@ -43,15 +43,6 @@ def geometry_of(net) -> str:
     return "unstrided" if net.stride == 1 else "strided"
 
 
-def is_scaling_run(run) -> bool:
-    """True for the theory and Monte Carlo runs of the F13 system-size series."""
-    t, n = run.task, run.net
-    return (run.kind in ("theory", "pooling") and t.shape == "points" and t.rule == "block"
-            and n.act == "relu" and n.filter == 2 and n.stride in (1, 2) and n.width == 1
-            and run.pert.diffeo == "shift" and t.size >= 16 and t.xi * 4 == t.size
-            and n.depth == scaling_depth(geometry_of(n), t.size, t.dim))
-
-
 def window(task, net, quantity: str) -> np.ndarray:
     """Layers of the scaling window of *quantity*, where its leading power law should hold.
 
@@ -72,7 +63,7 @@ def window(task, net, quantity: str) -> np.ndarray:
     return np.arange(math.ceil(net.depth / 2), net.depth + 1)
 
 
-def fit_exponent(task, net, sens: dict, quantity: str) -> tuple[float, float]:
+def fit_exponent(task, net, sens, quantity: str) -> tuple[float, float]:
     """Slope of log V_k against ``k ln s`` (strided) or ``ln k`` (unstrided) over ``window``.
 
     Ordinary least squares for theory and Monte Carlo alike (so both weigh the layers the same
@@ -94,7 +85,7 @@ def fit_exponent(task, net, sens: dict, quantity: str) -> tuple[float, float]:
     return slope, float(np.sqrt(np.sum((c * se[ks] / y[ks]) ** 2)))
 
 
-def collapse(task, net, sens: dict, quantity: str) -> dict:
+def collapse(task, net, sens, quantity: str) -> dict:
     """Scaling variable and rescaled sensitivity, for a data collapse across system sizes.
 
     Strided: ``x = s^k / xi`` (units per block side), ``y = D_k s^k / D_0`` or
@@ -117,15 +108,13 @@ def collapse(task, net, sens: dict, quantity: str) -> dict:
     return {"k": k[ok], "x": x[ok], "y": (v * scale)[ok], "se": (se * scale)[ok]}
 
 
-def exponent_series(runs, results: dict) -> dict:
+def exponent_series(theory: list, mc: list) -> dict:
     """Fitted exponents against system size, per ``(dim, geometry, quantity)``.
 
     Parameters
     ----------
-    runs : iterable of Run
-        Only ``is_scaling_run`` runs present in *results* are used.
-    results : dict
-        ``{run.key: result}``.
+    theory, mc : lists of RunResult
+        Exact predictions and Monte Carlo measurements of the F13 pooling nets.
 
     Returns
     -------
@@ -134,25 +123,26 @@ def exponent_series(runs, results: dict) -> dict:
         "mc": {"N": [...], "e": [...], "se": [...]}, "layers": {N: "lo-hi"}}}``, sizes ascending.
     """
     out: dict = {}
-    chosen = sorted((r for r in runs if is_scaling_run(r) and r.key in results),
-                    key=lambda r: r.task.size)
-    for r in chosen:
-        geometry = geometry_of(r.net)
+    chosen = sorted([(r, "theory") for r in theory] + [(r, "mc") for r in mc],
+                    key=lambda p: p[0].run.task.size)
+    for res, side_name in chosen:
+        task, net = res.run.task, res.run.net
+        geometry = geometry_of(net)
         for q in ("D", "G"):
-            entry = out.setdefault((r.task.dim, geometry, q), {
-                "predicted": predicted_exponent(geometry, q, r.task.dim),
+            entry = out.setdefault((task.dim, geometry, q), {
+                "predicted": predicted_exponent(geometry, q, task.dim),
                 "theory": {"N": [], "e": []}, "mc": {"N": [], "e": [], "se": []},
                 "layers": {}})
-            e, se = fit_exponent(r.task, r.net, results[r.key]["init"], q)
-            side = entry["theory" if r.kind == "theory" else "mc"]
-            if r.task.size in side["N"] or not np.isfinite(e):
+            e, se = fit_exponent(task, net, res.record.sens, q)
+            side = entry[side_name]
+            if task.size in side["N"] or not np.isfinite(e):
                 continue
-            side["N"].append(r.task.size)
+            side["N"].append(task.size)
             side["e"].append(e)
-            if r.kind == "pooling":
+            if side_name == "mc":
                 side["se"].append(se)
-            ks = window(r.task, r.net, q)
-            entry["layers"][r.task.size] = f"{ks[0]}-{ks[-1]}"
+            ks = window(task, net, q)
+            entry["layers"][task.size] = f"{ks[0]}-{ks[-1]}"
     return out
 
 

@@ -14,6 +14,36 @@ import numpy as np
 LEARNED_TEST_ERROR = 0.1
 #: Confidence level of the intervals behind every verdict.
 CONFIDENCE = 0.95
+#: "D falls": a ratio of D values (a layer over the one before it, late over early layers) below
+#: this.
+D_FALL = 0.7
+#: Two D profiles "agree" (channel-summed or shuffled vs trained) within this factor.
+KEEP = 1.5
+#: "R trained << init" (standard CNNs): R_out(trained) / R_out(init) below this.
+R_DROP = 0.5
+
+
+def mean_se(values, axis: int = 0, finite: bool = False):
+    """Mean over seeds and its standard error ``std(ddof=1) / sqrt(n)`` along *axis*.
+
+    With *finite*, non-finite values are left out first (1D *values* only). The standard error
+    is NaN with fewer than two values (the caller decides what one seed shows).
+
+    Returns
+    -------
+    mean, se : float or ndarray
+    """
+    v = np.asarray(values, float)
+    if finite:
+        v = v[np.isfinite(v)]
+        if not len(v):
+            return float("nan"), float("nan")
+    n = v.shape[axis]
+    mean = v.mean(axis)
+    if n < 2:
+        return mean, np.full_like(mean, np.nan) if np.ndim(mean) else float("nan")
+    se = v.std(axis, ddof=1) / np.sqrt(n)
+    return (mean, se) if np.ndim(mean) else (float(mean), float(se))
 
 
 def interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, float, int]:

@@ -11,25 +11,25 @@ COLUMNS = ("key", "kind", "state", "seed", "dim", "size", "shape", "rule", "xi",
            "name", "rel_depth", "D", "G", "R", "D_se", "G_se", "R_se")
 
 
-def tidy_rows(results: dict[str, dict]) -> list[dict]:
+def tidy_rows(results: dict) -> list[dict]:
     """One dict per (run, state, layer k) with the columns ``COLUMNS``.
 
-    States: ``init``, ``trained`` and, for ``deep`` runs (standard architectures, no NetSpec:
-    ``arch`` and ``width_factor`` instead), ``shuffled``; their layers add ``name`` and the
-    relative depth ``rel_depth``.
+    *results*: ``{key: RunResult}``. States: each record's ``states()`` (``init``, ``trained``
+    and, for standard architectures, ``shuffled``); standard architectures have no NetSpec
+    (``arch`` and ``width_factor`` instead) and their layers add ``name`` and ``rel_depth``.
     """
     rows = []
     for key, res in sorted(results.items()):
-        run = res["run"]
-        task, net, pert = run["task"], run["net"] or {}, run["pert"]
-        train = run.get("train", {}) if run["kind"] == "deep" else {}
-        base = {"key": key, "kind": run["kind"], "seed": run["seed"], "probe": run["probe"],
-                **{c: task[c] for c in ("dim", "size", "shape", "rule", "xi")},
+        run = res.run
+        net = run.net.to_dict() if run.net is not None else {}
+        base = {"key": key, "kind": run.kind, "seed": run.seed, "probe": run.probe,
+                **{c: getattr(run.task, c) for c in ("dim", "size", "shape", "rule", "xi")},
                 **{c: net.get(c) for c in ("depth", "filter", "stride", "width", "act")},
-                "arch": train.get("arch"), "width_factor": train.get("width_factor"),
-                "diffeo": pert["diffeo"], "temperature": pert["temperature"]}
-        for state in ("init", "trained", "shuffled"):
-            for layer in res.get(state, {}).get("layers", []):
+                "arch": getattr(run.train, "arch", None),
+                "width_factor": getattr(run.train, "width_factor", None),
+                "diffeo": run.pert.diffeo, "temperature": run.pert.temperature}
+        for state, sens in res.record.states().items():
+            for layer in sens.to_dict()["layers"]:
                 row = {**base, "state": state, **layer, "depth": net.get("depth")}
                 if "depth" in layer:
                     row["rel_depth"] = layer["depth"]

@@ -13,22 +13,12 @@ import functools
 import hashlib
 from pathlib import Path
 
-from ..errors import require_choice
-from .config import KINDS
-
 _PACKAGE = Path(__file__).resolve().parents[1]  # .../scaledetect
-_RUNNER = ("scaledetect.experiments.runner", "scaledetect.experiments.config")
-_MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.filters",
-            "scaledetect.diagnostics")
-#: The modules that compute each kind of run; their imports are followed.
-ROOTS = {
-    "theory": ("scaledetect.theory",),
-    "nngp": ("scaledetect.theory",),
-    "pooling": _MEASURE,
-    "init": _MEASURE,
-    "train": (*_MEASURE, "scaledetect.nn.train"),
-    "deep": (*_MEASURE, "scaledetect.experiments.deep", "scaledetect.deep"),
-}
+#: Always part of a version, their imports not followed (they name every kind's code): the
+#: runner, the run description, the registry, the numba kinds' execute functions, the records.
+_RUNNER = ("scaledetect.experiments.runner", "scaledetect.experiments.config",
+           "scaledetect.experiments.kinds", "scaledetect.experiments.execute",
+           "scaledetect.experiments.records")
 
 
 @functools.cache
@@ -38,14 +28,13 @@ def results_version(kind: str) -> str:
     Parameters
     ----------
     kind : str
-        One of ``experiments.KINDS``.
+        A registered run kind (``experiments.kinds.KINDS``).
 
     Examples
     --------
     >>> len(results_version("theory"))
     12
     """
-    require_choice("kind", kind, KINDS)
     h = hashlib.sha256()
     for path in sorted(source_files(kind)):
         h.update(str(path.relative_to(_PACKAGE.parent)).encode() + b"\0")
@@ -54,14 +43,18 @@ def results_version(kind: str) -> str:
 
 
 def source_files(kind: str) -> set[Path]:
-    """The source files of every scaledetect module imported, transitively, by *kind*'s roots.
+    """The source files of every scaledetect module imported, transitively, by *kind*'s roots
+    (``RunKind.roots``).
 
-    The runner and run description (``experiments/runner.py``, ``config.py``) are always
-    included but their lazy imports are not followed (they import every kind's code).
+    The runner, run description, registry, execute functions and records (``_RUNNER``) are
+    always included but their imports are not followed (they name every kind's code).
     """
-    require_choice("kind", kind, KINDS)
+    from ..errors import require
+    from .kinds import KINDS
+
+    require(kind in KINDS, "kind", "be one of " + ", ".join(KINDS), kind)
     seen: set[Path] = {_file(m) for m in _RUNNER}
-    todo = [_file(m) for m in ROOTS[kind]]
+    todo = [_file(m) for m in KINDS[kind].roots]
     while todo:
         path = todo.pop()
         if path in seen:

@@ -1,77 +1,45 @@
-"""Reading cached results for the figures: select runs, read a layer profile, average over seeds."""
+"""Drawing measured profiles: one run's, or the mean over seeds, and what was left out."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import ScaleDetectError, require
-from ..experiments.config import Run
-from ..sensitivity.result import profile
-
-#: ``arrays_of(key) -> {name: ndarray}``, e.g. ``lambda key: cache.get(key)[1]``.
-ArraysOf = Callable[[str], dict]
+from ..experiments.stats import mean_se
 
 
-def select(runs: Iterable[Run], kind: str, tag: str | None = None, **where) -> list[Run]:
-    """Runs of *kind* (and *tag*, and NetSpec/TaskSpec fields given as ``net_act="tanh"``...).
-
-    ``where`` keys are ``net_<field>``, ``task_<field>`` or ``pert_<field>``.
-    """
-    out = []
-    for r in runs:
-        if r.kind != kind or (tag is not None and r.tag != tag):
-            continue
-        if all(getattr(getattr(r, k.split("_", 1)[0]), k.split("_", 1)[1]) == v
-               for k, v in where.items()):
-            out.append(r)
-    # one entry per key (presets list shared runs in several figures)
-    return list({r.key: r for r in out}.values())
-
-
-def result_of(results: dict, run: Run) -> dict:
-    """The cached result of *run*, or a ScaleDetectError saying the run is missing."""
-    require(run.key in results, "results", f"contain run {run.key} ({run.kind}, tag={run.tag!r})",
-            "missing", "run it with experiments.run_all first")
-    return results[run.key]
-
-
-def seed_mean(results: dict, runs: Sequence[Run], which: str, quantity: str,
-              with_out: bool = False):
+def seed_mean(sens: Sequence, quantity: str, with_out: bool = False):
     """Mean and standard error over seeds of one quantity's layer profile.
 
     Parameters
     ----------
-    results : dict
-        ``{key: result}``.
-    runs : sequence of Run
-        Runs differing only in their seed.
-    which : str
-        ``init`` or ``trained``.
+    sens : sequence of Sensitivities
+        The same measurement of runs differing only in their seed.
     quantity : str
         ``D``, ``G`` or ``R``.
 
     Returns
     -------
     x, mean, se : float ndarrays (L,)
-        With one seed, ``se`` is the run's own Monte Carlo standard error.
+        With one seed, ``se`` is the run's own Monte Carlo standard error (0 if none).
     n : int
         Number of seeds.
 
     Notes
     -----
-    ``se = std(values, ddof=1) / sqrt(n)``: the spread across seeds, which contains the
-    probe-set sampling noise of each run as well as the seed-to-seed variation.
+    ``se = std(values, ddof=1) / sqrt(n)`` (``stats.mean_se``): the spread across seeds, which
+    contains the probe-set sampling noise of each run as well as the seed-to-seed variation.
     """
-    require(len(runs) > 0, "runs", "be non-empty", len(runs))
-    profiles = [profile(result_of(results, r)[which], quantity, with_out) for r in runs]
+    require(len(sens) > 0, "sens", "be non-empty", len(sens))
+    profiles = [s.profile(quantity, with_out) for s in sens]
     x = profiles[0][0]
     if any(len(p[0]) != len(x) for p in profiles):
         raise ScaleDetectError("runs must share their depth to be averaged over seeds")
-    ys = np.stack([p[1] for p in profiles])
-    if len(runs) == 1:
+    if len(sens) == 1:
         se = profiles[0][2] if profiles[0][2] is not None else np.zeros_like(x)
-        return x, ys[0], se, 1
-    return x, ys.mean(0), ys.std(0, ddof=1) / np.sqrt(len(runs)), len(runs)
+        return x, profiles[0][1], se, 1
+    mean, se = mean_se(np.stack([p[1] for p in profiles]))
+    return x, mean, se, len(sens)
 
 
 def series(x, y, se=None, **meta) -> dict:
@@ -116,9 +84,9 @@ def _drawable(x, y, se, min_k: int, log: bool):
     return ok, omitted
 
 
-def draw_seeds(ax, results: dict, runs: Sequence[Run], which: str, quantity: str, *, label: str,
-               color, marker: str = "s", filled: bool = True, offset: float = 0.0,
-               with_out: bool = False, min_k: int = 0, log: bool = True) -> dict:
+def draw_seeds(ax, sens: Sequence, quantity: str, *, label: str, color, marker: str = "s",
+               filled: bool = True, offset: float = 0.0, with_out: bool = False,
+               min_k: int = 0, log: bool = True) -> dict:
     """Plot mean +- s.e. over seeds as markers with error bars; return the plotted series.
 
     Layers whose value is undefined (NaN), or <= 0 when *log*, are not drawn; they are listed in
@@ -126,15 +94,15 @@ def draw_seeds(ax, results: dict, runs: Sequence[Run], which: str, quantity: str
     """
     from .style import errorbars
 
-    x, y, se, n = seed_mean(results, runs, which, quantity, with_out)
+    x, y, se, n = seed_mean(sens, quantity, with_out)
     keep, omitted = _drawable(x, y, se, min_k, log)
     errorbars(ax, x[keep], y[keep], se[keep], label=f"{label} (n={n})", color=color,
               marker=marker, filled=filled, offset=offset)
     return series(x[keep], y[keep], se[keep], n_seeds=n, label=label, omitted=omitted)
 
 
-def draw_single(ax, result: dict, quantity: str, *, label: str, color, which: str = "init",
-                marker: str = "o", linestyle: str = "-", filled: bool = True,
+def draw_single(ax, sens, quantity: str, *, label: str, color, marker: str = "o",
+                linestyle: str = "-", filled: bool = True,
                 offset: float = 0.0, with_out: bool = False, min_k: int = 0,
                 log: bool = True, line: bool | None = None) -> dict:
     """One run's profile: a line for predictions, markers with error bars for simulations.
@@ -146,7 +114,7 @@ def draw_single(ax, result: dict, quantity: str, *, label: str, color, which: st
     """
     from .style import errorbars, theory_line
 
-    x, y, se = profile(result[which], quantity, with_out)
+    x, y, se = sens.profile(quantity, with_out)
     keep, omitted = _drawable(x, y, se, min_k, log)
     if line or (line is None and se is None):
         theory_line(ax, x[keep], y[keep], label=label, color=color, linestyle=linestyle)

@@ -11,8 +11,6 @@ from ._data import (
     draw_seeds,
     draw_single,
     note_omitted,
-    result_of,
-    select,
 )
 from .style import KIND_COLORS, QUANTITY_LABELS, figure, guide, plain_log_ticks, save
 
@@ -45,27 +43,27 @@ def _anchor(x: np.ndarray, y: np.ndarray, f, k0: float):
     return y[i] / f(x[i])
 
 
-def _panel(ax, q: str, results: dict, th, mc, tr, mode: str, min_k: int) -> dict:
+def _panel(ax, q: str, th, mc, tr, mode: str, min_k: int) -> dict:
     """Draw one quantity's theory lines, Monte Carlo markers, trained squares and guide."""
     log_x = mode == "unstrided"
     panel = {}
     for r in th:
-        panel[f"theory {r.key}"] = draw_single(
-            ax, result_of(results, r), q, color=KIND_COLORS["theory"], min_k=min_k,
+        panel[f"theory {r.run.key}"] = draw_single(
+            ax, r.record.sens, q, color=KIND_COLORS["theory"], min_k=min_k,
             label="theory, pooling net (exact)")
     for r in mc:
-        panel[f"pooling {r.key}"] = draw_single(
-            ax, result_of(results, r), q, color=KIND_COLORS["pooling"], marker="o",
-            min_k=min_k, label=f"pooling net, Monte Carlo (P={r.probe})")
+        panel[f"pooling {r.run.key}"] = draw_single(
+            ax, r.record.sens, q, color=KIND_COLORS["pooling"], marker="o",
+            min_k=min_k, label=f"pooling net, Monte Carlo (P={r.run.probe})")
     if tr:
-        net, task = tr[0].net, tr[0].task
+        net, task = tr[0].run.net, tr[0].run.task
         panel["trained"] = draw_seeds(
-            ax, results, tr, "trained", q, color=KIND_COLORS["trained"], marker="s",
+            ax, [r.record.trained for r in tr], q, color=KIND_COLORS["trained"], marker="s",
             min_k=min_k, label=f"trained CNN (N={task.size}, ξ={task.xi:g}, K={net.depth}, "
                                f"width {net.width})")
     ref = next(iter(panel.values()), None)
     if ref is not None:
-        net = (th or mc or tr)[0].net
+        net = (th or mc or tr)[0].run.net
         label, f = guides(mode, net.dim, net.stride)[q]
         x = np.asarray(ref["x"], float)
         k0 = x.min() + 0.5 * (x.max() - x.min()) if not log_x else np.sqrt(x.max())
@@ -88,38 +86,35 @@ def _log_depth_axis(ax, depth: int) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def render_scaling(out_dir, runs, results: dict, *, fig_id: str, mode: str, caption: str,
-                   title: str) -> list[Path]:
-    """Grid of panels: rows D, G, R; columns dim 1 and dim 2 (those present in *runs*).
+def render_scaling(out_dir, theory: list, pooling: list, trained: list, *, fig_id: str,
+                   mode: str, caption: str, title: str) -> list[Path]:
+    """Grid of panels: rows D, G, R; columns dim 1 and dim 2 (those present).
 
-    Theory (``theory`` runs) as lines, pooling-net Monte Carlo (``pooling``) as markers with
-    error bars, trained CNNs of the same stride kind (``train``, ``trained`` measurement, mean
-    +- s.e. over seeds) as squares; dotted guides show the leading scaling with depth, anchored
-    on the theory (or on the Monte Carlo) in the middle of the depth range.
+    Theory (*theory*: RunResults of predictions) as lines, pooling-net Monte Carlo (*pooling*)
+    as markers with error bars, trained CNNs (*trained*: their ``trained`` measurement, mean +-
+    s.e. over seeds) as squares; dotted guides show the leading scaling with depth, anchored on
+    the theory (or on the Monte Carlo) in the middle of the depth range.
     """
     log_x = mode == "unstrided"
-    strided = (lambda net: net.stride > 1) if mode == "strided" else (lambda net: net.stride == 1)
-    theory = [r for r in select(runs, "theory") if strided(r.net)]
-    pooling = [r for r in select(runs, "pooling") if strided(r.net)]
-    trained = [r for r in select(runs, "train") if strided(r.net) and r.net.act == "relu"]
-    dims = sorted({r.net.dim for r in theory + pooling + trained})
+    dims = sorted({r.run.net.dim for r in theory + pooling + trained})
     fig, axes = figure(3, len(dims), width=4.3 * len(dims) + 0.6, height=8.6, sharex="col")
     data = {"caption": caption, "mode": mode, "columns": {}}
     min_k = 1 if log_x else 0
     legend = {}
     for j, dim in enumerate(dims):
-        th = [r for r in theory if r.net.dim == dim]
-        mc = [r for r in pooling if r.net.dim == dim]
-        tr = [r for r in trained if r.net.dim == dim]
-        col = {"theory": [r.to_dict() for r in th], "pooling": [r.to_dict() for r in mc],
-               "trained": [r.to_dict() for r in tr[:1]], "panels": {}}
+        th = [r for r in theory if r.run.net.dim == dim]
+        mc = [r for r in pooling if r.run.net.dim == dim]
+        tr = [r for r in trained if r.run.net.dim == dim]
+        col = {"theory": [r.run.to_dict() for r in th], "pooling": [r.run.to_dict() for r in mc],
+               "trained": [r.run.to_dict() for r in tr[:1]], "panels": {}}
+        depth = max(r.run.net.depth for r in th + mc + tr)
         for i, q in enumerate(QUANTITIES):
             ax = axes[i, j]
-            panel = _panel(ax, q, results, th, mc, tr, mode, min_k)
+            panel = _panel(ax, q, th, mc, tr, mode, min_k)
             ax.set_yscale("log")
             plain_log_ticks(ax, "y")
             if log_x:
-                _log_depth_axis(ax, max(r.net.depth for r in th + mc + tr))
+                _log_depth_axis(ax, depth)
             ax.set_ylabel(QUANTITY_LABELS[q])
             # the symbols are explained once, below the figure; each panel names its guide
             for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -129,12 +124,11 @@ def render_scaling(out_dir, runs, results: dict, *, fig_id: str, mode: str, capt
                     legend[lab] = h
             col["panels"][q] = panel
         if th or mc:
-            r = (th or mc)[0]
+            r = (th or mc)[0].run
             axes[0, j].set_title(f"{dim}D pooling net: {describe_net(r.net).rsplit(',', 1)[0]}\n"
                                  f"{describe_task(r.task)}")
         axes[-1, j].set_xlabel("layer k (log scale)" if log_x else "layer k")
         if not log_x:
-            depth = max(r.net.depth for r in th + mc + tr)
             axes[-1, j].set_xticks(range(depth + 1))
         data["columns"][f"dim{dim}"] = col
     fig.legend(list(legend.values()), list(legend), loc="outside lower center",

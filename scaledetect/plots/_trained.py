@@ -1,26 +1,8 @@
 """Channel-averaged sensitivities of trained nets against the pooling theory (F14, F15)."""
 
-import math
-
 import numpy as np
 
-from ..errors import ScaleDetectError
 from ..sensitivity.result import profile
-from ._data import result_of
-
-#: Key of the channel-averaged measurement of a trained net in a ``train`` run's result.
-CHANNEL_MEAN = "trained_channel_mean"
-
-
-def channel_mean_of(results: dict, run) -> dict:
-    """The trained net's channel-averaged Sensitivities dict (``measure(channel_mean=True)``)."""
-    res = result_of(results, run)
-    if CHANNEL_MEAN not in res:
-        raise ScaleDetectError(
-            f"results of run {run.key} have no channel-averaged measurement: they were cached "
-            "before it was recorded; delete that run from the cache (or use a fresh cache) and "
-            "run again")
-    return res[CHANNEL_MEAN]
 
 
 def theory_layers(theory: dict, quantity: str) -> np.ndarray:
@@ -55,13 +37,3 @@ def collapse_layer(sens: dict) -> int:
         ratio = d[1:] / d[:-1]
     ratio = np.where(np.isfinite(ratio), ratio, np.inf)
     return int(k[1:][int(np.argmin(ratio))])
-
-
-def mean_se(values) -> tuple[float, float]:
-    """Mean and standard error (``std(ddof=1)/sqrt(n)``; NaN for one value) of *values*."""
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if not len(v):
-        return float("nan"), float("nan")
-    se = float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-    return float(np.mean(v)), se

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sensitivity.result import depth_profile
-from ._data import result_of
+from ..experiments.stats import mean_se
 from .style import QUANTITY_LABELS, figure, plain_log_ticks, save, styled
 
 ID = "fig10_layers"
@@ -18,49 +17,32 @@ SERIES = {"init": ("initialization", "#9a9a9a", "o"), "trained": ("trained", "#b
           "shuffled": ("trained, channels shuffled", "#2166ac", "^")}
 
 
-def layer_profile(result: dict, which: str, quantity: str):
-    """``(depths, values, names)`` of one measurement's nodes (``None`` values -> NaN)."""
-    return depth_profile(result[which], quantity)
-
-
-def seed_profiles(results: dict, runs, which: str, quantity: str):
-    """Mean and standard error over seeds at every node: ``(depths, mean, se, n, names)``."""
-    profs = [layer_profile(result_of(results, r), which, quantity) for r in runs]
+def seed_profiles(sens: list, quantity: str):
+    """Mean and standard error over seeds at every node: ``(depths, mean, se, n, names)``
+    (one seed: se 0).
+    """
+    profs = [s.depth_profile(quantity) for s in sens]
     x, names = profs[0][0], profs[0][2]
     ys = np.stack([p[1] for p in profs])
-    se = ys.std(0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else np.zeros_like(x)
-    return x, ys.mean(0), se, len(ys), names
-
-
-def by_arch(runs) -> dict:
-    """``{arch: [runs]}`` of the clean-training ``deep`` runs, in the order they appear."""
-    out: dict = {}
-    for r in runs:
-        if r.kind == "deep" and "train_noise" not in r.train:
-            out.setdefault(r.train["arch"], {})[r.key] = r
-    return {a: list(d.values()) for a, d in out.items()}
+    mean, se = mean_se(ys)
+    return x, mean, se if len(ys) > 1 else np.zeros_like(x), len(ys), names
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
+def render(out_dir, archs: dict) -> list[Path]:
     """Draw F10: one row per architecture, columns D, G, R against relative depth.
 
     Parameters
     ----------
     out_dir : path
-    runs : sequence of Run
-        ``preset(name)["fig10_layers"]`` (``deep`` runs).
-    results : dict
-        ``{key: result}`` from ``run_all``.
-    arrays_of : callable, optional
-        Unused.
+    archs : dict
+        ``{arch: [RunResult, ...]}`` of standard CNNs (``records.DeepTrained``), one per seed.
 
     Returns
     -------
     list of Path
         ``[png, pdf, json]``.
     """
-    archs = by_arch(runs)
     fig, axes = figure(max(len(archs), 1), 3, width=11.0, height=2.9 * max(len(archs), 1))
     data = {"caption": CAPTION, "architectures": {}}
     for row, (arch, rs) in enumerate(archs.items()):
@@ -69,7 +51,7 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
             ax = axes[row, col]
             panel = {}
             for which, (label, color, marker) in SERIES.items():
-                x, y, se, n, names = seed_profiles(results, rs, which, q)
+                x, y, se, n, names = seed_profiles([getattr(r.record, which) for r in rs], q)
                 ok = np.isfinite(y) & (y > 0)
                 ax.errorbar(x[ok], y[ok], yerr=se[ok], color=color, marker=marker, ms=3.5,
                             lw=1.0, capsize=1.5, label=f"{label} (n={n})")
@@ -81,15 +63,15 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
             ax.set_xlabel("relative depth")
             ax.set_ylabel(QUANTITY_LABELS[q])
             panels[q] = panel
-        width = rs[0].train.get("width_factor", 1.0)
-        errs = [result_of(results, r)["history"]["test_error"] for r in rs]
+        width = rs[0].run.train.width_factor
+        errs = [r.record.test_error for r in rs]
         axes[row, 0].set_title(f"{arch} (width x{width:g}), test error "
                                f"{np.mean(errs):.3f}", fontsize=9)
         data["architectures"][arch] = {"panels": panels, "width_factor": width,
                                        "test_errors": errs}
     if archs:
         axes[0, 0].legend(loc="lower left", fontsize=7)
-        data["task"] = next(iter(archs.values()))[0].task.to_dict()
+        data["task"] = next(iter(archs.values()))[0].run.task.to_dict()
     if not archs:  # the deep runs need the optional PyTorch backend
         axes[0, 0].text(0.5, 0.5, "no standard-CNN runs in this preset\n(they need PyTorch)",
                         transform=axes[0, 0].transAxes, ha="center", va="center")

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
+from ..experiments.stats import mean_se
 from ..nn.filters import uniform_share
-from ._data import describe_net, describe_task, select
+from ._data import describe_net, describe_task
 from .style import KIND_COLORS, errorbars, figure, layer_colors, save, styled
 
 ID = "fig11_spectra"
@@ -67,15 +68,14 @@ def _filters_heatmap(ax, w0: np.ndarray, w1: np.ndarray) -> dict:
     return {"init": a0, "trained": a1}
 
 
-def _fractions(arrays: list[dict], which: str) -> np.ndarray:
-    """``(seeds, K)`` constant-mode fractions ``power[:, 0] / power.sum(1)``."""
-    return np.stack([a[f"{which}.spectrum.power"][:, 0] / a[f"{which}.spectrum.power"].sum(1)
-                     for a in arrays])
+def _fractions(results: list, which: str) -> np.ndarray:
+    """``(seeds, K)`` constant-mode fractions of the filter power (``FilterStats``)."""
+    return np.stack([getattr(r.record, f"filters_{which}").constant_fraction() for r in results])
 
 
 def _mean_se(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    se = v.std(0, ddof=1) / np.sqrt(len(v)) if len(v) > 1 else None
-    return v.mean(0), se
+    mean, se = mean_se(v)
+    return mean, se if len(v) > 1 else None
 
 
 def _series(x, y, se, n: int) -> dict:
@@ -90,15 +90,15 @@ def _constant_panel(ax, groups: dict) -> dict:
     """(b): constant-mode fraction per layer, trained vs init, one marker shape per F."""
     data = {}
     markers = {2: ("o", "s"), 4: ("^", "D")}
-    for f, arrays in groups.items():
+    for f, results in groups.items():
         data[f"F={f}"] = {}
         for which, off in (("init", -0.08), ("trained", 0.08)):
-            mean, se = _mean_se(_fractions(arrays, which))
+            mean, se = _mean_se(_fractions(results, which))
             k = np.arange(1, len(mean) + 1)
-            errorbars(ax, k, mean, se, label=f"F = {f}, {which} (n={len(arrays)})",
+            errorbars(ax, k, mean, se, label=f"F = {f}, {which} (n={len(results)})",
                       color=KIND_COLORS[which], marker=markers[f][which == "trained"],
                       filled=which == "trained", offset=off)
-            data[f"F={f}"][which] = _series(k, mean, se, len(arrays))
+            data[f"F={f}"][which] = _series(k, mean, se, len(results))
         ax.axhline(1 / f, color="#777777", ls="--" if f == 2 else ":", lw=0.9,
                    label=f"random filters, F = {f}: 1/F = {1 / f:.2g}")
     ax.set_ylim(0, 1.05)
@@ -109,15 +109,16 @@ def _constant_panel(ax, groups: dict) -> dict:
     return data
 
 
-def _power_panel(ax, arrays: list[dict]) -> dict:
+def _power_panel(ax, results: list) -> dict:
     """(c): F = 4 power fraction per Laplacian mode, one colour per layer, trained vs init."""
-    lam = arrays[0]["init.spectrum.eigenvalues"]
-    depth = arrays[0]["init.spectrum.power"].shape[0]
+    first = results[0].record.filters_init
+    lam = first.spectra[0].eigenvalues
+    depth = len(first.spectra)
     colors = layer_colors(depth)
     data = {"eigenvalues": lam}
     for which, style in (("init", "--"), ("trained", "-")):
-        p = np.stack([a[f"{which}.spectrum.power"] / a[f"{which}.spectrum.power"].sum(1,
-                      keepdims=True) for a in arrays]).mean(0)
+        powers = [getattr(r.record, f"filters_{which}").power() for r in results]
+        p = np.stack([a / a.sum(1, keepdims=True) for a in powers]).mean(0)
         data[which] = p
         for k in range(depth):
             ax.plot(lam, p[k], style, marker="o" if which == "trained" else None, ms=3,
@@ -130,78 +131,63 @@ def _power_panel(ax, arrays: list[dict]) -> dict:
     return data
 
 
-def _deep_panel(ax, runs: list, results: dict) -> dict:
-    """(d): constant-mode fraction per conv layer of a standard CNN on the 2D task (``deep`` runs
-    with ``spectra`` in their result), trained vs init, mean +- s.e. over seeds.
+def _deep_panel(ax, results: list) -> dict:
+    """(d): constant-mode fraction per conv layer of a standard CNN on the 2D task, trained vs
+    init, mean +- s.e. over seeds.
     """
-    arch = runs[0].train["arch"]
-    data = {"arch": arch, "width_factor": runs[0].train["width_factor"]}
+    train = results[0].run.train
+    arch = train.arch
+    data = {"arch": arch, "width_factor": train.width_factor}
     modes = None
     for which, off in (("init", -0.08), ("trained", 0.08)):
-        v = np.array([[x["constant_fraction"] for x in results[r.key]["spectra"][which]]
-                      for r in runs])
+        v = _fractions(results, which)
         mean, se = _mean_se(v)
         k = np.arange(1, len(mean) + 1)
-        errorbars(ax, k, mean, se, label=f"{which} (n={len(runs)})", color=KIND_COLORS[which],
+        errorbars(ax, k, mean, se, label=f"{which} (n={len(results)})", color=KIND_COLORS[which],
                   marker="s" if which == "trained" else "o", filled=which == "trained",
                   offset=off)
-        data[which] = _series(k, mean, se, len(runs))
-        modes = len(results[runs[0].key]["spectra"][which][0]["power"])
+        data[which] = _series(k, mean, se, len(results))
+        modes = len(getattr(results[0].record, f"filters_{which}").spectra[0].power)
     ax.axhline(1 / modes, color="#777777", ls="--", lw=0.9,
                label=f"random filters: 1/{modes} = {1 / modes:.2g}")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("conv layer k")
     ax.set_ylabel("constant-mode fraction of filter power")
-    ax.set_title(f"(d) {arch} (width x{runs[0].train['width_factor']:g}), 2D task")
+    ax.set_title(f"(d) {arch} (width x{train.width_factor:g}), 2D task")
     ax.legend(fontsize=6.5)
     return data
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of) -> list[Path]:
-    """Draw F11 from the ReLU ``train`` runs tagged ``relu`` (F = 2) and ``F4`` (F = 4), and
-    (panel d, when the runs hold any) the ``deep`` runs of VGG11 or else of one architecture.
-
-    Parameters
-    ----------
-    runs : sequence of Run
-        ``preset(name)["fig11_spectra"]``.
-    results : dict
-        ``{key: result}``; ``deep`` results carry ``spectra`` (``experiments.deep``).
-    arrays_of : callable
-        ``key -> {"init.spectrum.power" (K, F^dim), "trained.spectrum.power",
-        "init.spectrum.eigenvalues", "init.conv1.weight", "trained.conv1.weight"}``.
+def render(out_dir, f2: list, f4: list, deep: list = ()) -> list[Path]:
+    """Draw F11 from trained ReLU nets with F = 2 (*f2*) and F = 4 (*f4*) and (panel d, when
+    given) the standard CNN runs *deep* of one architecture (all RunResults).
 
     Returns
     -------
     list of Path
         ``[png, pdf, json]`` of ``fig11_spectra``.
     """
-    f2 = sorted(select(runs, "train", "relu"), key=lambda r: r.seed)
-    f4 = sorted(select(runs, "train", "F4"), key=lambda r: r.seed)
-    require(len(f2) > 0 and len(f4) > 0, "runs", "contain train runs tagged 'relu' and 'F4'",
-            (len(f2), len(f4)))
-    require(arrays_of is not None, "arrays_of", "be a callable key -> arrays", arrays_of)
-    groups = {2: [arrays_of(r.key) for r in f2], 4: [arrays_of(r.key) for r in f4]}
-    deep = [r for r in select(runs, "deep") if "spectra" in results.get(r.key, {})]
-    if deep:  # one architecture: VGG11 when the preset has it
-        arch = "vgg11" if any(r.train["arch"] == "vgg11" for r in deep) else deep[0].train["arch"]
-        deep = sorted((r for r in deep if r.train["arch"] == arch), key=lambda r: r.seed)
+    f2 = sorted(f2, key=lambda r: r.run.seed)
+    f4 = sorted(f4, key=lambda r: r.run.seed)
+    require(len(f2) > 0 and len(f4) > 0, "f2, f4", "both be non-empty", (len(f2), len(f4)))
+    groups = {2: f2, 4: f4}
+    deep = sorted(deep, key=lambda r: r.run.seed)
     fig, axes = figure(1, 4 if deep else 3, width=18.0 if deep else 14.0, height=4.2)
-    first = groups[2][0]
-    w0, w1 = first["init.conv1.weight"], first["trained.conv1.weight"]
+    first = f2[0].record
+    w0, w1 = first.filters_init.conv1, first.filters_trained.conv1
     panel_a = _filters_scatter if w0[0].size == 2 else _filters_heatmap
-    data = {"caption": CAPTION, "task": f2[0].task.to_dict(),
-            "nets": {"F=2": f2[0].net.to_dict(), "F=4": f4[0].net.to_dict()},
+    data = {"caption": CAPTION, "task": f2[0].run.task.to_dict(),
+            "nets": {"F=2": f2[0].run.net.to_dict(), "F=4": f4[0].run.net.to_dict()},
             "filters": panel_a(axes[0, 0], w0, w1)}
     data["filters"]["uniform_share_layer1"] = {
         state: uniform_share(w, per_filter=True).ravel() for state, w in (("init", w0),
                                                                           ("trained", w1))}
-    axes[0, 0].set_title(f"(a) layer-1 filters, F = 2 (seed {f2[0].seed})")
+    axes[0, 0].set_title(f"(a) layer-1 filters, F = 2 (seed {f2[0].run.seed})")
     data["constant_fraction"] = _constant_panel(axes[0, 1], groups)
     data["power_F4"] = _power_panel(axes[0, 2], groups[4])
     if deep:
-        data["standard_cnn"] = _deep_panel(axes[0, 3], deep, results)
-    fig.suptitle(f"F11  Filter spectra: {describe_task(f2[0].task)}; CNN "
-                 f"{describe_net(f2[0].net)} and {describe_net(f4[0].net)}", fontsize=9)
+        data["standard_cnn"] = _deep_panel(axes[0, 3], deep)
+    fig.suptitle(f"F11  Filter spectra: {describe_task(f2[0].run.task)}; CNN "
+                 f"{describe_net(f2[0].run.net)} and {describe_net(f4[0].run.net)}", fontsize=9)
     return save(fig, out_dir, ID, data)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
-from ..sensitivity.result import profile
-from ._data import describe_net, describe_task, result_of, select
+from ..experiments.stats import mean_se
+from ._data import describe_net, describe_task
 from .style import KIND_COLORS, errorbars, figure, save, styled
 
 ID = "fig12_noise"
@@ -21,8 +21,8 @@ CAPTION = ("Noise-corrupted training: test error and the output's diffeo sensiti
            "training recipe (fixed number of epochs) and for LeNet on the 2D task.")
 
 
-def _sigma(run) -> float:
-    return float(run.train.get("train_noise", 0.0))
+def _sigma(result) -> float:
+    return float(result.run.train.train_noise)
 
 
 def _x(sigmas: np.ndarray) -> np.ndarray:
@@ -32,44 +32,44 @@ def _x(sigmas: np.ndarray) -> np.ndarray:
     return np.where(sigmas > 0, np.log10(np.where(sigmas > 0, sigmas, 1.0)), low)
 
 
-def _output(results: dict, runs: list, which: str, q: str) -> tuple[float, float]:
+def _output(runs: list, which: str, q: str) -> tuple[float, float]:
     """Mean over seeds of the output's *q* and its s.e. (one seed: its Monte Carlo s.e.)."""
     vals, ses = [], []
     for r in runs:
-        _, y, se = profile(result_of(results, r)[which], q, with_out=True)
+        _, y, se = getattr(r.record, which).profile(q, with_out=True)
         vals.append(y[-1])
         ses.append(np.nan if se is None else se[-1])
     if len(vals) == 1:
         return vals[0], ses[0]
-    return float(np.mean(vals)), float(np.std(vals, ddof=1) / np.sqrt(len(vals)))
+    return mean_se(vals)
 
 
-def _test_error(results: dict, runs: list, which: str) -> tuple[float, float]:
-    """Test error at the end (trained) or at epoch 0 (init), mean and s.e. over seeds.
+def _test_error(runs: list, which: str) -> tuple[float, float]:
+    """Test error of the kept model (trained) or at epoch 0 (init), mean and s.e. over seeds.
 
     One seed: the binomial standard error ``sqrt(e (1 - e) / n_test)`` of the test set.
     """
-    hist = [result_of(results, r)["history"] for r in runs]
-    # the trained model of a deep run is its best-test epoch (history["test_error"])
-    v = np.array([h["records"][0]["test_error"] if which == "init" else
-                  h.get("test_error", h["records"][-1]["test_error"]) for h in hist], float)
+    hist = [r.record.history for r in runs]
+    v = np.array([h.records[0].test_error if which == "init" else h.test_error for h in hist],
+                 float)
     if len(v) > 1:
-        return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
-    return float(v[0]), float(np.sqrt(v[0] * (1 - v[0]) / runs[0].train["n_test"]))
+        return mean_se(v)
+    return float(v[0]), float(np.sqrt(v[0] * (1 - v[0]) / runs[0].run.train.n_test))
 
 
-def _row(axes, group: list, results: dict, label: str) -> dict:
+def _row(axes, group: list, label: str) -> dict:
     """One row of four panels (test error, D, G, R of the output) for one net's runs."""
     levels = sorted({_sigma(r) for r in group})
     by = {s: [r for r in group if _sigma(r) == s] for s in levels}
     x = _x(np.array(levels))
-    data = {"sigma": levels, "task": group[0].task.to_dict(), "train": group[0].train}
+    data = {"sigma": levels, "task": group[0].run.task.to_dict(),
+            "train": group[0].run.train.to_dict()}
     panels = [("test_error", "test error", False)] + [(q, q, True) for q in ("D", "G", "R")]
     for ax, (name, qlabel, log) in zip(axes, panels, strict=True):
         data[name] = {}
         for which, off in (("init", -0.04), ("trained", 0.04)):
-            pts = [(_test_error(results, by[s], which) if name == "test_error"
-                    else _output(results, by[s], which, name)) for s in levels]
+            pts = [(_test_error(by[s], which) if name == "test_error"
+                    else _output(by[s], which, name)) for s in levels]
             y, se = np.array(pts).T
             errorbars(ax, x, y, se, label=which, color=KIND_COLORS[which],
                       marker="s" if which == "trained" else "o", filled=which == "trained",
@@ -89,9 +89,9 @@ def _row(axes, group: list, results: dict, label: str) -> dict:
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
-    """Draw F12 from the runs of ``preset(name)["fig12_noise"]`` (tags ``sigma=...``): one row
-    for the numba CNN (``train`` runs), one for the standard CNN (``deep`` runs), if any.
+def render(out_dir, cnn: list, deep: list = ()) -> list[Path]:
+    """Draw F12 from noise-trained nets (RunResults): one row for the numba CNN (*cnn*), one
+    for the standard CNN (*deep*: the runs of one architecture), if any.
 
     The plotted x of sigma is ``log10(sigma)``, sigma = 0 one decade left of the smallest level
     (saved as ``sigma`` next to each series' ``x``).
@@ -101,17 +101,15 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
     list of Path
         ``[png, pdf, json]`` of ``fig12_noise``.
     """
-    trained = select(runs, "train")
-    require(len(trained) > 0, "runs", "contain train runs", len(trained))
-    deep = [r for r in select(runs, "deep") if r.key in results]
+    require(len(cnn) > 0, "cnn", "be non-empty", len(cnn))
     fig, axes = figure(2 if deep else 1, 4, width=14.0, height=7.0 if deep else 3.6)
-    data = {"caption": CAPTION, "net": trained[0].net.to_dict()}
-    data["cnn"] = _row(axes[0], trained, results,
-                       f"{describe_task(trained[0].task)}; CNN {describe_net(trained[0].net)}")
+    net, task = cnn[0].run.net, cnn[0].run.task
+    data = {"caption": CAPTION, "net": net.to_dict()}
+    data["cnn"] = _row(axes[0], cnn, f"{describe_task(task)}; CNN {describe_net(net)}")
     if deep:
-        arch = deep[0].train["arch"]
-        data["standard_cnn"] = _row(axes[1], [r for r in deep if r.train["arch"] == arch],
-                                    results, f"{arch} (width x{deep[0].train['width_factor']:g}) "
-                                             f"on {describe_task(deep[0].task)}")
+        train = deep[0].run.train
+        data["standard_cnn"] = _row(axes[1], [r for r in deep if r.run.train.arch == train.arch],
+                                    f"{train.arch} (width x{train.width_factor:g}) "
+                                    f"on {describe_task(deep[0].run.task)}")
     fig.suptitle("F12  Noise-corrupted training", fontsize=9)
     return save(fig, out_dir, ID, data)

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from ..experiments.scaling import collapse, exponent_series, geometry_of, is_scaling_run
-from ._data import result_of, series
+from ..experiments.scaling import collapse, exponent_series, geometry_of
+from ._data import series
 from .style import errorbars, figure, layer_colors, plain_log_ticks, save, styled, theory_line
 
 ID = "fig13_scaling"
@@ -26,24 +26,22 @@ Y_LABELS = {("strided", "D"): r"$D_k\, s^k / D_0$", ("strided", "G"): r"$G_k\, s
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
+def render(out_dir, theory: list, mc: list) -> list[Path]:
     """Row 1: fitted exponent against N per (geometry, quantity), dims 1 and 2, with the
     asymptote and a 5% band; rows 2-3: data collapse in dim 1 and dim 2 (theory lines coloured by
-    N, Monte Carlo markers). Returns ``[png, pdf, json]`` of ``fig13_scaling``.
+    N, Monte Carlo markers). *theory*, *mc*: RunResults of the system-size series
+    (``studies.scaling``). Returns ``[png, pdf, json]`` of ``fig13_scaling``.
     """
-    runs = [r for r in runs if is_scaling_run(r)]
-    for r in runs:
-        result_of(results, r)  # a missing run is named before anything is drawn
-    dims = sorted({r.task.dim for r in runs})
+    dims = sorted({r.run.task.dim for r in theory + mc})
     fig, axes = figure(1 + len(dims), 4, width=15, height=3.3 * (1 + len(dims)))
     data = {"caption": CAPTION, "exponents": {}, "collapse": {}}
-    fits = exponent_series(runs, results)
+    fits = exponent_series(theory, mc)
     for j, (geometry, q) in enumerate(PANELS):
         data["exponents"][f"{geometry} {q}"] = _exponent_panel(axes[0, j], fits, geometry, q,
                                                                dims)
         for i, dim in enumerate(dims):
             data["collapse"][f"dim{dim} {geometry} {q}"] = _collapse_panel(
-                axes[1 + i, j], runs, results, geometry, q, dim)
+                axes[1 + i, j], theory, mc, geometry, q, dim)
     fig.suptitle("F13  Finite-size scaling of pooling nets (lines: exact theory; markers: Monte "
                  "Carlo)", fontsize=10)
     return save(fig, out_dir, ID, data)
@@ -78,23 +76,27 @@ def _exponent_panel(ax, fits: dict, geometry: str, q: str, dims: list[int]) -> d
     return panel
 
 
-def _collapse_panel(ax, runs, results: dict, geometry: str, q: str, dim: int) -> dict:
-    chosen = sorted((r for r in runs if r.task.dim == dim and geometry_of(r.net) == geometry),
-                    key=lambda r: (r.task.size, r.kind))
-    sizes = sorted({r.task.size for r in chosen})
+def _collapse_panel(ax, theory: list, mc: list, geometry: str, q: str, dim: int) -> dict:
+    # at each size the Monte Carlo first, then the theory line on top
+    chosen = sorted([(r, 1) for r in theory] + [(r, 0) for r in mc],
+                    key=lambda p: (p[0].run.task.size, p[1]))
+    chosen = [(r, is_theory) for r, is_theory in chosen
+              if r.run.task.dim == dim and geometry_of(r.run.net) == geometry]
+    sizes = sorted({r.run.task.size for r, _ in chosen})
     colors = dict(zip(sizes, layer_colors(max(len(sizes), 1)), strict=True))
     panel = {}
-    for r in chosen:
-        pts = collapse(r.task, r.net, result_of(results, r)["init"], q)
-        c, label = colors[r.task.size], f"N={r.task.size}"
-        if r.kind == "theory":
+    for r, is_theory in chosen:
+        task = r.run.task
+        pts = collapse(task, r.run.net, r.record.sens, q)
+        c, label = colors[task.size], f"N={task.size}"
+        if is_theory:
             theory_line(ax, pts["x"], pts["y"], label=label, color=c)
-            panel[f"theory N={r.task.size}"] = series(pts["x"], pts["y"], k=pts["k"], label=label)
+            panel[f"theory N={task.size}"] = series(pts["x"], pts["y"], k=pts["k"], label=label)
         else:
             errorbars(ax, pts["x"], pts["y"], pts["se"], label=None, color=c, marker="o",
                       filled=False)
-            panel[f"mc N={r.task.size}"] = series(pts["x"], pts["y"], pts["se"], k=pts["k"],
-                                                  label=label)
+            panel[f"mc N={task.size}"] = series(pts["x"], pts["y"], pts["se"], k=pts["k"],
+                                                label=label)
     ax.set_xscale("log")
     ax.xaxis.set_minor_formatter(NullFormatter())
     # (k + 1) D_k / D_0 of unstrided nets stays within a few percent of 1: a linear axis

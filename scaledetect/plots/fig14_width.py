@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._data import describe_task, layer_ticks, result_of, select, series
-from ._trained import channel_mean_of, log_distance, mean_se
+from ..experiments.stats import mean_se
+from ._data import describe_task, layer_ticks, series
+from ._trained import log_distance
 from .style import KIND_COLORS, QUANTITY_LABELS, errorbars, figure, layer_colors, save, styled
 from .style import theory_line as line
 
@@ -17,18 +18,18 @@ CAPTION = ("Width convergence: averaged over channels, the representations of tr
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
+def render(out_dir, theory, trained: list) -> list[Path]:
     """Panels: channel-averaged D_k and G_k per width with the theory; distance against width.
 
-    Uses the ReLU ``train`` runs (their ``trained_channel_mean`` measurement) and the ``theory``
-    run of the same task. Returns ``[png, pdf, json]`` of ``fig14_width``.
+    *theory*: the RunResult of the pooling theory of the task; *trained*: RunResults of trained
+    ReLU nets (their channel-averaged measurement). Returns ``[png, pdf, json]`` of
+    ``fig14_width``.
     """
-    trained = [r for r in select(runs, "train") if r.net.act == "relu"]
-    theory = select(runs, "theory")[0]
-    th = result_of(results, theory)["init"]
+    th = theory.record.sens
+    theory = theory.run
     by_width: dict[int, list] = {}
-    for r in sorted(trained, key=lambda r: (r.net.width, r.seed)):
-        by_width.setdefault(r.net.width, []).append(channel_mean_of(results, r))
+    for r in sorted(trained, key=lambda r: (r.run.net.width, r.run.seed)):
+        by_width.setdefault(r.run.net.width, []).append(r.record.channel_mean)
     fig, axes = figure(1, 3, width=13, height=3.8)
     colors = dict(zip(by_width, layer_colors(len(by_width)), strict=True))
     data = {"caption": CAPTION, "theory_run": theory.to_dict(), "panels": {}, "distance": {}}
@@ -40,17 +41,14 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
     return save(fig, out_dir, ID, data)
 
 
-def _profile_panel(ax, th: dict, by_width: dict, colors: dict, q: str, depth: int) -> dict:
-    from ..sensitivity.result import profile
-
-    k, v, _ = profile(th, q)
+def _profile_panel(ax, th, by_width: dict, colors: dict, q: str, depth: int) -> dict:
+    k, v, _ = th.profile(q)
     ok = np.isfinite(v) & (v > 0)
     line(ax, k[ok], v[ok], label="pooling net, exact", color=KIND_COLORS["theory"])
     panel = {"theory": series(k[ok], v[ok], label="pooling net, exact")}
     for i, (w, sens) in enumerate(by_width.items()):
-        ys = np.stack([profile(s, q)[1] for s in sens])
-        mean = ys.mean(0)
-        se = ys.std(0, ddof=1) / np.sqrt(len(sens)) if len(sens) > 1 else np.zeros_like(mean)
+        mean, se = mean_se(np.stack([s.profile(q)[1] for s in sens]))
+        se = se if len(sens) > 1 else np.zeros_like(mean)
         keep = np.isfinite(mean) & (mean > 0)
         offset = 0.08 * (i - (len(by_width) - 1) / 2)
         errorbars(ax, k[keep], mean[keep], se[keep], label=f"width {w} (n={len(sens)})",
@@ -64,11 +62,12 @@ def _profile_panel(ax, th: dict, by_width: dict, colors: dict, q: str, depth: in
     return panel
 
 
-def _distance_panel(ax, th: dict, by_width: dict) -> dict:
+def _distance_panel(ax, th, by_width: dict) -> dict:
     out = {}
     widths = np.array(list(by_width), float)
     for q, marker in (("D", "o"), ("G", "s")):
-        stats = [mean_se([log_distance(s, th, q) for s in sens]) for sens in by_width.values()]
+        stats = [mean_se([log_distance(s, th, q) for s in sens], finite=True)
+                 for sens in by_width.values()]
         mean, se = np.array(stats).T
         errorbars(ax, widths, mean, np.nan_to_num(se), label=f"{q}_k", color=KIND_COLORS[
             "trained" if q == "D" else "pooling"], marker=marker)

@@ -13,11 +13,11 @@ CAPTION = ("Strided pooling (s = F = 2): the closed-form prediction for the idea
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
-    """Draw F3 from the strided ``theory``, ``pooling`` and ReLU ``train`` runs (log-linear axes).
-
-    Returns ``[png, pdf, json]`` of ``fig3_strided``; *arrays_of* is unused.
+def render(out_dir, theory: list, pooling: list, trained: list = ()) -> list[Path]:
+    """Draw F3 from the strided pooling nets' theory and Monte Carlo (RunResults) and the
+    trained ReLU nets (returns ``[png, pdf, json]``).
     """
-    return render_scaling(out_dir, runs, results, fig_id=ID, mode="strided", caption=CAPTION,
+    return render_scaling(out_dir, list(theory), list(pooling), list(trained),
+                          fig_id=ID, mode="strided", caption=CAPTION,
                           title="F3  Strided pooling: sensitivities vs depth "
                                 "(lines: theory; markers: simulation; dotted: scaling guides)")

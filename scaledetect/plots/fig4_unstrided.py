@@ -12,11 +12,11 @@ CAPTION = ("Unstrided pooling (s = 1, F = 2): each layer widens a binomial avera
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
-    """Draw F4 from the unstrided ``theory``, ``pooling`` (and any ReLU ``train``) runs, log-log.
-
-    Returns ``[png, pdf, json]`` of ``fig4_unstrided``; *arrays_of* is unused.
+def render(out_dir, theory: list, pooling: list, trained: list = ()) -> list[Path]:
+    """Draw F4 from the unstrided pooling nets' theory and Monte Carlo (RunResults) and the
+    trained ReLU nets (returns ``[png, pdf, json]``).
     """
-    return render_scaling(out_dir, runs, results, fig_id=ID, mode="unstrided", caption=CAPTION,
+    return render_scaling(out_dir, list(theory), list(pooling), list(trained),
+                          fig_id=ID, mode="unstrided", caption=CAPTION,
                           title="F4  Unstrided pooling: sensitivities vs depth, log-log "
                                 "(lines: theory; markers: simulation; dotted: scaling guides)")

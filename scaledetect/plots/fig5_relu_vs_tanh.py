@@ -8,8 +8,6 @@ from ._data import (
     draw_single,
     layer_ticks,
     note_omitted,
-    result_of,
-    select,
 )
 from .style import ACT_COLORS, figure, plain_log_ticks, save, styled
 
@@ -21,56 +19,25 @@ CAPTION = ("Only rectified noise piles up: in pooling nets G_k grows with depth 
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
+def render(out_dir, theory: dict, mc: dict, trained: dict) -> list[Path]:
     """Draw F5: (a) pooling nets, theory vs Monte Carlo; (b) trained CNNs, init vs trained.
 
     Parameters
     ----------
-    runs : sequence of Run
-        ``preset(name)["fig5_relu_vs_tanh"]``: ``theory`` and ``pooling`` runs of a ReLU and a tanh
-        pooling net, ``train`` (and ``nngp``) runs tagged ``relu`` and ``tanh``.
+    theory, mc : dict
+        ``{act: RunResult}``: the exact prediction and the Monte Carlo of a ReLU and a tanh
+        pooling net.
+    trained : dict
+        ``{act: [RunResult, ...]}``: trained nets of each activation, one per seed.
 
     Returns
     -------
     list of Path
-        ``[png, pdf, json]`` of ``fig5_relu_vs_tanh``; *arrays_of* is unused.
+        ``[png, pdf, json]`` of ``fig5_relu_vs_tanh``.
     """
     fig, axes = figure(1, 2, width=9.6, height=3.8)
-    data = {"caption": CAPTION, "pooling": {}, "trained": {}}
-    ax = axes[0, 0]
-    depth_pool = 0
-    for act, off in (("relu", -0.06), ("tanh", 0.06)):
-        for r in select(runs, "theory", net_act=act):
-            data["pooling"][f"{act} theory"] = draw_single(
-                ax, result_of(results, r), "G", color=ACT_COLORS[act], label=f"{act}: theory")
-            depth_pool = max(depth_pool, r.net.depth)
-            task = r.task
-        for r in select(runs, "pooling", net_act=act):
-            data["pooling"][f"{act} Monte Carlo"] = draw_single(
-                ax, result_of(results, r), "G", color=ACT_COLORS[act], marker="o", offset=off,
-                label=f"{act}: Monte Carlo (P={r.probe})")
-            depth_pool = max(depth_pool, r.net.depth)
-            task = r.task
-    if depth_pool:
-        layer_ticks(ax, depth_pool)
-        ax.set_title(f"(a) pooling nets (F=s=2): {describe_task(task)}")
-    ax = axes[0, 1]
-    depth_tr = 0
-    for act, off in (("relu", -0.1), ("tanh", 0.1)):
-        trained = select(runs, "train", tag=act)
-        if not trained:
-            continue
-        data["trained"][f"{act} init"] = draw_seeds(
-            ax, results, trained, "init", "G", color=ACT_COLORS[act], marker="o", filled=False,
-            offset=off - 0.05, label=f"{act}: at initialization")
-        data["trained"][f"{act} trained"] = draw_seeds(
-            ax, results, trained, "trained", "G", color=ACT_COLORS[act], marker="s",
-            offset=off + 0.05, label=f"{act}: trained")
-        depth_tr = max(depth_tr, trained[0].net.depth)
-        width, task = trained[0].net.width, trained[0].task
-    if depth_tr:
-        layer_ticks(ax, depth_tr)
-        ax.set_title(f"(b) trained CNNs (width {width}): {describe_task(task)}")
+    data = {"caption": CAPTION, "pooling": _pooling_panel(axes[0, 0], theory, mc),
+            "trained": _trained_panel(axes[0, 1], trained)}
     for ax, part in zip(axes[0], ("pooling", "trained"), strict=True):
         note_omitted(ax, data[part], "G")
         ax.set_yscale("log")
@@ -84,3 +51,43 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
                  "stays flat after layer 1 (its level is set by the saturated signal)",
                  fontsize=9.5)
     return save(fig, out_dir, ID, data)
+
+
+def _pooling_panel(ax, theory: dict, mc: dict) -> dict:
+    """(a): G_k of the ReLU and tanh pooling nets, theory lines and Monte Carlo markers."""
+    panel, depth = {}, 0
+    for act, off in (("relu", -0.06), ("tanh", 0.06)):
+        for r in [theory[act]] if act in theory else []:
+            panel[f"{act} theory"] = draw_single(
+                ax, r.record.sens, "G", color=ACT_COLORS[act], label=f"{act}: theory")
+            depth, task = max(depth, r.run.net.depth), r.run.task
+        for r in [mc[act]] if act in mc else []:
+            panel[f"{act} Monte Carlo"] = draw_single(
+                ax, r.record.sens, "G", color=ACT_COLORS[act], marker="o", offset=off,
+                label=f"{act}: Monte Carlo (P={r.run.probe})")
+            depth, task = max(depth, r.run.net.depth), r.run.task
+    if depth:
+        layer_ticks(ax, depth)
+        ax.set_title(f"(a) pooling nets (F=s=2): {describe_task(task)}")
+    return panel
+
+
+def _trained_panel(ax, trained: dict) -> dict:
+    """(b): G_k of trained ReLU and tanh CNNs, at initialization and trained."""
+    panel, depth = {}, 0
+    for act, off in (("relu", -0.1), ("tanh", 0.1)):
+        runs = trained.get(act, [])
+        if not runs:
+            continue
+        panel[f"{act} init"] = draw_seeds(
+            ax, [r.record.init for r in runs], "G", color=ACT_COLORS[act], marker="o",
+            filled=False, offset=off - 0.05, label=f"{act}: at initialization")
+        panel[f"{act} trained"] = draw_seeds(
+            ax, [r.record.trained for r in runs], "G", color=ACT_COLORS[act], marker="s",
+            offset=off + 0.05, label=f"{act}: trained")
+        depth = max(depth, runs[0].run.net.depth)
+        width, task = runs[0].run.net.width, runs[0].run.task
+    if depth:
+        layer_ticks(ax, depth)
+        ax.set_title(f"(b) trained CNNs (width {width}): {describe_task(task)}")
+    return panel

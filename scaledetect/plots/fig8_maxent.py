@@ -7,7 +7,7 @@ from matplotlib.ticker import NullFormatter
 
 from .. import perturb, tasks
 from ..errors import require
-from ._data import describe_net, describe_task, profile, result_of, select
+from ._data import describe_net, describe_task
 from .style import errorbars, figure, guide, layer_colors, plain_log_ticks, save, styled
 
 ID = "fig8_maxent"
@@ -31,25 +31,11 @@ def examples(task, temperatures, cutoff: float, interp: str, rng: int = 0) -> np
     return np.stack(out).astype(float)
 
 
-@styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
-    """Draw F8 from the maxent ``pooling`` runs (one per temperature).
-
-    Returns ``[png, pdf, json]`` of ``fig8_maxent``; *arrays_of* is unused.
-    """
-    mc = sorted((r for r in select(runs, "pooling") if r.pert.diffeo == "maxent"),
-                key=lambda r: r.pert.temperature)
-    require(len(mc) > 0, "runs", "contain pooling runs with diffeo=maxent", len(mc))
-    task, net, pert = mc[0].task, mc[0].net, mc[0].pert
-    temps = np.array([r.pert.temperature for r in mc])
-    n_ex = len(temps) + 1
-    fig = figure(1, 1, width=max(8.0, 1.55 * n_ex), height=6.6)[0]
-    fig.clear()
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.9])
-    ex_axes = top.subplots(1, n_ex, squeeze=False)[0]
+def _examples_panel(top, task, pert, temps: np.ndarray) -> np.ndarray:
+    """(a): one blob image deformed at each temperature; returns the images drawn."""
     imgs = examples(task, temps, pert.cutoff, pert.interp)
     vmax = float(np.abs(imgs).max())
-    for i, ax in enumerate(ex_axes):
+    for i, ax in enumerate(top.subplots(1, len(temps) + 1, squeeze=False)[0]):
         ax.imshow(imgs[i], cmap="magma", vmin=0, vmax=vmax, interpolation="nearest",
                   origin="lower")
         ax.set_xticks([])
@@ -64,14 +50,30 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
                  f"{task.blob_width:g} px)\ndeformed by the same field shape at growing "
                  f"temperature T (cut-off {pert.cutoff:g}, {pert.interp} interpolation)",
                  fontsize=9)
+    return imgs
 
+
+@styled
+def render(out_dir, pooling: list) -> list[Path]:
+    """Draw F8 from Monte Carlo measurements (RunResults) of one pooling net under max-entropy
+    diffeos, one per temperature. Returns ``[png, pdf, json]`` of ``fig8_maxent``.
+    """
+    mc = sorted((r for r in pooling if r.run.pert.diffeo == "maxent"),
+                key=lambda r: r.run.pert.temperature)
+    require(len(mc) > 0, "pooling", "contain measurements with diffeo=maxent", len(mc))
+    task, net, pert = mc[0].run.task, mc[0].run.net, mc[0].run.pert
+    temps = np.array([r.run.pert.temperature for r in mc])
+    fig = figure(1, 1, width=max(8.0, 1.55 * (len(temps) + 1)), height=6.6)[0]
+    fig.clear()
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.9])
+    imgs = _examples_panel(top, task, pert, temps)
     axes = bottom.subplots(1, 2, squeeze=False)[0]
     depth = net.depth
     colors = layer_colors(depth + 1)
     data = {"caption": CAPTION, "task": task.to_dict(), "net": net.to_dict(),
             "temperatures": temps, "examples": imgs, "panels": {"D": {}, "R": {}}}
     for ax, q in zip(axes, ("D", "R"), strict=True):
-        per_layer = [profile(result_of(results, r)["init"], q) for r in mc]
+        per_layer = [r.record.sens.profile(q) for r in mc]
         for k in range(depth + 1):
             y = np.array([p[1][k] for p in per_layer])
             se = np.array([p[2][k] if p[2] is not None else np.nan for p in per_layer])
@@ -94,7 +96,7 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
             guide(ax, xs, y0[0] * xs / temps[0] * 0.5, label=r"$\propto T$")
             ax.set_ylabel(r"diffeo sensitivity $D_k$")
             ax.set_title(f"(b) D_k vs T, pooling net ({describe_net(net)}), "
-                         f"P={mc[0].probe}", fontsize=8.5)
+                         f"P={mc[0].run.probe}", fontsize=8.5)
             ax.legend(loc="lower right", fontsize=6.5, ncol=2)
         else:
             ax.set_ylabel(r"$R_k = D_k / G_k$ (noise matched to each T)")

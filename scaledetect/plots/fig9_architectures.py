@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._data import result_of
-from .fig10_layers import SERIES, by_arch, layer_profile
+from .fig10_layers import SERIES
 from .style import QUANTITY_LABELS, figure, save, styled
 
 ID = "fig9_architectures"
@@ -14,38 +13,32 @@ CAPTION = ("Standard CNNs trained on the two-point task: every architecture lear
            "below its value at initialization (markers: seeds; bars: their mean).")
 
 
-def output_values(results: dict, runs, which: str, quantity: str) -> np.ndarray:
+def output_values(runs: list, which: str, quantity: str) -> np.ndarray:
     """The output node's value of *quantity*, one per run (seed)."""
-    return np.array([layer_profile(result_of(results, r), which, quantity)[1][-1]
-                     for r in runs], float)
+    return np.array([getattr(r.record, which).depth_profile(quantity)[1][-1] for r in runs],
+                    float)
 
 
 @styled
-def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
+def render(out_dir, archs: dict) -> list[Path]:
     """Draw F9: (a) test error, (b-d) D, G, R of the output, init vs trained, per architecture.
 
     Parameters
     ----------
     out_dir : path
-    runs : sequence of Run
-        ``preset(name)["fig9_architectures"]`` (``deep`` runs).
-    results : dict
-        ``{key: result}`` from ``run_all``.
-    arrays_of : callable, optional
-        Unused.
+    archs : dict
+        ``{arch: [RunResult, ...]}`` of standard CNNs (``records.DeepTrained``), one per seed.
 
     Returns
     -------
     list of Path
         ``[png, pdf, json]``.
     """
-    archs = by_arch(runs)
     names = list(archs)
     x = np.arange(len(names))
     fig, axes = figure(1, 4, width=13.0, height=3.4)
     data = {"caption": CAPTION, "architectures": names, "panels": {}}
-    errs = [np.array([result_of(results, r)["history"]["test_error"] for r in archs[a]])
-            for a in names]
+    errs = [np.array([r.record.test_error for r in archs[a]]) for a in names]
     ax = axes[0, 0]
     for i, e in enumerate(errs):
         ax.plot(np.full(len(e), x[i]), e, "o", color="#b2182b", ms=4, alpha=0.7)
@@ -59,7 +52,7 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
         panel = {}
         for which, off in (("init", -0.15), ("trained", 0.15)):
             label, color, marker = SERIES[which]
-            vals = [output_values(results, archs[a], which, q) for a in names]
+            vals = [output_values(archs[a], which, q) for a in names]
             for i, v in enumerate(vals):
                 ax.plot(np.full(len(v), x[i] + off), v, marker, color=color, ms=4,
                         label=label if i == 0 else None, alpha=0.8)
@@ -74,12 +67,12 @@ def render(out_dir, runs, results: dict, arrays_of=None) -> list[Path]:
         data["panels"][q] = panel
     for ax in axes[0]:
         ax.set_xticks(x)
-        ax.set_xticklabels([f"{a}\nx{archs[a][0].train.get('width_factor', 1):g}"
+        ax.set_xticklabels([f"{a}\nx{archs[a][0].run.train.width_factor:g}"
                             for a in names], fontsize=7)
     if names:
         axes[0, 1].legend(loc="lower left", fontsize=7)
-        data["task"] = archs[names[0]][0].task.to_dict()
-        data["train"] = {a: dict(archs[a][0].train) for a in names}
+        data["task"] = archs[names[0]][0].run.task.to_dict()
+        data["train"] = {a: archs[a][0].run.train.to_dict() for a in names}
     if not archs:  # the deep runs need the optional PyTorch backend
         axes[0, 0].text(0.5, 0.5, "no standard-CNN runs in this preset\n(they need PyTorch)",
                         transform=axes[0, 0].transAxes, ha="center", va="center")

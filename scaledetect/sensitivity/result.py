@@ -55,6 +55,61 @@ class Sensitivities:
             rows.append(row)
         return {"config": self.config, "layers": rows}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Sensitivities":
+        """Inverse of ``to_dict``: ``from_dict(s.to_dict()).to_dict() == s.to_dict()``.
+
+        ``None`` values (non-finite numbers in the JSON) become NaN; standard errors, names and
+        depths are restored when every layer row carries them.
+        """
+        rows = d["layers"]
+
+        def column(name):
+            if not all(name in r for r in rows):
+                return None
+            return np.array([np.nan if r[name] is None else r[name] for r in rows], float)
+
+        names = tuple(r["name"] for r in rows) if all("name" in r for r in rows) else None
+        depths = tuple(float(r["depth"]) for r in rows) if all("depth" in r for r in rows) \
+            else None
+        return cls(layers=tuple(r["k"] for r in rows), D=column("D"), G=column("G"),
+                   R=column("R"), D_se=column("D_se"), G_se=column("G_se"),
+                   R_se=column("R_se"), config=dict(d.get("config", {})), names=names,
+                   depths=depths)
+
+    def profile(self, quantity: str, with_out: bool = False):
+        """One quantity across the conv layers (and the output at ``x = K + 1``).
+
+        Returns
+        -------
+        x : float ndarray (L,)
+            Layer index k.
+        y : float ndarray (L,)
+            Values (NaN where undefined).
+        se : float ndarray (L,) or None
+            Standard errors (Monte Carlo), None for exact predictions.
+        """
+        keep = [i for i, k in enumerate(self.layers) if with_out or k != "out"]
+        depth = max(k for k in self.layers if k != "out")
+        x = np.array([depth + 1 if self.layers[i] == "out" else self.layers[i] for i in keep],
+                     float)
+        se = getattr(self, f"{quantity}_se")
+        return (x, np.asarray(getattr(self, quantity), float)[keep],
+                None if se is None else np.asarray(se, float)[keep])
+
+    def depth_profile(self, quantity: str):
+        """One quantity of named nodes against relative depth: ``(depths, values, names)``
+        (depths NaN and names the layer labels where unknown).
+        """
+        n = len(self.layers)
+        depths = np.full(n, np.nan) if self.depths is None else np.asarray(self.depths, float)
+        names = [str(k) for k in self.layers] if self.names is None else list(self.names)
+        return depths, np.asarray(getattr(self, quantity), float), names
+
+    def output(self, quantity: str) -> float:
+        """The network output's value of *quantity* (the ``"out"`` row; NaN if undefined)."""
+        return float(np.asarray(getattr(self, quantity), float)[self.layers.index("out")])
+
     def table(self) -> str:
         """A readable fixed-width table, one row per layer."""
         mc = self.D_se is not None
@@ -102,6 +157,8 @@ def profile(sens: dict, quantity: str, with_out: bool = False):
     se : float ndarray (L,) or None
         Standard errors if the result has them.
     """
+    if isinstance(sens, Sensitivities):
+        return sens.profile(quantity, with_out)
     rows = [r for r in sens["layers"] if with_out or r["k"] != "out"]
     depth = max(r["k"] for r in sens["layers"] if r["k"] != "out")
     x = np.array([depth + 1 if r["k"] == "out" else r["k"] for r in rows], dtype=float)
@@ -125,6 +182,8 @@ def depth_profile(sens: dict, quantity: str):
     names : list of str
         Each row's ``name`` (its ``k`` where absent).
     """
+    if isinstance(sens, Sensitivities):
+        return sens.depth_profile(quantity)
     rows = sens["layers"]
     depth = np.array([r.get("depth", np.nan) for r in rows], float)
     vals = np.array([np.nan if r.get(quantity) is None else r[quantity] for r in rows], float)

@@ -2,7 +2,7 @@
 
 import argparse
 
-from ..experiments.presets import PRESETS
+from .preset import PRESETS
 
 
 def parse_args(doc: str, argv: list[str]) -> dict:

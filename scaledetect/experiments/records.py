@@ -1,0 +1,255 @@
+"""Typed, versioned results of every run kind: written by the runner, read by figures and report.
+
+A finished run is stored as a JSON envelope and an ``.npz`` of arrays (``Cache``)::
+
+    {"schema": SCHEMA, "run": Run.to_dict(), "version": <code hash>, "seconds": ...,
+     "record": <the kind's record as JSON>}
+
+Each run kind (``experiments.kinds``) names its record type; every record is a frozen dataclass
+with ``to_json() -> (dict, arrays)`` and ``from_json(dict, arrays)``, and ``states()``: its
+measurements by name (``init``, ``trained``, ``shuffled``), which is all the tidy CSV needs.
+Derived quantities (the constant-mode fraction of the filter power, the test error of the kept
+model) are methods here, computed in one place.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..diagnostics.spectrum import LayerSpectrum
+from ..errors import ScaleDetectError
+from ..sensitivity.result import Sensitivities
+from ..training.history import TrainHistory
+
+#: Version of the stored layout; a result written with another one is computed again.
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class FilterStats:
+    """Filter statistics of one net (SPEC section 10).
+
+    Attributes
+    ----------
+    spectra : tuple of LayerSpectrum
+        Per conv layer, the mean filter power on each grid-Laplacian mode.
+    conv1 : ndarray (C, 1, F[, F]) or None
+        The first layer's raw weights (numba CNNs; F11's filter panel).
+    uniform_share : ndarray (K,) or None
+        ``nn.filters.uniform_share`` of every layer (numba CNNs).
+    """
+
+    spectra: tuple
+    conv1: np.ndarray | None = None
+    uniform_share: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, model, first_layer: bool = True) -> "FilterStats":
+        """The statistics of *model* (a numba CNN with *first_layer*, or any model
+        ``diagnostics.spectrum.spectra`` reads).
+        """
+        from ..diagnostics.spectrum import spectra
+        from ..nn.filters import uniform_share
+
+        layers = tuple(spectra(model))
+        if not first_layer:
+            return cls(layers)
+        weights = [model.params[f"conv{k}.weight"] for k in range(1, model.spec.depth + 1)]
+        return cls(layers, np.asarray(weights[0], np.float64),
+                   np.array([uniform_share(w) for w in weights]))
+
+    def power(self) -> np.ndarray:
+        """``(K, modes)`` power per layer and mode (layers must share their filter size)."""
+        return np.stack([s.power for s in self.spectra])
+
+    def constant_fraction(self) -> np.ndarray:
+        """``(K,)`` share of each layer's filter power on the constant (pooling) mode,
+        ``power[0] / sum(power)``: 1 for average pooling, ``1/F^dim`` for random filters.
+        """
+        return np.array([s.power[0] / s.power.sum() for s in self.spectra])
+
+    def to_json(self, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
+        """JSON part and arrays (``{prefix}.conv1.weight``) of the statistics."""
+        d = {"spectra": [s.to_dict() for s in self.spectra]}
+        if self.uniform_share is not None:
+            d["uniform_share"] = self.uniform_share.tolist()
+        arrays = {} if self.conv1 is None else {f"{prefix}.conv1.weight": self.conv1}
+        return d, arrays
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict, prefix: str) -> "FilterStats":
+        """Inverse of ``to_json``."""
+        spectra = tuple(LayerSpectrum(s["k"], s["name"], tuple(s["shape"]),
+                                      np.asarray(s["eigenvalues"], float),
+                                      np.asarray(s["power"], float), s["constant_fraction"])
+                        for s in d["spectra"])
+        share = d.get("uniform_share")
+        return cls(spectra, arrays.get(f"{prefix}.conv1.weight"),
+                   None if share is None else np.asarray(share, float))
+
+
+def _sens(d: dict, name: str) -> Sensitivities:
+    return Sensitivities.from_dict(d[name])
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Kinds ``theory``, ``nngp`` and ``pooling``: one layer profile (a prediction or a Monte
+    Carlo measurement of a fixed net).
+    """
+
+    sens: Sensitivities
+
+    def states(self) -> dict[str, Sensitivities]:
+        """Measurements by state name (the tidy CSV's ``state`` column)."""
+        return {"init": self.sens}
+
+    def to_json(self) -> tuple[dict, dict]:
+        """JSON part and arrays."""
+        return {"sens": self.sens.to_dict()}, {}
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict) -> "Profile":
+        """Inverse of ``to_json``."""
+        return cls(_sens(d, "sens"))
+
+
+@dataclass(frozen=True)
+class RandomNet:
+    """Kind ``init``: a randomly initialized CNN, measured, with its filter statistics."""
+
+    sens: Sensitivities
+    filters: FilterStats
+
+    def states(self) -> dict[str, Sensitivities]:
+        """Measurements by state name."""
+        return {"init": self.sens}
+
+    def to_json(self) -> tuple[dict, dict]:
+        """JSON part and arrays."""
+        filters, arrays = self.filters.to_json("init")
+        return {"sens": self.sens.to_dict(), "filters": filters}, arrays
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict) -> "RandomNet":
+        """Inverse of ``to_json``."""
+        return cls(_sens(d, "sens"), FilterStats.from_json(d["filters"], arrays, "init"))
+
+
+@dataclass(frozen=True)
+class Trained:
+    """Kind ``train``: a numba CNN trained, measured before and after.
+
+    Attributes
+    ----------
+    init, trained : Sensitivities
+        At initialization and after training (probes corrupted at the training noise level).
+    channel_mean : Sensitivities
+        The trained net averaged over channels first (spatial pooling alone).
+    channel_sum : Sensitivities
+        The channel-summed trained net (``diagnostics.channel_sum``).
+    history : TrainHistory
+    filters_init, filters_trained : FilterStats
+    """
+
+    init: Sensitivities
+    trained: Sensitivities
+    channel_mean: Sensitivities
+    channel_sum: Sensitivities
+    history: TrainHistory
+    filters_init: FilterStats
+    filters_trained: FilterStats
+
+    @property
+    def test_error(self) -> float:
+        """Test error of the kept (final) model."""
+        return self.history.test_error
+
+    def states(self) -> dict[str, Sensitivities]:
+        """Measurements by state name."""
+        return {"init": self.init, "trained": self.trained}
+
+    def to_json(self) -> tuple[dict, dict]:
+        """JSON part and arrays."""
+        fi, ai = self.filters_init.to_json("init")
+        ft, at = self.filters_trained.to_json("trained")
+        d = {q: getattr(self, q).to_dict() for q in ("init", "trained", "channel_mean",
+                                                      "channel_sum")}
+        return {**d, "history": self.history.to_dict(), "filters_init": fi,
+                "filters_trained": ft}, {**ai, **at}
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict) -> "Trained":
+        """Inverse of ``to_json``."""
+        return cls(*(_sens(d, q) for q in ("init", "trained", "channel_mean", "channel_sum")),
+                   TrainHistory.from_dict(d["history"]),
+                   FilterStats.from_json(d["filters_init"], arrays, "init"),
+                   FilterStats.from_json(d["filters_trained"], arrays, "trained"))
+
+
+@dataclass(frozen=True)
+class DeepTrained:
+    """Kind ``deep``: a standard architecture trained with PyTorch, every node measured at
+    initialization, trained (the best-test model) and trained with channels shuffled (mode 1).
+    """
+
+    init: Sensitivities
+    trained: Sensitivities
+    shuffled: Sensitivities
+    history: TrainHistory
+    filters_init: FilterStats
+    filters_trained: FilterStats
+
+    @property
+    def test_error(self) -> float:
+        """Test error of the kept (best-test) model."""
+        return self.history.test_error
+
+    def states(self) -> dict[str, Sensitivities]:
+        """Measurements by state name."""
+        return {"init": self.init, "trained": self.trained, "shuffled": self.shuffled}
+
+    def to_json(self) -> tuple[dict, dict]:
+        """JSON part and arrays."""
+        fi, ai = self.filters_init.to_json("init")
+        ft, at = self.filters_trained.to_json("trained")
+        d = {q: getattr(self, q).to_dict() for q in ("init", "trained", "shuffled")}
+        return {**d, "history": self.history.to_dict(), "filters_init": fi,
+                "filters_trained": ft}, {**ai, **at}
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict) -> "DeepTrained":
+        """Inverse of ``to_json``."""
+        return cls(*(_sens(d, q) for q in ("init", "trained", "shuffled")),
+                   TrainHistory.from_dict(d["history"]),
+                   FilterStats.from_json(d["filters_init"], arrays, "init"),
+                   FilterStats.from_json(d["filters_trained"], arrays, "trained"))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: what ran, with which code, how long it took, and its record."""
+
+    run: object
+    version: str
+    seconds: float
+    record: object = field(repr=False)
+
+    def to_json(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The stored envelope (see the module docstring) and the record's arrays."""
+        body, arrays = self.record.to_json()
+        return {"schema": SCHEMA, "run": self.run.to_dict(), "version": self.version,
+                "seconds": self.seconds, "record": body}, arrays
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict) -> "RunResult":
+        """Inverse of ``to_json``; a ``ScaleDetectError`` for another schema or kind."""
+        from .config import Run
+        from .kinds import kind_of
+
+        if d.get("schema") != SCHEMA:
+            raise ScaleDetectError(f"result schema must be {SCHEMA}; got "
+                                   f"schema={d.get('schema')!r}")
+        run = Run.from_dict(d["run"])
+        record = kind_of(run).record.from_json(d["record"], arrays)
+        return cls(run, d["version"], float(d["seconds"]), record)
