@@ -18,8 +18,11 @@ from .config import KINDS
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # .../scaledetect
 _RUNNER = ("scaledetect.experiments.runner", "scaledetect.experiments.config")
+# the diagnostics a numba run computes (spectra, the channel sum) and the CNN's weights backend;
+# not the diagnostics package as a whole, whose shuffling only PyTorch runs use
 _MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.filters",
-            "scaledetect.diagnostics")
+            "scaledetect.diagnostics.spectrum", "scaledetect.diagnostics.channel_sum",
+            "scaledetect.nn.weights")
 #: The modules that compute each kind of run; their imports are followed.
 ROOTS = {
     "theory": ("scaledetect.theory",),
