@@ -62,8 +62,9 @@ def rebuild(model: CNN, weights: Weights) -> CNN:
             params[f"conv{k}.bias"] = c.bias
     params["readout.weight"] = np.reshape(weights.readout.weight, -1)
     params["readout.bias"] = weights.readout.bias
-    return CNN(spec, {k: np.asarray(v).astype(model.dtype) for k, v in params.items()},
-               dtype=model.dtype)
+    # a missing array (None) is left out, for CNN to name the key it lacks
+    return CNN(spec, {k: np.asarray(v).astype(model.dtype) for k, v in params.items()
+                      if v is not None}, dtype=model.dtype)
 
 
 register_backend(Backend("a scaledetect CNN", lambda m: isinstance(m, CNN), read, rebuild))
