@@ -5,6 +5,7 @@ The pipeline, one subpackage per step: ``tasks`` (data) -> ``perturb`` (diffeos,
 ``experiments`` and ``plots`` reproduce the figures. The names below are the public API.
 """
 
+from . import deep  # noqa: F401  (no torch import; registers PyTorch modules with diagnostics)
 from .errors import ScaleDetectError
 from .nn import CNN, NetSpec, TrainSpec, init_cnn, load_model, pooling_net, save_model, train
 from .perturb import Perturbation, diffeo, matched_noise, shift

@@ -7,28 +7,72 @@ weights" of the paper's code): it keeps each layer's spatial pooling and drops w
 do differently (channel pooling). Where its sensitivities D_k match the trained net's, the
 invariance comes from spatial pooling.
 
-Conventions (one rule for every backend)
-----------------------------------------
+The rule (``channel_sum_weights``, one for every backend, on the ``Weights`` of
+``diagnostics.weights``)
+---------------------------------------------------------------------------------------------
 - conv weight ``W (C_out, C_in, F[, F])`` -> ``(1, 1, F[, F])``: the sum over input channels,
-  the mean over output channels, ``w = (1/C_out) sum_{c, c'} W_{c c'}``. This is the plain sum
-  over both axes divided by C_out, chosen so that batch-norm statistics and biases, which are
+  the mean over output channels, ``w = (1/C_out) sum_{c, c'} W_{c c'}``, divided by the conv's
+  ``in_divisor`` (the forward's channel-dependent factor: ``sqrt(C_in)`` for the numba CNN, whose
+  forward divides the raw weight by ``sqrt(C_in F^dim)``; 1 for PyTorch convs). The plain sum
+  over both axes divided by C_out is chosen so that batch-norm statistics and biases, which are
   per output channel, are averaged (not summed) consistently: the one-channel net then computes
   exactly the (common) channel of a net whose channels are all equal.
 - biases, batch-norm running mean and variance, and the batch-norm affine weight and bias: the
   mean over channels.
-- numba ``CNN``: the forward divides the raw weight by ``sqrt(C_in F^dim)``, so the stored
-  one-channel weight is ``(1/C_out) sum W / sqrt(C_in)``. The readout ``alpha (b + c beta . g)``
-  (``c = 1/C`` or ``1/sqrt(C)``) becomes ``alpha (b + c sum(beta) g)`` on the one channel g.
-- PyTorch modules (``scaledetect.deep``): every ``Conv1d/2d`` (depthwise ones included) and
-  ``BatchNorm1d/2d`` is replaced as above; the first ``Linear`` layer, which reads the flattened
-  last conv channels, sums its weight over those channels; later linear layers are unchanged.
+- the readout ``(out, C S)`` (the first linear layer after the convs; the numba CNN's
+  ``alpha (b + c beta . g)``, ``c = 1/C`` or ``1/sqrt(C)``) -> ``(out, S)``: ``scale`` times the
+  sum over the C channels (numba: ``alpha (b + c sum(beta) g)`` on the one channel g); its bias
+  and later linear layers are unchanged.
+Everything is computed in float64 and stored in the model's dtype.
 """
+
+from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
-from ..errors import ScaleDetectError
-from ..nn.model import CNN, param_shapes
-from ..nn.spec import NetSpec
+from ..errors import require
+from .weights import Weights, read_weights, rebuild
+
+
+def summed_filter(weight: np.ndarray) -> np.ndarray:
+    """Conv weight ``(C_out, C_in, F...)`` -> ``(1, 1, F...)``: ``sum_{c, c'} W_{c c'} / C_out``."""
+    w = np.asarray(weight, dtype=np.float64)
+    return w.sum(axis=1, keepdims=True).mean(axis=0, keepdims=True)
+
+
+def channel_sum_weights(weights: Weights) -> Weights:
+    """The rule on plain arrays (module docstring): one channel per conv, float64 arrays.
+
+    Parameters
+    ----------
+    weights : Weights
+
+    Returns
+    -------
+    Weights
+        Conv weights ``(1, 1, F...)``, biases and batch-norm arrays ``(1,)``, ``in_divisor``
+        1; the readout ``(out, S)`` reading one channel with ``scale`` 1.
+
+    Raises
+    ------
+    ScaleDetectError
+        If the readout's inputs are not a multiple of the channels of the last conv.
+    """
+    convs = []
+    for c in weights.convs:
+        bias = None if c.bias is None else np.mean(c.bias, dtype=np.float64, keepdims=True)
+        norm = {s: np.mean(a, dtype=np.float64, keepdims=True) for s, a in c.norm.items()}
+        convs.append(replace(c, weight=summed_filter(c.weight) / c.in_divisor, bias=bias,
+                             norm=norm, in_divisor=1.0))
+    r = weights.readout
+    if r is not None:
+        out, n_in = r.weight.shape
+        require(n_in % r.channels == 0, f"readout {r.name!r}", f"read the {r.channels} channels "
+                "of the last conv layer (inputs a multiple of them)", n_in)
+        w = r.weight.astype(np.float64).reshape(out, r.channels, -1).sum(axis=1)
+        r = replace(r, weight=r.scale * w, channels=1, scale=1.0)
+    return Weights(tuple(convs), r)
 
 
 def channel_sum(model):
@@ -37,8 +81,10 @@ def channel_sum(model):
     Parameters
     ----------
     model : CNN or torch.nn.Module
-        A numba ``CNN``, or a PyTorch module of ``scaledetect.deep`` (an architecture of
-        ``deep.archs.build`` or the PyTorch twin ``SimpleCNN`` of a numba net).
+        Any model with a registered weights backend that can change its shapes
+        (``diagnostics.weights``): a numba ``CNN``, or a PyTorch module once ``scaledetect.deep``
+        is imported (an architecture of ``deep.archs.build``, the PyTorch twin ``SimpleCNN`` of
+        a numba net, any net of ``Conv``, ``BatchNorm`` and ``Linear`` layers).
 
     Returns
     -------
@@ -49,40 +95,9 @@ def channel_sum(model):
     Raises
     ------
     ScaleDetectError
-        If *model* is neither.
+        If *model* is of no registered kind, or a state dict (it holds no forward pass whose
+        scaling the sum could keep).
     """
-    if isinstance(model, CNN):
-        return _cnn_channel_sum(model)
-    if callable(getattr(model, "state_dict", None)):
-        from ..deep.channel_sum import module_channel_sum
-
-        return module_channel_sum(model)
-    raise ScaleDetectError("model must be a scaledetect CNN or a PyTorch module; got "
-                           f"{type(model).__name__}")
-
-
-def summed_filter(weight: np.ndarray) -> np.ndarray:
-    """Conv weight ``(C_out, C_in, F...)`` -> ``(1, 1, F...)``: ``sum_{c, c'} W_{c c'} / C_out``."""
-    w = np.asarray(weight, dtype=np.float64)
-    return w.sum(axis=1, keepdims=True).mean(axis=0, keepdims=True)
-
-
-def _cnn_channel_sum(model: CNN) -> CNN:
-    """One-channel numba CNN (see the module docstring for the scaling)."""
-    spec = model.spec
-    one = NetSpec(**{**spec.to_dict(), "width": 1})
-    params = {}
-    cin = 1
-    for k in range(1, spec.depth + 1):
-        w = model.params[f"conv{k}.weight"]
-        params[f"conv{k}.weight"] = summed_filter(w) / np.sqrt(cin)
-        if spec.bias:
-            params[f"conv{k}.bias"] = np.mean(model.params[f"conv{k}.bias"], dtype=np.float64,
-                                              keepdims=True)
-        cin = spec.width
-    c = 1.0 / np.sqrt(spec.width) if spec.param == "ntk" else 1.0 / spec.width
-    beta = model.params["readout.weight"].astype(np.float64)
-    params["readout.weight"] = np.array([c * beta.sum()])
-    params["readout.bias"] = model.params["readout.bias"].astype(np.float64)
-    assert {k: v.shape for k, v in params.items()} == param_shapes(one)
-    return CNN(one, {k: v.astype(model.dtype) for k, v in params.items()}, dtype=model.dtype)
+    require(not isinstance(model, Mapping), "model", "be a model, not a state dict (its "
+            "forward pass fixes how the summed weights scale)", type(model).__name__)
+    return rebuild(model, channel_sum_weights(read_weights(model)))

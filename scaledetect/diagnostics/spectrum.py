@@ -8,17 +8,17 @@ neighbouring sites. Per layer we report the mean over all ``C_out x C_in`` filte
 ``(w . psi_l)^2``, per eigenvalue, and the fraction of it on the constant mode. A pooling net puts
 everything on ``lambda = 0``; i.i.d. Gaussian filters spread it evenly, ``1/F^dim`` per mode.
 
-One code path serves numba ``CNN``s, PyTorch modules and plain state dicts: everything is read as
-a mapping ``name -> weight array``.
+One code path serves numba ``CNN``s, PyTorch modules and plain state dicts: everything is read
+through the weights protocol (``diagnostics.weights``).
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ScaleDetectError, require
-from ..nn.filters import uniform_share
+from ..errors import require
+from .filters import uniform_share
+from .weights import read_weights
 
 
 def path_modes(f: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,10 +99,9 @@ class LayerSpectrum:
     power : float64 ``(F^dim,)``
         ``mean over filters of (w . psi_l)^2``; sums to the mean squared filter norm.
     constant_fraction : float
-        ``power[0] / sum(power)`` (NaN if every filter is zero), computed as
-        ``nn.filters.uniform_share`` of the weight (the same quantity: ``psi_0 = F^(-dim/2)``,
-        so ``(w . psi_0)^2 = F^dim mean(w)^2``). 1 for a 1 x 1 kernel, whose only mode is the
-        constant one.
+        ``power[0] / sum(power)`` (NaN if every filter is zero), computed as ``uniform_share`` of
+        the weight (the same quantity: ``psi_0 = F^(-dim/2)``, so ``(w . psi_0)^2 =
+        F^dim mean(w)^2``). 1 for a 1 x 1 kernel, whose only mode is the constant one.
     """
 
     k: int
@@ -147,32 +146,17 @@ def filter_power(weight) -> tuple[np.ndarray, np.ndarray]:
     return vals, np.mean(proj ** 2, axis=0)
 
 
-def _weights(model) -> Mapping:
-    """*model* as a mapping ``name -> array``: a numba CNN's params, a module's state dict."""
-    if isinstance(model, Mapping):
-        return model
-    params = getattr(model, "params", None)
-    if isinstance(params, Mapping):
-        return params
-    if callable(getattr(model, "state_dict", None)):
-        return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    raise ScaleDetectError("model must be a scaledetect CNN, a PyTorch module or a mapping "
-                           f"name -> array; got {type(model).__name__}")
-
-
 def conv_weights(model) -> dict[str, np.ndarray]:
     """The conv weights of *model*, in order: ``name -> (C_out, C_in, F[, F])``.
 
-    A conv weight is an entry named ``*.weight`` with 3 dimensions (1D kernel) or 4 with a square
-    kernel; non-square kernels (e.g. 1 x 3) have no F x F support and are left out.
+    The conv layers of ``diagnostics.read_weights(model)`` with 3 dimensions (1D kernel) or 4
+    with a square kernel; non-square kernels (e.g. 1 x 3) have no F x F support and are left out.
     """
     out = {}
-    for key, v in _weights(model).items():
-        if not key.endswith(".weight"):
-            continue
-        a = np.asarray(v)
+    for c in read_weights(model).convs:
+        a = c.weight
         if a.ndim == 3 or (a.ndim == 4 and a.shape[2] == a.shape[3]):
-            out[key.removesuffix(".weight")] = a
+            out[c.name] = a
     return out
 
 
@@ -182,8 +166,9 @@ def spectra(model) -> list[LayerSpectrum]:
     Parameters
     ----------
     model : CNN, torch.nn.Module or mapping name -> array
-        A numba ``CNN`` (layers ``conv1`` ... ``convK``), a PyTorch module (its state dict) or a
-        state dict of arrays.
+        Any model with a registered weights backend: a numba ``CNN`` (layers ``conv1`` ...
+        ``convK``), a PyTorch module once ``scaledetect.deep`` is imported (named by its module
+        paths) or a state dict of arrays.
 
     Returns
     -------

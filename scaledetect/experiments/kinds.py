@@ -104,8 +104,11 @@ def kind_of(run) -> RunKind:
 
 
 _EXEC = "scaledetect.experiments.execute"
+# the diagnostics a numba run computes (spectra, the channel sum) and the CNN's weights backend;
+# not the diagnostics package as a whole, whose shuffling only PyTorch runs use
 _MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.filters",
-            "scaledetect.diagnostics")
+            "scaledetect.diagnostics.spectrum", "scaledetect.diagnostics.channel_sum",
+            "scaledetect.nn.weights")
 
 # priorities: training first (the longest runs), then the NNGP, Monte Carlo and theory
 register(RunKind(
@@ -128,6 +131,7 @@ register(RunKind(
     "deep", "train a standard architecture (PyTorch) and measure every node of its forward "
     "pass: initialization, trained, channels shuffled", DeepTrained,
     "scaledetect.experiments.deep:run_deep",
-    (*_MEASURE, "scaledetect.experiments.deep", "scaledetect.deep"), cost.deep_seconds, 0,
+    (*_MEASURE, "scaledetect.diagnostics.shuffle", "scaledetect.experiments.deep",
+     "scaledetect.deep"), cost.deep_seconds, 0,
     takes_net=False, train_spec_path="scaledetect.deep.spec:DeepTrainSpec",
     epochs=cost.deep_epochs, backend="torch"))

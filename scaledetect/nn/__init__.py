@@ -1,5 +1,9 @@
-"""CNNs in numba: circular strided convolutions, training, persistence."""
+"""CNNs in numba: circular strided convolutions, training, persistence.
 
+Importing it registers the ``CNN`` with ``scaledetect.diagnostics`` (``nn.weights``).
+"""
+
+from . import weights  # noqa: F401  (registers the CNN with scaledetect.diagnostics)
 from .io import load_model, save_model
 from .losses import Loss, hinge, logistic
 from .model import CNN, init_cnn, param_shapes, pooling_net
