@@ -8,8 +8,6 @@ The graph is read from the sources with ``ast`` the way ``experiments/version.py
 import ast
 from pathlib import Path
 
-import pytest
-
 import scaledetect
 from scaledetect.experiments.version import source_files
 
@@ -100,16 +98,6 @@ def test_no_module_imports_another_that_imports_it_back():
     assert _cycles(_graph()) == []
 
 
-# experiments/report.py imports plots/_trained.py (issue 20 item 2 moves what it takes from there)
-EXPECTED = [{"experiments", "plots"}]
-
-
-def test_no_import_circle_between_subpackages_but_the_known_one():
-    assert [c for c in _cycles(_units()) if c not in EXPECTED] == []
-
-
-@pytest.mark.xfail(strict=True, reason="experiments -> plots until the report stops importing "
-                   "plots._trained (issue 20 item 2); then delete EXPECTED and this mark")
 def test_no_import_circle_between_subpackages():
     assert _cycles(_units()) == []
 

@@ -49,7 +49,7 @@ class FilterStats:
         ``diagnostics.spectrum.spectra`` reads).
         """
         from ..diagnostics.spectrum import spectra
-        from ..nn.filters import uniform_share
+        from ..diagnostics.filters import uniform_share
 
         layers = tuple(spectra(model))
         if not first_layer:
