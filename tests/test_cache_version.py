@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from scaledetect.experiments import Cache, all_runs, execute, run_all
+from scaledetect.experiments import Cache, execute, run_all
 from scaledetect.experiments.version import results_version, source_files
+from scaledetect.studies import plans
 
 
 def _names(kind: str) -> set[str]:
@@ -28,22 +29,24 @@ def test_versions_follow_the_imports_of_each_kind():
 
 
 def test_result_of_other_code_is_not_reused(tmp_path):
-    run = next(r for r in all_runs("tiny") if r.kind == "theory" and r.task.dim == 1)
+    run = next(r for r in plans("tiny")["fig3_strided"].theory if r.task.dim == 1)
     cache = Cache(tmp_path)
     result, arrays = execute(run.to_dict())
     assert result["version"] == results_version("theory")
     cache.put(run.key, {**result, "version": "0123456789ab"}, arrays)  # from older code
     assert run.key not in cache
+    cache.put(run.key, {**result, "schema": 0}, arrays)  # another record layout
+    assert run.key not in cache
     fresh = run_all([run], cache, progress=False)[run.key]
-    assert fresh["version"] == results_version("theory") and run.key in cache
+    assert fresh.version == results_version("theory") and run.key in cache
     cache.drop(run.key)
     assert run.key not in cache and not list(tmp_path.glob(f"{run.key}*"))
 
 
 def _strip_times(history: dict) -> dict:
-    records = [{k: v for k, v in r.items() if k != "time"} for r in history["records"]]
+    records = [{k: v for k, v in r.items() if k != "seconds"} for r in history["records"]]
     return {**history, "records": records, "wall_time": None,
-            "final": {k: v for k, v in history["final"].items() if k != "time"}}
+            "final": {k: v for k, v in history["final"].items() if k != "seconds"}}
 
 
 class _Stop(Exception):
@@ -53,7 +56,7 @@ class _Stop(Exception):
 def test_training_killed_mid_run_resumes_with_identical_results(tmp_path):
     # the tiny tanh runs train for about 100 epochs; they checkpoint every 10, so an interruption
     # at epoch 25 loses epochs 21-25, which the resumed run does again from the checkpoint
-    run = next(r for r in all_runs("tiny") if r.kind == "train" and r.net.act == "tanh")
+    run = plans("tiny")["fig5_relu_vs_tanh"].tanh[0]
     cache = Cache(tmp_path / "cache")
     whole, whole_arrays = execute(run.to_dict(), tmp_path / "uninterrupted")
 
@@ -61,13 +64,14 @@ def test_training_killed_mid_run_resumes_with_identical_results(tmp_path):
         if epoch == 25:
             raise _Stop
 
-    workdir = cache.workdir(run.key, run.kind)
+    workdir = cache.workdir(run)
     with pytest.raises(_Stop):
         execute(run.to_dict(), workdir, stop_at_25)
     assert (workdir / "checkpoint.npz").exists() and run.key not in cache
     seen = []
     resumed, resumed_arrays = execute(run.to_dict(), workdir, seen.append)
     assert seen[0] == 21  # continued after the checkpoint of epoch 20, not from scratch
+    resumed, whole = resumed["record"], whole["record"]
     assert resumed["history"]["epochs"] == whole["history"]["epochs"] > 25
     assert resumed["trained"] == whole["trained"] and resumed["init"] == whole["init"]
     assert _strip_times(resumed["history"]) == _strip_times(whole["history"])

@@ -5,34 +5,47 @@ import json
 import numpy as np
 import pytest
 
+from scaledetect import Sensitivities
 from scaledetect.errors import ScaleDetectError
-from scaledetect.experiments.config import Run
-from scaledetect.experiments.deep import DEEP_TASK, deep_claims, deep_runs
+from scaledetect.experiments import Run, RunResult
 from scaledetect.nn.spec import NetSpec
+from scaledetect.studies import Results, plans
+from scaledetect.studies.standard import DEEP_TASK, DeepPlan, deep_claims
+
+pytest.importorskip("torch", reason="needs the 'torch' extra: pip install -e '.[torch]'")
 
 
 def test_deep_run_identity():
-    r = deep_runs("quick")[0]
-    assert r.net is None and r.train["arch"] == "lenet"
+    runs = plans("quick")["fig9_architectures"].deep
+    r = runs[0]
+    assert r.net is None and r.train.arch == "lenet"
     again = Run.from_dict(json.loads(json.dumps(r.to_dict())))
     assert again == r and again.key == r.key
-    assert len({x.key for x in deep_runs("quick")}) == 6  # 3 architectures x 2 seeds
-    with pytest.raises(ScaleDetectError, match="net must be None for kind=deep"):
-        Run("deep", DEEP_TASK, NetSpec(dim=2, size=28, depth=2))
+    assert len({x.key for x in runs}) == 6  # 3 architectures x 2 seeds
     with pytest.raises(ScaleDetectError, match="net must be None"):
+        Run("deep", DEEP_TASK, NetSpec(dim=2, size=28, depth=2), train=r.train)
+    with pytest.raises(ScaleDetectError, match="net must be a NetSpec"):
         Run("train", DEEP_TASK, None)
 
 
 def _sens(depths, D, R):
-    return {"layers": [{"k": i, "depth": d, "D": v, "G": v / r, "R": r}
-                       for i, (d, v, r) in enumerate(zip(depths, D, R, strict=True))]}
+    names = tuple(f"n{i}" for i in range(len(D)))
+    return Sensitivities(layers=(*range(len(D) - 1), "out"), D=np.asarray(D, float),
+                         G=np.asarray(D, float) / R, R=np.asarray(R, float), names=names,
+                         depths=tuple(depths))
 
 
-def _result(D_tr, D_sh, R_tr, R_in, err=0.02):
-    depths = np.linspace(0, 1, len(D_tr))
-    flat = np.ones(len(D_tr))
-    return {"init": _sens(depths, flat, R_in), "trained": _sens(depths, D_tr, R_tr),
-            "shuffled": _sens(depths, D_sh, R_tr), "history": {"test_error": err}}
+class _Record:
+    def __init__(self, D_tr, D_sh, R_tr, R_in, err):
+        depths = np.linspace(0, 1, len(D_tr))
+        flat = np.ones(len(D_tr))
+        self.init, self.trained = _sens(depths, flat, R_in), _sens(depths, D_tr, R_tr)
+        self.shuffled = _sens(depths, D_sh, R_tr)
+        self.test_error = err
+
+
+def _results(runs, make) -> Results:
+    return Results({r.key: RunResult(r, "test", 0.0, make(i)) for i, r in enumerate(runs)})
 
 
 def test_claims_verdicts():
@@ -41,36 +54,38 @@ def test_claims_verdicts():
     d = 0.5 ** np.arange(9)
     sh = np.where(np.linspace(0, 1, 9) > 0.5, 2 * d, d)
     r_in, r_tr = np.ones(9), np.full(9, 0.1)
-    runs = [Run("deep", DEEP_TASK, None, seed=s, train={"arch": "vgg11"}) for s in range(2)]
-    results = {r.key: _result(d, sh, r_tr, r_in) for r in runs}
-    assert [c[1] for c in deep_claims(runs, results)] == ["yes", "yes", "yes"]
+    spec = plans("quick")["fig9_architectures"].deep[2].train  # vgg11
+    plan = DeepPlan(tuple(Run("deep", DEEP_TASK, seed=s, train=spec) for s in range(2)))
+
+    def verdicts(make):
+        return [c.verdict for c in deep_claims(plan, _results(plan.deep, make))[0].claims]
+
+    assert verdicts(lambda i: _Record(d, sh, r_tr, r_in, 0.02)) == ["yes", "yes", "yes"]
     # no fall with depth, shuffling changes the first half, R up: every row is no
     up = np.ones(9)
-    results = {r.key: _result(up, 2 * up, r_in, r_tr) for r in runs}
-    assert [c[1] for c in deep_claims(runs, results)] == ["no", "no", "no"]
+    assert verdicts(lambda i: _Record(up, 2 * up, r_in, r_tr, 0.02)) == ["no", "no", "no"]
     # two seeds that disagree (R_out ratio 0.1 and 2: log10 -1 and 0.3; the 95% t interval
     # with 1 degree of freedom, mean -0.35 +- 12.7 * 0.65, straddles log10 0.5): inconclusive
-    mixed = {runs[0].key: _result(d, sh, r_tr, r_in),
-             runs[1].key: _result(d, sh, np.full(9, 2.0), r_in)}
-    assert deep_claims(runs, mixed)[0][1] == "inconclusive"
+    assert verdicts(lambda i: _Record(d, sh, r_tr if i == 0 else np.full(9, 2.0), r_in,
+                                      0.02))[0] == "inconclusive"
     # nets that did not learn are no evidence: no interval, inconclusive, and said so
-    results = {r.key: _result(d, sh, r_tr, r_in, err=0.4) for r in runs}
-    claim = deep_claims(runs, results)[0]
-    assert claim[1] == "inconclusive" and "0/2 seeds learned" in claim[2]
-    assert deep_claims(runs, {}) == []
+    claim = deep_claims(plan, _results(plan.deep, lambda i: _Record(d, sh, r_tr, r_in, 0.4))
+                        )[0].claims[0]
+    assert claim.verdict == "inconclusive" and "0/2 seeds learned" in claim.evidence
+    assert deep_claims(plan, Results({})) == []
 
 
 def test_tiny_deep_run_executes():
-    pytest.importorskip("torch")
     from scaledetect.experiments.runner import execute
 
-    run = deep_runs("tiny")[0]
-    res, arrays = execute(run.to_dict())
+    run = plans("tiny")["fig9_architectures"].deep[0]
+    body, arrays = execute(run.to_dict())
     assert arrays == {}
-    names = [row["name"] for row in res["trained"]["layers"]]
+    record = body["record"]
+    names = [row["name"] for row in record["trained"]["layers"]]
     assert names[0] == "input" and names[1] == "features.0" and names[-1] == "classifier.4"
-    depths = [row["depth"] for row in res["trained"]["layers"]]
+    depths = [row["depth"] for row in record["trained"]["layers"]]
     assert depths[0] == 0 and depths[-1] == 1 and depths == sorted(depths)
     # LeNet's first conv has one input channel: shuffling (mode 1) leaves it exactly unchanged
-    assert res["shuffled"]["layers"][1]["D"] == res["trained"]["layers"][1]["D"]
-    assert len(res["history"]["records"]) == run.train["epochs"] + 1
+    assert record["shuffled"]["layers"][1]["D"] == record["trained"]["layers"][1]["D"]
+    assert len(record["history"]["records"]) == run.train.epochs + 1

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from scaledetect import ScaleDetectError
-from scaledetect.experiments import Cache, preset
+from scaledetect.experiments import Cache
 from scaledetect.nn.filters import uniform_share
-from scaledetect.plots import FIGURES, fig11_spectra, figures_index, style
-from scaledetect.plots._data import select
+from scaledetect.plots import style
+from scaledetect.studies import FIGURES, STUDIES, Results, plans
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "analysis").glob("fig*.py"))
@@ -70,14 +70,16 @@ def _numbers(obj):
         yield obj
 
 
-def test_one_script_per_figure_and_index_matches_presets():
+def test_one_script_per_figure_and_every_study_plans_each_preset():
     assert [p.stem for p in SCRIPTS] == sorted(FIGURES)
-    index = figures_index()
-    assert list(index) == list(FIGURES)
-    with_runs = {fid for fid, info in index.items() if info.needs_runs}
-    assert with_runs == set(preset("tiny")) == set(preset("paper"))  # every preset figure drawn
-    for info in index.values():
-        assert info.caption.endswith(".") and len(info.caption) > 40  # one readable sentence
+    for name in ("tiny", "quick", "paper"):
+        assert set(plans(name)) == set(STUDIES)
+    for fid in FIGURES:
+        caption = STUDIES[fid].caption
+        assert caption.endswith(".") and len(caption) > 40  # one readable sentence
+    # only the gallery and the pile-up are computed directly, without runs
+    assert {fid for fid in FIGURES if not plans("tiny")[fid].runs()} == {"fig1_gallery",
+                                                                         "fig7_pileup"}
 
 
 def test_every_figure_writes_png_pdf_json(drawn):
@@ -89,7 +91,7 @@ def test_every_figure_writes_png_pdf_json(drawn):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", fid
         assert pdf.read_bytes()[:5] == b"%PDF-", fid
         data = json.loads(js.read_text())
-        assert data["caption"] == figures_index()[fid].caption
+        assert data["caption"] == STUDIES[fid].caption
         if fid == "fig1_gallery":  # images, not curves: 4 finite images per task shown
             for row in data["rows"]:
                 assert set(row["images"]) == {"clean", "shift", "maxent", "noise"}
@@ -157,15 +159,16 @@ def test_pileup_mean_matches_closed_form(drawn):
 
 
 def test_runner_stores_each_layers_uniform_share(drawn):
-    """The cached per-layer share is ``nn.filters.uniform_share`` of the stored layer-1 filters."""
+    """The cached per-layer share is ``nn.filters.uniform_share`` of the stored layer-1 filters,
+    and the constant-mode fraction of the spectra is the same quantity (psi_0 = F^(-dim/2)).
+    """
     _, cache_dir, _ = drawn
-    cache = Cache(cache_dir)
-    run = select(preset("tiny")["fig11_spectra"], "train", "relu")[0]
-    arrays = cache.get(run.key)[1]
-    for which in ("init", "trained"):
-        expected = uniform_share(arrays[f"{which}.conv1.weight"])
-        assert arrays[f"{which}.uniform_share"][0] == pytest.approx(expected, rel=1e-12)
-        assert len(arrays[f"{which}.uniform_share"]) == run.net.depth
+    run = plans("tiny")["fig11_spectra"].f2[0]
+    record = Cache(cache_dir).get(run.key).record
+    for stats in (record.filters_init, record.filters_trained):
+        assert stats.uniform_share[0] == pytest.approx(uniform_share(stats.conv1), rel=1e-12)
+        assert len(stats.uniform_share) == run.net.depth
+        np.testing.assert_allclose(stats.constant_fraction(), stats.uniform_share, rtol=1e-12)
 
 
 def test_uniform_share_of_known_filters():
@@ -182,12 +185,11 @@ def test_uniform_share_of_known_filters():
         uniform_share(np.ones(3))
 
 
-def test_missing_runs_and_arrays_are_named(tmp_path):
-    runs = preset("tiny")["fig2_init_vs_trained"]
-    with pytest.raises(ScaleDetectError, match="results"):
-        figures_index()["fig2_init_vs_trained"].render(tmp_path, runs, {}, None)
-    with pytest.raises(ScaleDetectError, match="arrays_of"):
-        fig11_spectra.render(tmp_path, preset("tiny")["fig11_spectra"], {}, None)
+def test_missing_runs_are_named(tmp_path):
+    for fid in ("fig2_init_vs_trained", "fig11_spectra"):
+        study = STUDIES[fid]
+        with pytest.raises(ScaleDetectError, match="results must contain run"):
+            study.draw(tmp_path, plans("tiny")[fid], Results({}))
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 

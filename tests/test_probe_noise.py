@@ -19,8 +19,9 @@ from scipy.spatial.distance import pdist
 
 from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec, perturb, tasks
 from scaledetect.cli import main
-from scaledetect.experiments.config import Run
-from scaledetect.experiments.runner import _measure
+from scaledetect.experiments import Run
+from scaledetect.experiments.execute import run_train
+from scaledetect.nn import TrainSpec, train
 from scaledetect.nn.model import init_cnn, pooling_net
 from scaledetect.sensitivity import measure, probe
 
@@ -167,14 +168,17 @@ def test_bad_probe_noise_names_the_parameter(bad):
 # --------------------------------------------------------------------------- runner, CLI
 
 
-def test_runner_measures_a_noise_trained_run_at_its_level():
-    net = NetSpec(dim=1, size=32, depth=2, filter=2, stride=2, width=1, bias=False)
-    run = Run("train", TASK, net, probe=300, seed=2, train={"train_noise": 0.1})
-    got = _measure(pooling_net(net), run)
-    want = measure(pooling_net(net), TASK, probe=300, rng=10_002, probe_noise=0.1).to_dict()
-    assert got == want and got["config"]["probe_noise"] == 0.1
-    plain = Run("train", TASK, net, probe=300, seed=2, train={})
-    assert _measure(pooling_net(net), plain)["config"]["probe_noise"] == 0.0
+@pytest.mark.parametrize("sigma", [0.0, 0.1])
+def test_runner_measures_a_noise_trained_run_at_its_level(sigma):
+    # a one-epoch training run: its trained net is measured on probes corrupted at the
+    # training level, drawn with the probe seed 10_000 + seed (independent of the training data)
+    net = NetSpec(dim=1, size=32, depth=2, filter=2, stride=2, width=2)
+    spec = TrainSpec(n_train=16, n_test=8, stop="epochs", max_epochs=1, train_noise=sigma)
+    record = run_train(Run("train", TASK, net, probe=300, seed=2, train=spec))
+    want = measure(train(TASK, net, spec, rng=2, progress=False).model, TASK, probe=300,
+                   rng=10_002, probe_noise=sigma)
+    assert record.trained.to_dict()["layers"] == want.to_dict()["layers"]
+    assert record.trained.config["probe_noise"] == record.init.config["probe_noise"] == sigma
 
 
 POOL = ["sensitivity", "--pooling", "--dim", "1", "--size", "32", "--xi", "8", "--depth", "2",

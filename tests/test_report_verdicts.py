@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from scaledetect.experiments.report import claims, interval, math_html, verdict
+from scaledetect.experiments.report import math_html
+from scaledetect.experiments.stats import interval, verdict
+from scaledetect.studies.trained import g_claim
 
 
 def test_interval_is_student_t():
@@ -20,25 +22,23 @@ def test_verdict_needs_the_whole_interval():
     assert verdict(-0.1, 0.5) == "inconclusive" and verdict(-math.inf, math.inf) == "inconclusive"
 
 
-def _finding(act, g_trained, learned):
-    n = len(g_trained)
-    return {"act": act, "learned": learned, "R_trained": [-1.0] * n, "R_init": [0.0] * n,
-            "G_trained": g_trained, "G_init": [0.0] * n}
+def _finding(g_trained, learned):
+    return {"learned": learned, "G_trained": g_trained}
 
 
 def test_a_seed_that_did_not_learn_is_not_evidence():
     # The case: tanh 0.11 +- 0.25 from 2 seeds, one of which never learned. With only
     # one learned tanh seed the comparison with ReLU has no interval: inconclusive, and the
     # evidence says 1/2 tanh seeds learned.
-    relu = _finding("relu", [0.9, 1.0, 1.1], [True] * 3)
-    tanh = _finding("tanh", [0.36, -0.14], [True, False])
-    rows = claims([relu, tanh], {})
-    g = next(r for r in rows if r[0].startswith("G_k"))
-    assert g[1] == "inconclusive"
-    assert "1/2 tanh seeds learned" in g[2] and "3/3 relu seeds learned" in g[2]
+    relu = _finding([0.9, 1.0, 1.1], [True] * 3)
+    tanh = _finding([0.36, -0.14], [True, False])
+    g = g_claim(relu, tanh)
+    assert g.verdict == "inconclusive"
+    assert "1/2 tanh seeds learned" in g.evidence and "3/3 relu seeds learned" in g.evidence
     # with learned tanh seeds clearly below ReLU the claim holds
-    tanh = _finding("tanh", [0.10, 0.0, 0.05], [True] * 3)
-    assert next(r for r in claims([relu, tanh], {}) if r[0].startswith("G_k"))[1] == "yes"
+    assert g_claim(relu, _finding([0.10, 0.0, 0.05], [True] * 3)).verdict == "yes"
+    # and it fails when ReLU's G_K/G_1 is not above 1 (log10 below 0)
+    assert g_claim(_finding([-0.9, -1.0, -1.1], [True] * 3), None).verdict == "no"
 
 
 def test_math_html():

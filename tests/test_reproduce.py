@@ -7,9 +7,13 @@ import re
 import pytest
 
 from scaledetect.cli import main
-from scaledetect.experiments import all_runs, preset
-from scaledetect.experiments.report import _main_trained, _recipe
-from scaledetect.plots import FIGURES
+from scaledetect.experiments import kind_of
+from scaledetect.studies import FIGURES, plans
+
+
+def all_runs(name: str) -> list:
+    """Every run of a preset, each once."""
+    return list({r.key: r for plan in plans(name).values() for r in plan.runs()}.values())
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +34,11 @@ def test_csv_has_every_run_and_layer(reproduced):
     runs = all_runs("tiny")
     assert {r["key"] for r in rows} == {r.key for r in runs}
     # every run has rows for layers 0..K and out; train runs twice (init and trained)
-    expected = sum((r.net.depth + 2) * (2 if r.kind == "train" else 1) for r in runs
-                   if r.kind != "deep")
-    assert sum(row["kind"] != "deep" for row in rows) == expected
+    numba = [r for r in runs if kind_of(r).backend == "numba"]
+    expected = sum((r.net.depth + 2) * (2 if kind_of(r).trains else 1) for r in numba)
+    assert sum(row["key"] in {r.key for r in numba} for row in rows) == expected
     # deep runs (standard CNNs): every node at init, trained and shuffled, named, depth 0 .. 1
-    for r in (r for r in runs if r.kind == "deep"):
+    for r in (r for r in runs if kind_of(r).backend == "torch"):
         states = {s: [row for row in rows if row["key"] == r.key and row["state"] == s]
                   for s in ("init", "trained", "shuffled")}
         n = len(states["init"])
@@ -53,7 +57,7 @@ def _table(md: str, title: str) -> list[list[str]]:
 def test_report_tables_are_present_and_numeric(reproduced):
     md = (reproduced / "report.md").read_text()
     rows = _table(md, "Theory vs simulation (idealized pooling nets)")
-    assert len(rows) == sum(r.kind == "theory" for r in all_runs("tiny"))
+    assert len(rows) == len(plans("tiny")["theory_vs_mc"].theory)
     for row in rows:
         numbers = [float(c) for c in row[2:6]]
         assert all(math.isfinite(x) and x >= 0 for x in numbers), row
@@ -66,8 +70,8 @@ def test_report_tables_are_present_and_numeric(reproduced):
     assert all(re.search(r"\d+/\d+ relu seeds learned", r[2]) for r in claims)
     seeds = _table(md, "Training runs, seed by seed")
     # the claims' runs: the F2/F5 recipe nets (not the F = 4, noise, width or xi studies)
-    train = [r for r in all_runs("tiny") if _main_trained(r) and _recipe(r)]
-    assert len(seeds) == len(train) == 4
+    claims_plan = plans("tiny")["trained_claims"]
+    assert len(seeds) == len(claims_plan.relu) + len(claims_plan.tanh) == 4
     for _act, _seed, test, learned, fit, epochs, _ in seeds:
         assert learned == ("yes" if float(test) < 0.1 else "no")
         assert fit == "n/a" or 1 <= int(fit) <= int(epochs)
@@ -96,7 +100,7 @@ def test_second_run_redoes_nothing(reproduced, capsys):
 
 
 def test_rerun_computes_one_figure_again(reproduced, capsys):
-    runs = {r.key for r in preset("tiny")["fig8_maxent"]}
+    runs = {r.key for r in plans("tiny")["fig8_maxent"].runs()}
     before = {k: (reproduced / ".cache" / f"{k}.json").stat().st_mtime_ns for k in runs}
     argv = ["reproduce", "--preset", "tiny", "--out", str(reproduced), "--no-progress"]
     assert main(argv + ["--rerun", "fig8_maxent"]) == 0
@@ -108,7 +112,7 @@ def test_rerun_computes_one_figure_again(reproduced, capsys):
 
 def test_figure_by_figure(tmp_path, capsys):
     """``--figure`` computes that figure's runs only; the others are not drawn until theirs are."""
-    f4 = {r.key for r in preset("tiny")["fig4_unstrided"]}
+    f4 = {r.key for r in plans("tiny")["fig4_unstrided"].runs()}
     argv = ["reproduce", "--preset", "tiny", "--out", str(tmp_path), "--no-progress"]
     assert main(argv + ["--figure", "fig4_unstrided"]) == 0
     out = capsys.readouterr().out
@@ -122,8 +126,8 @@ def test_figure_by_figure(tmp_path, capsys):
 def test_backend_splits_numba_and_torch_runs(tmp_path, capsys):
     """``--backend numba`` leaves the standard CNNs out and draws F12 from its numba runs;
     ``--backend torch`` then computes only those."""
-    runs = preset("tiny")["fig12_noise"]
-    deep = {r.key for r in runs if r.kind == "deep"}
+    plan = plans("tiny")["fig12_noise"]
+    runs, deep = plan.runs(), {r.key for r in plan.deep}
     argv = ["reproduce", "--preset", "tiny", "--out", str(tmp_path), "--no-progress",
             "--figure", "fig12_noise"]
     assert main(argv + ["--backend", "numba"]) == 0

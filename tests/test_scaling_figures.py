@@ -10,32 +10,30 @@ import math
 import numpy as np
 import pytest
 
-from scaledetect import ScaleDetectError
-from scaledetect.experiments import preset
-from scaledetect.experiments.presets import pooling_spec
-from scaledetect.experiments.report import exponents
+from scaledetect import ScaleDetectError, Sensitivities
+from scaledetect.experiments import RunResult
+from scaledetect.experiments.records import Profile
 from scaledetect.experiments.scaling import (
     collapse,
     exponent_series,
     fit_exponent,
-    is_scaling_run,
     scaling_depth,
     verdict,
     window,
 )
-from scaledetect.plots._trained import channel_mean_of, collapse_layer, log_distance
+from scaledetect.plots._trained import collapse_layer, log_distance
+from scaledetect.studies import Results, plans
+from scaledetect.studies.preset import pooling_spec
+from scaledetect.studies.scaling import exponents
 from scaledetect.tasks.spec import TaskSpec
 
 
 def _sens(d, g, se=None):
-    """A Sensitivities dict with layers 0..K (+ out) holding D = d, G = g."""
-    layers = [{"k": k, "D": float(a), "G": float(b), "R": float(a / b)}
-              for k, (a, b) in enumerate(zip(d, g, strict=True))]
-    if se is not None:
-        for row in layers:
-            row.update(D_se=se * row["D"], G_se=se * row["G"], R_se=se * row["R"])
-    layers.append({"k": "out", "D": None, "G": None, "R": None})
-    return {"config": {}, "layers": layers}
+    """Sensitivities with layers 0..K (+ out) holding D = d, G = g (relative s.e. *se*)."""
+    d, g = np.append(np.asarray(d, float), np.nan), np.append(np.asarray(g, float), np.nan)
+    err = (lambda v: None) if se is None else (lambda v: se * v)
+    return Sensitivities(layers=(*range(len(d) - 1), "out"), D=d, G=g, R=d / g, D_se=err(d),
+                         G_se=err(g), R_se=err(d / g))
 
 
 def _geometry(dim, n, stride):
@@ -108,54 +106,50 @@ def test_log_distance_and_collapse_layer():
     assert collapse_layer(trained) == 5
 
 
-def test_channel_mean_missing_is_named():
-    run = next(r for r in preset("tiny")["fig14_width"] if r.kind == "train")
-    with pytest.raises(ScaleDetectError, match="channel-averaged"):
-        channel_mean_of({run.key: {"init": {}, "trained": {}}}, run)
-
-
 def test_quick_presets_share_training_and_keep_the_cost_small():
-    q = preset("quick")
-    f2 = {r.key for r in q["fig2_init_vs_trained"]}
-    width = [r for r in q["fig14_width"] if r.kind == "train"]
+    q = plans("quick")
+    f2 = {r.key for r in q["fig2_init_vs_trained"].trained}
+    width = q["fig14_width"].trained
     assert sorted({r.net.width for r in width}) == [64, 128]  # as the width study asks
     assert {r.key for r in width if r.net.width == 64} <= f2  # F2's seeds 0 and 1, not retrained
-    xi = [r for r in q["fig15_xi"] if r.kind == "train"]
-    assert sorted(r.task.xi for r in xi) == [16, 32, 32]
-    trained_2d = [r for r in q["fig3_strided"] if r.kind == "train" and r.task.dim == 2]
-    assert len(trained_2d) == 2 and all(r.train["continue_factor"] == 10.0 for r in trained_2d)
-    assert all(is_scaling_run(r) for r in q["fig13_scaling"])
-    paper = preset("paper")
-    sizes = {r.task.size for r in paper["fig13_scaling"] if r.task.dim == 1}
-    assert max(sizes) == 2 ** 14
-    assert max(r.task.size for r in paper["fig13_scaling"] if r.task.dim == 2) == 256
+    assert sorted(r.task.xi for r in q["fig15_xi"].trained) == [16, 32, 32]
+    trained_2d = [r for r in q["fig3_strided"].trained if r.task.dim == 2]
+    assert len(trained_2d) == 2 and all(r.train.continue_factor == 10.0 for r in trained_2d)
+    paper = plans("paper")["fig13_scaling"]
+    assert max(r.task.size for r in paper.runs() if r.task.dim == 1) == 2 ** 14
+    assert max(r.task.size for r in paper.runs() if r.task.dim == 2) == 256
     # widths up to 256 (10 seeds each, 4 at 256) keep paper's numba part within an hour on 2 cores
     seeds = {}
-    for r in paper["fig14_width"]:
-        if r.kind == "train":
-            seeds[r.net.width] = seeds.get(r.net.width, 0) + 1
+    for r in plans("paper")["fig14_width"].trained:
+        seeds[r.net.width] = seeds.get(r.net.width, 0) + 1
     assert seeds == {32: 10, 64: 10, 128: 10, 256: 4}
 
 
+def _power_laws(run, mc: bool) -> RunResult:
+    """Exact power laws standing in for a result: strided D = 2^-k, G = 2^k; unstrided
+    D = 1/k, G = sqrt(k); Monte Carlo ones carry 1% relative errors.
+    """
+    k = np.arange(run.net.depth + 1, dtype=float)
+    if run.net.stride == 2:
+        sens = _sens(2.0 ** -k, 2.0 ** k, se=0.01 if mc else None)
+    else:
+        k[0] = 1.0
+        sens = _sens(1 / k, np.sqrt(k), se=0.01 if mc else None)
+    return RunResult(run, "test", 0.0, Profile(sens))
+
+
 def test_exponent_table_uses_largest_size():
-    runs = preset("tiny")["fig13_scaling"]
-    results = {}
-    for r in runs:  # exact power laws standing in for results: every verdict is "within 5%"
-        k = np.arange(r.net.depth + 1, dtype=float)
-        if r.net.stride == 2:
-            sens = _sens(2.0 ** -k, 2.0 ** k, se=0.01 if r.kind == "pooling" else None)
-        else:
-            k[0] = 1.0
-            sens = _sens(1 / k, np.sqrt(k), se=0.01 if r.kind == "pooling" else None)
-        results[r.key] = {"init": sens}
-    series = exponent_series(runs, results)
+    plan = plans("tiny")["fig13_scaling"]
+    results = Results({r.key: _power_laws(r, False) for r in plan.theory}
+                      | {r.key: _power_laws(r, True) for r in plan.pooling})
+    series = exponent_series(results.all(plan.theory), results.all(plan.pooling))
     assert series[(1, "strided", "D")]["theory"]["N"] == [64, 128]
-    rows = exponents(runs, results)
-    assert len(rows) == 4
-    for row in rows:
-        assert row["theory_size"] == row["mc_size"] == max(r.task.size for r in runs
-                                                          if row["config"].split(", ")[1]
-                                                          .startswith("strided") ==
-                                                          (r.net.stride == 2))
-        assert row["fitted"] == pytest.approx(row["asymptotic"], abs=1e-9)
-        assert row["verdict"].startswith("within 5%")
+    (section,) = exponents(plan, results)
+    (table,) = section.tables
+    assert len(table.rows) == 4  # 1D strided and unstrided, D and G
+    for (config, _, _, fitted, _, mc_size, _, th_size, asymptotic, text) in table.rows:
+        strided = config.split(", ")[1].startswith("strided")
+        assert th_size == mc_size == max(r.task.size for r in plan.runs()
+                                         if strided == (r.net.stride == 2))
+        assert fitted == pytest.approx(asymptotic, abs=1e-9)
+        assert text.startswith("within 5%")
