@@ -41,9 +41,9 @@ def test_result_of_other_code_is_not_reused(tmp_path):
 
 
 def _strip_times(history: dict) -> dict:
-    records = [{k: v for k, v in r.items() if k != "time"} for r in history["records"]]
+    records = [{k: v for k, v in r.items() if k != "seconds"} for r in history["records"]]
     return {**history, "records": records, "wall_time": None,
-            "final": {k: v for k, v in history["final"].items() if k != "time"}}
+            "final": {k: v for k, v in history["final"].items() if k != "seconds"}}
 
 
 class _Stop(Exception):

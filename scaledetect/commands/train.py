@@ -121,24 +121,34 @@ def run(a: argparse.Namespace) -> int:
               f"the last checkpoint in {out})", file=sys.stderr)
         return 130
     h = result.history
-    final = h["final"]
-    test = "n/a" if final["test_error"] is None else f"{final['test_error']:.4g}"
-    if h["epochs_to_stop"] is None:
+    _refuse_diverged(h)
+    final = h.final
+    test = "n/a" if final.test_error is None else f"{final.test_error:.4g}"
+    if h.epochs_to_stop is None:
         how = f"criterion '{spec.stop}' not met" if spec.stop != "epochs" else "fixed length"
     else:
-        how = f"criterion '{spec.stop}' met after {h['epochs_to_stop']} epochs"
-    print(f"{'resumed; ' if resumed else ''}trained {h['epochs']} epochs ({how}) in "
-          f"{h['wall_time']:.1f} s: train error {final['train_error']:.4g}, test error {test}, "
-          f"train loss {final['train_loss']:.4g}")
+        how = f"criterion '{spec.stop}' met after {h.epochs_to_stop} epochs"
+    print(f"{'resumed; ' if resumed else ''}trained {h.epochs} epochs ({how}) in "
+          f"{h.wall_time:.1f} s: train error {final.train_error:.4g}, test error {test}, "
+          f"train loss {final.train_loss:.4g}")
     print(f"wrote {out / 'init.npz'} (the net at initialization)")
     if result.at_stop is not None:
         print(f"wrote {out / 'at_stop.npz'} (the net when the criterion was met, epoch "
-              f"{h['epochs_to_stop']})")
+              f"{h.epochs_to_stop})")
     print(f"wrote {out / 'model.npz'} (the trained net)")
-    print(f"wrote {out / 'history.json'} (config and {len(h['records'])} records: epoch, train "
+    print(f"wrote {out / 'history.json'} (config and {len(h.records)} records: epoch, train "
           "loss/error, test error, weight change per layer)")
     print(f"wrote {out / CHECKPOINT} (final checkpoint; --resume returns this run)")
     return 0
+
+
+def _refuse_diverged(history) -> None:
+    """One-line error (exit 2) if training diverged; the run has then removed its files."""
+    if history.stop_reason == "diverged":
+        raise ScaleDetectError(
+            f"training diverged at epoch {history.epochs} (a mini-batch loss became NaN or "
+            f"infinite; training loss {history.final.train_loss:g}); nothing was written; "
+            f"lower the learning rate (--lr, now {history.config['train']['lr']:g})")
 
 
 def _add_arch_arguments(p: argparse.ArgumentParser) -> None:
@@ -192,15 +202,16 @@ def _run_arch(a: argparse.Namespace) -> int:
         print(f"scaledetect train: interrupted; continue with the same flags and --resume (from "
               f"the last checkpoint in {out})", file=sys.stderr)
         return 130
-    last = r.history[-1]
-    print(f"trained {a.arch} (width factor {a.width_factor:g}) for {spec.epochs} epochs in "
-          f"{last['seconds']:.1f} s: test error {r.test_error:.4g} (best, epoch {r.best_epoch}), "
-          f"final test error {last['test_error']:.4g}, final train error "
-          f"{last['train_error']:.4g}")
+    h = r.history
+    _refuse_diverged(h)
+    print(f"trained {a.arch} (width factor {a.width_factor:g}) for {h.epochs} epochs in "
+          f"{h.wall_time:.1f} s: test error {r.test_error:.4g} (best, epoch {r.best_epoch}), "
+          f"final test error {h.final.test_error:.4g}, final train error "
+          f"{h.final.train_error:.4g}")
     for name, what in (("init.npz", "the net at initialization"),
                        ("model.npz", "the net of the best test accuracy"),
                        ("final.npz", "the net after the last epoch"),
-                       ("history.json", f"config and {len(r.history)} records"),
+                       ("history.json", f"config and {len(h.records)} records"),
                        (CHECKPOINT, "final checkpoint; --resume returns this run")):
         print(f"wrote {out / name} ({what})")
     return 0

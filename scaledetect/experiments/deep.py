@@ -70,7 +70,7 @@ def execute_deep(run: Run) -> dict:
     """Train and measure one ``deep`` run; return its JSON result (see the module docstring).
 
     Result keys: ``init``, ``trained``, ``shuffled`` (``Sensitivities.to_dict()`` with layer
-    names and relative depths), ``history`` (``records``, ``best_epoch``, ``test_error``) and
+    names and relative depths), ``history`` (``training.TrainHistory.to_dict()``) and
     ``spectra`` (``{"init", "trained"}``: ``diagnostics.spectrum.spectra`` of every conv layer as
     ``LayerSpectrum.to_dict()``; F11).
     """
@@ -97,8 +97,7 @@ def execute_deep(run: Run) -> dict:
 
     return {"init": measured(out.init), "trained": measured(out.model),
             "shuffled": measured(shuffle_channels(out.model, 1, rng=run.seed)),
-            "history": {"records": out.history, "best_epoch": out.best_epoch,
-                        "test_error": out.test_error},
+            "history": out.history.to_dict(),
             "spectra": {w: [x.to_dict() for x in spectra(m)]
                         for w, m in (("init", out.init), ("trained", out.model))}}
 

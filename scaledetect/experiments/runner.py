@@ -76,7 +76,7 @@ def execute(run_dict: dict, workdir: str | os.PathLike | None = None,
         result["trained"] = _measure(outcome.model, run)
         # averaged over channels first (spatial pooling alone), for the pooling-theory figures
         result["trained_channel_mean"] = _measure(outcome.model, run, channel_mean=True)
-        result["history"] = outcome.history
+        result["history"] = outcome.history.to_dict()
         # the channel-summed trained net (the report's channel-sum claim; nothing reads an
         # initialization counterpart, so none is measured)
         result["channel_sum"] = {"trained": _measure(channel_sum(outcome.model), run)}
