@@ -36,6 +36,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for action in p._actions:
         if action.dest in recipe:
             action.help = recipe[action.dest]
+    _add_training_arguments(p)
+    _add_arch_arguments(p)
+    p.add_argument("--seed", type=seed, default=0, help="seed of everything (default 0)")
+    p.add_argument("--out", required=True, help="output folder DIR")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in DIR from its checkpoint")
+    p.add_argument("--threads", type=int, default=None,
+                   help="numba (or, with --arch, torch) threads while training (default: the "
+                        "library's; numba results do not depend on it, 1 is fastest on busy "
+                        "machines)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def _add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``TrainSpec`` (their defaults, or the architecture's with ``--arch``)."""
     g = p.add_argument_group("training (defaults: the training recipe)")
     g.add_argument("--n-train", type=int, default=_D.n_train, help=f"(default {_D.n_train})")
     g.add_argument("--n-test", type=int, default=_D.n_test, help=f"(default {_D.n_test})")
@@ -73,17 +89,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="noise-corrupted training: every epoch adds fresh i.i.d. Gaussian noise "
                         "of norm SIGMA times the images' norm to the training images, one fixed "
                         "draw of the same level to the test images (default 0: clean images)")
-    _add_arch_arguments(p)
-    p.add_argument("--seed", type=seed, default=0, help="seed of everything (default 0)")
-    p.add_argument("--out", required=True, help="output folder DIR")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in DIR from its checkpoint")
-    p.add_argument("--threads", type=int, default=None,
-                   help="numba (or, with --arch, torch) threads while training (default: the "
-                        "library's; numba results do not depend on it, 1 is fastest on busy "
-                        "machines)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
 
 
 def run(a: argparse.Namespace) -> int:

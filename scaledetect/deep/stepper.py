@@ -63,8 +63,12 @@ class TorchStepper:
         self._finite &= self.torch.isfinite(loss.detach())
 
     def epoch_finite(self) -> bool:
-        """Whether every mini-batch loss since the last call was finite; resets."""
-        ok = bool(self._finite)
+        """Whether every mini-batch loss since the last call and every parameter now are
+        finite; resets.
+        """
+        torch = self.torch
+        params = torch.stack([torch.isfinite(p.detach()).all() for p in self.model.parameters()])
+        ok = bool(self._finite & params.all())
         self._finite.fill_(True)
         return ok
 

@@ -76,9 +76,11 @@ class CNNStepper:
         return values
 
     def epoch_finite(self) -> bool:
-        """Whether every mini-batch loss since the last call was finite; resets."""
+        """Whether every mini-batch loss since the last call and every parameter now are
+        finite; resets.
+        """
         ok, self._finite = self._finite, True
-        return ok
+        return ok and bool(np.isfinite(self.model.theta).all())
 
     def evaluate(self, x, y) -> tuple[float, float]:
         """Mean loss and error fraction (``y out <= 0``, NaN counting as wrong)."""

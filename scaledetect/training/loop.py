@@ -4,9 +4,10 @@ Every epoch trains on a fresh permutation of the training set (drawn from the ru
 generator) in mini-batches, at the learning rate of the schedule. The training set is evaluated
 after every epoch while waiting for the stopping criterion, afterwards only on record epochs;
 the test set on record epochs. A record is kept at epoch 0, every ``record_every`` epochs, when
-the criterion is met and at the last epoch. The loss of every mini-batch is watched: a NaN or
-infinite one ends the run at that epoch (``diverged``), and a run with an output folder then
-leaves nothing in it. Checkpoints every ``checkpoint_every`` epochs hold everything needed to
+the criterion is met and at the last epoch. The loss of every mini-batch and the parameters at
+the end of every epoch are watched: a NaN or infinite one (or training loss, where evaluated)
+ends the run at that epoch (``diverged``), and a run with an output folder then leaves nothing
+in it. Checkpoints every ``checkpoint_every`` epochs hold everything needed to
 resume bit-identically (the stepper's state, the shuffle generator, the loop's state).
 """
 

@@ -28,7 +28,9 @@ class Stepper(Protocol):
         """One optimizer step on the mini-batch ``(x, y)`` at learning rate *lr*, in place."""
 
     def epoch_finite(self) -> bool:
-        """Whether every mini-batch loss since the previous call was finite (then reset)."""
+        """Whether every mini-batch loss since the previous call (then reset) and every
+        parameter now are finite.
+        """
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Mean loss and error fraction of the current model on ``(x, y)``; no state changes."""
