@@ -12,6 +12,7 @@ import pytest
 
 from scaledetect import ScaleDetectError
 from scaledetect.io import save_npz
+from scaledetect.perturb import corrupt
 from scaledetect.training import (
     EpochRecord,
     LoopSpec,
@@ -194,6 +195,30 @@ def test_best_test_selection_keeps_the_earliest_lowest_test_error(tmp_path):
         np.testing.assert_array_equal(f["w"], s.w)  # the last model beside the selected one
     with pytest.raises(ScaleDetectError, match="selection must be 'last' without a test set"):
         _run(LinearStepper(4), LoopSpec(selection="best_test"), data=_data(n_test=0))
+
+
+def test_noise_of_epoch_e_is_the_draw_keyed_by_seed_and_epoch():
+    # every mini-batch of epoch e holds rows of corrupt(x_train, sigma, rng([seed, e])); the
+    # test images carry the draw of rng([seed, 0]) and epoch 0 is evaluated on epoch 1's images
+    sigma, key = 0.5, 77
+    clean = _data(n_test=8)
+    data = clean.with_noise(sigma, key)
+    batches = []
+
+    class Recording(LinearStepper):
+        def step(self, x, y, lr):
+            batches.append(x.copy())
+            super().step(x, y, lr)
+
+    run_loop(Recording(4), data, LoopSpec(batch_size=8, max_epochs=3),
+             np.random.default_rng(0), config={}, progress=False)
+    for e in (1, 2, 3):
+        want = corrupt(clean.x_train, sigma, np.random.default_rng([key, e]))
+        for b in batches[3 * (e - 1):3 * e]:
+            assert all(any(np.array_equal(row, w) for w in want) for row in b)
+    np.testing.assert_array_equal(data.x_test,
+                                  corrupt(clean.x_test, sigma, np.random.default_rng([key, 0])))
+    assert not np.array_equal(data.images(1), data.images(2))
 
 
 # ---------------------------------------------------------------------------- resume, checkpoint

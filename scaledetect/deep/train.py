@@ -34,7 +34,11 @@ CPU budgets; pass ``epochs=300`` for the paper's.
 
 Training runs the loop of ``scaledetect.training`` over ``deep.stepper.TorchStepper``: records
 every epoch, the best-test model selected, the numba trainer's checkpoint format, and its noise
-schedule (epoch e trains on a draw keyed by (seed, e)).
+schedule (epoch e trains on a draw keyed by (seed, e)). Runs without noise give the numbers of
+the earlier trainer of this module bit for bit (CPU, same thread count); runs with noise differ
+from it, which drew the noise from one sequential stream (LeNet, sigma 0.3, 10 epochs, seeds
+0-2: best test error 8.50, 6.05, 10.25% before, 8.40, 6.25, 10.74% after, within the test set's
+binomial standard error of 0.9%).
 """
 
 import json
@@ -208,11 +212,16 @@ def train_arch(task: TaskSpec, spec: DeepTrainSpec | None = None,
     spec : DeepTrainSpec
     rng : Generator, int or None
         Seed of everything (``None`` = 0): independent streams for the initial weights, the
-        mini-batch order, the data, the training noise and the torch generator of dropout.
+        mini-batch order, the data, the training noise and the torch generator of dropout
+        (``spawn(5)`` in that order). With ``train_noise``, epoch e trains on the draw of
+        ``default_rng([key, e])`` and the test images carry that of ``default_rng([key, 0])``,
+        ``key`` drawn once from the noise stream (as ``nn.train`` does).
     out_dir : path, optional
-        If given: ``init.npz`` at the start, ``checkpoint.npz`` every ``checkpoint_every``
-        epochs and at the end, ``model.npz`` (best test accuracy), ``final.npz`` and
-        ``history.json`` at the end; all atomic.
+        If given (locked while training: a second run into it is refused): ``init.npz`` at the
+        start, ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end,
+        ``model.npz`` (best test accuracy), ``final.npz`` and ``history.json`` at the end; all
+        atomic. A run that diverges (a NaN or infinite loss or parameter) stops there and
+        deletes them.
     progress : bool
         tqdm bar with epoch, loss, train and test error.
     resume : bool
@@ -225,12 +234,15 @@ def train_arch(task: TaskSpec, spec: DeepTrainSpec | None = None,
     device : str
         ``cpu`` (default; the tested one), ``cuda`` or ``mps`` if available.
     callback : callable, optional
-        ``callback(epoch, record)`` after each epoch (after the checkpoint); an exception stops
-        training with the last checkpoint usable.
+        ``callback(epoch, record)`` after each epoch (after the checkpoint; ``record`` is the
+        epoch's ``training.EpochRecord``); an exception stops training with the last checkpoint
+        usable.
 
     Returns
     -------
     DeepTrainResult
+        ``history.stop_reason`` is ``max_epochs``, or ``diverged`` (the model is then the best
+        one before).
     """
     import torch
 
