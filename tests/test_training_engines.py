@@ -51,13 +51,11 @@ def _no_times(h) -> dict:
 # ---------------------------------------------------------------------------- numba stepper
 
 def test_numba_resume_matches_every_array_and_the_history(tmp_path):
-    # momentum + L1 (the gradient path), noise, and a continuation after the loss criterion;
-    # interrupted inside the continuation, after at_stop.npz and a checkpoint were written
+    # momentum + L1 (the gradient path, with a momentum buffer to restore) and noise;
+    # interrupted after epoch 5, resumed from the checkpoint of epoch 4
     spec = TrainSpec(n_train=32, n_test=16, batch_size=8, momentum=0.9, wd_power=1,
-                     weight_decay=1e-3, lr=0.5, train_noise=0.2, stop="loss", loss_threshold=1e9,
-                     continue_factor=0.0, max_epochs=6, checkpoint_every=2, record_every=2,
-                     dtype="float64")
-    spec = TrainSpec(**{**spec.to_dict(), "stop": "epochs"})
+                     weight_decay=1e-3, lr=0.5, train_noise=0.2, stop="epochs", max_epochs=6,
+                     checkpoint_every=2, record_every=2, dtype="float64")
     whole = train(_TASK, _NET, spec, 9, out_dir=tmp_path / "a", progress=False)
 
     def stop(epoch, model, rec):
@@ -252,3 +250,14 @@ def test_both_trainers_key_the_noise_by_seed_and_epoch():
     n = train(_TASK, _NET, TrainSpec(n_train=16, n_test=8, stop="epochs", max_epochs=1,
                                      train_noise=sigma), seed, progress=False)
     assert n.data.noise_seed == key
+
+
+def test_cli_deep_divergence_exits_2_and_writes_nothing(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    argv = ["train", "--arch", "lenet", "--lr", "1e9", "--epochs", "3", "--n-train", "64",
+            "--n-test", "32", "--threads", "1", "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "training diverged at epoch " in err and err.count("\n") == 1
+    assert not out.exists()
