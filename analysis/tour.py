@@ -195,10 +195,10 @@ cnn_spec = NetSpec(dim=1, size=32, depth=5, filter=2, stride=2, width=16, act="r
 train_spec = nn.TrainSpec(n_train=256, n_test=256, max_epochs=60, continue_factor=2.0)
 t0 = time.perf_counter()
 trained = nn.train(small_task, cnn_spec, train_spec, rng=0, progress=False)
-final = trained.history["final"]
-print(f"trained {trained.history['epochs']} epochs in {time.perf_counter() - t0:.1f} s: "
-      f"train error {final['train_error']:.3f}, test error {final['test_error']:.3f} "
-      f"(stop: {trained.history['stop_reason']})")
+final = trained.history.final
+print(f"trained {trained.history.epochs} epochs in {time.perf_counter() - t0:.1f} s: "
+      f"train error {final.train_error:.3f}, test error {final.test_error:.3f} "
+      f"(stop: {trained.history.stop_reason})")
 before = sensitivity.measure(trained.init, small_task, probe=1024, rng=1)
 after = sensitivity.measure(trained.model, small_task, probe=1024, rng=1)
 print("   k   R_k at init   R_k trained   G_k at init   G_k trained")

@@ -25,8 +25,9 @@ def test_lenet_learns_two_point_task():
     r = train_arch(TASK, DeepTrainSpec(arch="lenet", epochs=10), rng=0, progress=False,
                    threads=1)
     assert r.test_error < 0.10
-    assert r.history[0]["test_error"] > 0.3  # it was not solved at initialization
-    assert r.history[r.best_epoch]["test_error"] == min(h["test_error"] for h in r.history)
+    records = r.history.records
+    assert records[0].test_error > 0.3  # it was not solved at initialization
+    assert records[r.best_epoch].test_error == min(h.test_error for h in records)
 
 
 def _arrays(m):
@@ -55,8 +56,9 @@ def test_resume_equals_uninterrupted(tmp_path, arch, wf, noise):
     for a, b in ((full.final, res.final), (full.model, res.model)):
         for k, v in _arrays(a).items():
             np.testing.assert_array_equal(v, _arrays(b)[k], err_msg=k)
-    drop = [{k: v for k, v in h.items() if k != "seconds"} for h in full.history]
-    assert drop == [{k: v for k, v in h.items() if k != "seconds"} for h in res.history]
+    drop = [{k: v for k, v in h.to_dict().items() if k != "seconds"} for h in full.history.records]
+    assert drop == [{k: v for k, v in h.to_dict().items() if k != "seconds"}
+                    for h in res.history.records]
     with pytest.raises(ScaleDetectError, match="differ"):
         train_arch(TASK, DeepTrainSpec(**{**spec.to_dict(), "lr": 0.5}), rng=5,
                    out_dir=tmp_path / "b", progress=False, resume=True)

@@ -134,8 +134,8 @@ def test_one_and_two_threads_train_bit_identical(monkeypatch):
     assert runs[0].model.parts(spec.batch_size) == 2
     a, b = (r.model.theta for r in runs)
     assert a.tobytes() == b.tobytes()
-    assert [r["train_loss"] for r in runs[0].history["records"]] == \
-        [r["train_loss"] for r in runs[1].history["records"]]
+    assert [r.train_loss for r in runs[0].history.records] == \
+        [r.train_loss for r in runs[1].history.records]
 
 
 def test_two_threads_really_run_the_chunks_concurrently(monkeypatch):
@@ -168,8 +168,8 @@ def test_parts_training_matches_pinned_run(name, monkeypatch):
     _force_parts(monkeypatch)
     h = train(_TASK, _NET, TrainSpec(**kw), 3, progress=False).history
     reference, rtol = expected["reference_loss"]
-    assert h["final"]["train_loss"] == pytest.approx(reference, rel=rtol)
-    assert (h["epochs"], h["epochs_to_stop"]) == (expected["epochs"], expected["epochs_to_stop"])
+    assert h.final.train_loss == pytest.approx(reference, rel=rtol)
+    assert (h.epochs, h.epochs_to_stop) == (expected["epochs"], expected["epochs_to_stop"])
 
 
 def test_forward_chunks_on_threads_bit_identical(monkeypatch):

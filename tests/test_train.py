@@ -109,7 +109,7 @@ class _Quadratic:
 
     def value_and_grad(self, x, y, loss, flat=False):
         assert flat
-        return None, None, self.c * self.theta
+        return np.zeros(len(x)), None, self.c * self.theta  # (loss values, outputs, gradient)
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -149,16 +149,16 @@ def test_block_task_is_learned_to_zero_training_error():
                      record_every=5, checkpoint_every=1000)
     result = train(task, net, spec, rng=0, progress=False, threads=1)
     h = result.history
-    e = h["epochs_to_stop"]
-    assert e is not None and h["final"]["train_error"] == 0.0
-    assert [r["train_error"] for r in h["records"] if r["epoch"] == e] == [0.0]
+    e = h.epochs_to_stop
+    assert e is not None and h.final.train_error == 0.0
+    assert [r.train_error for r in h.records if r.epoch == e] == [0.0]
     assert result.at_stop is not None and not np.array_equal(
         result.at_stop.params["conv1.weight"], result.model.params["conv1.weight"])
-    assert h["epochs"] == e + math.ceil(0.5 * e)  # the continuation: half as many epochs again
-    assert h["final"]["test_error"] < 0.10
-    assert [r["epoch"] for r in h["records"]][:2] == [0, 5]
+    assert h.epochs == e + math.ceil(0.5 * e)  # the continuation: half as many epochs again
+    assert h.final.test_error < 0.10
+    assert [r.epoch for r in h.records][:2] == [0, 5]
     # the weights moved: every layer's relative change is positive and finite
-    wc = h["final"]["weight_change"]
+    wc = h.final.weight_change
     assert list(wc) == [f"conv{k}" for k in range(1, 7)] + ["readout"]
     assert all(0 < v < np.inf for v in wc.values())
 
@@ -184,7 +184,7 @@ def _stop_at(epoch):
 
 
 def _strip_time(records):
-    return [{k: v for k, v in r.items() if k != "time"} for r in records]
+    return [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in records]
 
 
 def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path):
@@ -194,11 +194,11 @@ def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path):
               callback=_stop_at(5))
     assert not (tmp_path / "b" / "model.npz").exists()
     b = train(_TASK, _NET, _SPEC, rng=3, out_dir=tmp_path / "b", progress=False, resume=True)
-    assert a.history["epochs"] == b.history["epochs"] == 7
+    assert a.history.epochs == b.history.epochs == 7
     for k, w in a.model.params.items():
         assert np.array_equal(w, b.model.params[k]), k
         assert np.array_equal(a.init.params[k], b.init.params[k]), k
-    assert _strip_time(a.history["records"]) == _strip_time(b.history["records"])
+    assert _strip_time(a.history.records) == _strip_time(b.history.records)
     # a different seed on the same run can not lose progress silently: refused
     with pytest.raises(ScaleDetectError, match="seed"):
         train(_TASK, _NET, _SPEC, rng=4, out_dir=tmp_path / "b", progress=False, resume=True)
@@ -219,14 +219,14 @@ def test_same_seed_same_run_and_stopping_rules():
     # stop at a loss threshold larger than the initial loss: met at epoch 0, no continuation
     s = TrainSpec(n_train=16, n_test=0, stop="loss", loss_threshold=1e9)
     h = train(_TASK, _NET, s, rng=2, progress=False).history
-    assert (h["epochs"], h["epochs_to_stop"], h["stop_reason"]) == (0, 0, "loss")
-    assert h["final"]["test_error"] is None
+    assert (h.epochs, h.epochs_to_stop, h.stop_reason) == (0, 0, "loss")
+    assert h.final.test_error is None
     # an unreachable criterion stops at max_epochs; a second run with the same seed is identical
     s = TrainSpec(n_train=16, n_test=8, stop="loss", loss_threshold=0.0, max_epochs=2)
     r1 = train(_TASK, _NET, s, rng=2, progress=False)
     r2 = train(_TASK, _NET, s, rng=2, progress=False)
-    assert (r1.history["epochs"], r1.history["stop_reason"]) == (2, "max_epochs")
-    assert r1.history["epochs_to_stop"] is None
+    assert (r1.history.epochs, r1.history.stop_reason) == (2, "max_epochs")
+    assert r1.history.epochs_to_stop is None
     assert all(np.array_equal(v, r2.model.params[k]) for k, v in r1.model.params.items())
 
 
@@ -234,18 +234,18 @@ def test_resume_inside_the_continuation_phase(tmp_path):
     # threshold = the exact training loss after epoch 2 of the same trajectory, so the criterion
     # is met at some epoch E <= 2; then 2 E more epochs. Interrupt one epoch after E.
     probe = train(_TASK, _NET, replace(_SPEC, max_epochs=2, record_every=1), rng=7,
-                  progress=False).history["records"]
-    spec = replace(_SPEC, stop="loss", loss_threshold=probe[2]["train_loss"],
+                  progress=False).history.records
+    spec = replace(_SPEC, stop="loss", loss_threshold=probe[2].train_loss,
                    continue_factor=2.0, max_epochs=50, checkpoint_every=1)
     a = train(_TASK, _NET, spec, rng=7, out_dir=tmp_path / "a", progress=False)
-    e = a.history["epochs_to_stop"]
-    assert e in (1, 2) and a.history["epochs"] == 3 * e
-    assert a.history["stop_reason"] == "continued"
+    e = a.history.epochs_to_stop
+    assert e in (1, 2) and a.history.epochs == 3 * e
+    assert a.history.stop_reason == "continued"
     with pytest.raises(_Interrupt):
         train(_TASK, _NET, spec, rng=7, out_dir=tmp_path / "b", progress=False,
               callback=_stop_at(e + 1))
     b = train(_TASK, _NET, spec, rng=7, out_dir=tmp_path / "b", progress=False, resume=True)
-    assert (b.history["epochs"], b.history["epochs_to_stop"]) == (3 * e, e)
+    assert (b.history.epochs, b.history.epochs_to_stop) == (3 * e, e)
     # the model at the criterion came back from at_stop.npz, written before the interruption
     assert all(np.array_equal(v, b.at_stop.params[k]) for k, v in a.at_stop.params.items())
     assert all(np.array_equal(v, b.model.params[k]) for k, v in a.model.params.items())

@@ -21,7 +21,7 @@ _NET = recipe_net(size=16, depth=2, width=4)
 
 def _records(path):
     h = json.loads((path / "history.json").read_text())
-    return [{k: v for k, v in r.items() if k != "time"} for r in h["records"]]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in h["records"]]
 
 
 def test_train_noise_zero_is_bit_identical_to_no_flag(tmp_path):

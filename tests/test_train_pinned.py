@@ -57,19 +57,23 @@ _CASES = {
 }
 
 
+_PINNED_KEYS = ("epoch", "train_loss", "penalty", "train_error", "test_error", "weight_change")
+
+
 def _digest(result) -> dict:
     """What is pinned: weights hash, final loss, records (without wall times) hash, stop info."""
     h = result.history
-    records = [{k: v for k, v in r.items() if k != "time"} for r in h["records"]]
+    # the records in the layout they were pinned in (before lr, test_loss and seconds existed)
+    records = [{k: getattr(r, k) for k in _PINNED_KEYS} for r in h.records]
     return {
         "theta_sha256": hashlib.sha256(np.ascontiguousarray(result.model.theta).tobytes())
         .hexdigest()[:32],
         "records_sha256": hashlib.sha256(json.dumps(records, sort_keys=True).encode())
         .hexdigest()[:32],
-        "final_train_loss": repr(h["final"]["train_loss"]),
-        "final_test_error": h["final"]["test_error"],
-        "epochs": h["epochs"], "epochs_to_stop": h["epochs_to_stop"],
-        "stop_reason": h["stop_reason"],
+        "final_train_loss": repr(h.final.train_loss),
+        "final_test_error": h.final.test_error,
+        "epochs": h.epochs, "epochs_to_stop": h.epochs_to_stop,
+        "stop_reason": h.stop_reason,
     }
 
 

@@ -36,6 +36,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for action in p._actions:
         if action.dest in recipe:
             action.help = recipe[action.dest]
+    _add_training_arguments(p)
+    _add_arch_arguments(p)
+    p.add_argument("--seed", type=seed, default=0, help="seed of everything (default 0)")
+    p.add_argument("--out", required=True, help="output folder DIR")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in DIR from its checkpoint")
+    p.add_argument("--threads", type=int, default=None,
+                   help="numba (or, with --arch, torch) threads while training (default: the "
+                        "library's; numba results do not depend on it, 1 is fastest on busy "
+                        "machines)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def _add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``TrainSpec`` (their defaults, or the architecture's with ``--arch``)."""
     g = p.add_argument_group("training (defaults: the training recipe)")
     g.add_argument("--n-train", type=int, default=_D.n_train, help=f"(default {_D.n_train})")
     g.add_argument("--n-test", type=int, default=_D.n_test, help=f"(default {_D.n_test})")
@@ -73,17 +89,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="noise-corrupted training: every epoch adds fresh i.i.d. Gaussian noise "
                         "of norm SIGMA times the images' norm to the training images, one fixed "
                         "draw of the same level to the test images (default 0: clean images)")
-    _add_arch_arguments(p)
-    p.add_argument("--seed", type=seed, default=0, help="seed of everything (default 0)")
-    p.add_argument("--out", required=True, help="output folder DIR")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in DIR from its checkpoint")
-    p.add_argument("--threads", type=int, default=None,
-                   help="numba (or, with --arch, torch) threads while training (default: the "
-                        "library's; numba results do not depend on it, 1 is fastest on busy "
-                        "machines)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
 
 
 def run(a: argparse.Namespace) -> int:
@@ -121,24 +126,34 @@ def run(a: argparse.Namespace) -> int:
               f"the last checkpoint in {out})", file=sys.stderr)
         return 130
     h = result.history
-    final = h["final"]
-    test = "n/a" if final["test_error"] is None else f"{final['test_error']:.4g}"
-    if h["epochs_to_stop"] is None:
+    _refuse_diverged(h)
+    final = h.final
+    test = "n/a" if final.test_error is None else f"{final.test_error:.4g}"
+    if h.epochs_to_stop is None:
         how = f"criterion '{spec.stop}' not met" if spec.stop != "epochs" else "fixed length"
     else:
-        how = f"criterion '{spec.stop}' met after {h['epochs_to_stop']} epochs"
-    print(f"{'resumed; ' if resumed else ''}trained {h['epochs']} epochs ({how}) in "
-          f"{h['wall_time']:.1f} s: train error {final['train_error']:.4g}, test error {test}, "
-          f"train loss {final['train_loss']:.4g}")
+        how = f"criterion '{spec.stop}' met after {h.epochs_to_stop} epochs"
+    print(f"{'resumed; ' if resumed else ''}trained {h.epochs} epochs ({how}) in "
+          f"{h.wall_time:.1f} s: train error {final.train_error:.4g}, test error {test}, "
+          f"train loss {final.train_loss:.4g}")
     print(f"wrote {out / 'init.npz'} (the net at initialization)")
     if result.at_stop is not None:
         print(f"wrote {out / 'at_stop.npz'} (the net when the criterion was met, epoch "
-              f"{h['epochs_to_stop']})")
+              f"{h.epochs_to_stop})")
     print(f"wrote {out / 'model.npz'} (the trained net)")
-    print(f"wrote {out / 'history.json'} (config and {len(h['records'])} records: epoch, train "
+    print(f"wrote {out / 'history.json'} (config and {len(h.records)} records: epoch, train "
           "loss/error, test error, weight change per layer)")
     print(f"wrote {out / CHECKPOINT} (final checkpoint; --resume returns this run)")
     return 0
+
+
+def _refuse_diverged(history) -> None:
+    """One-line error (exit 2) if training diverged; the run has then removed its files."""
+    if history.stop_reason == "diverged":
+        raise ScaleDetectError(
+            f"training diverged at epoch {history.epochs} (a mini-batch loss became NaN or "
+            f"infinite; training loss {history.final.train_loss:g}); nothing was written; "
+            f"lower the learning rate (--lr, now {history.config['train']['lr']:g})")
 
 
 def _add_arch_arguments(p: argparse.ArgumentParser) -> None:
@@ -192,15 +207,16 @@ def _run_arch(a: argparse.Namespace) -> int:
         print(f"scaledetect train: interrupted; continue with the same flags and --resume (from "
               f"the last checkpoint in {out})", file=sys.stderr)
         return 130
-    last = r.history[-1]
-    print(f"trained {a.arch} (width factor {a.width_factor:g}) for {spec.epochs} epochs in "
-          f"{last['seconds']:.1f} s: test error {r.test_error:.4g} (best, epoch {r.best_epoch}), "
-          f"final test error {last['test_error']:.4g}, final train error "
-          f"{last['train_error']:.4g}")
+    h = r.history
+    _refuse_diverged(h)
+    print(f"trained {a.arch} (width factor {a.width_factor:g}) for {h.epochs} epochs in "
+          f"{h.wall_time:.1f} s: test error {r.test_error:.4g} (best, epoch {r.best_epoch}), "
+          f"final test error {h.final.test_error:.4g}, final train error "
+          f"{h.final.train_error:.4g}")
     for name, what in (("init.npz", "the net at initialization"),
                        ("model.npz", "the net of the best test accuracy"),
                        ("final.npz", "the net after the last epoch"),
-                       ("history.json", f"config and {len(r.history)} records"),
+                       ("history.json", f"config and {len(h.records)} records"),
                        (CHECKPOINT, "final checkpoint; --resume returns this run")):
         print(f"wrote {out / name} ({what})")
     return 0

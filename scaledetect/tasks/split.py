@@ -14,7 +14,8 @@ MAX_ROUNDS = 64
 
 def _keys(pos: np.ndarray) -> list[bytes]:
     """One hashable key per configuration (canonical positions, ``(n, 2, p)`` float64)."""
-    flat = np.ascontiguousarray(pos, np.float64).reshape(len(pos), -1)
+    pos = np.ascontiguousarray(pos, np.float64)
+    flat = pos.reshape(len(pos), int(np.prod(pos.shape[1:])))  # (-1 fails for 0 rows)
     return [row.tobytes() for row in flat]
 
 
