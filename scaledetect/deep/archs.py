@@ -58,9 +58,7 @@ import torch
 from torch import nn
 
 from ..errors import ScaleDetectError, require, require_choice
-
-ARCHS = ("vgg11", "vgg11bn", "vgg13bn", "vgg16bn", "vgg19bn", "resnet18", "resnet34",
-         "resnet50", "alexnet", "lenet", "efficientnetb0")
+from .spec import ARCHS  # noqa: E402  (the names, importable without torch)
 
 _VGG = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],

@@ -6,6 +6,7 @@ epoch (or None). Probes are drawn with a seed of their own, ``10_000 + run.seed`
 the training data.
 """
 
+from ..errors import ScaleDetectError
 from .records import FilterStats, Profile, RandomNet, Trained
 
 #: Offset of the probe seed from the run seed (probes independent of the training data).
@@ -64,6 +65,9 @@ def run_train(run, workdir=None, on_epoch=None) -> Trained:
     callback = None if on_epoch is None else (lambda epoch, model, record: on_epoch(epoch))
     out = nn.train(run.task, run.net, run.train, rng=run.seed, out_dir=workdir,
                    resume=workdir is not None, progress=False, callback=callback)
+    if out.history.stop_reason == "diverged":  # NaN weights: nothing to measure
+        raise ScaleDetectError(f"run {run.key} diverged at epoch {out.history.epochs} (lr "
+                               f"{run.train.lr}); its settings need a smaller learning rate")
     sigma = run.train.train_noise
     return Trained(init=measure_run(out.init, run, probe_noise=sigma),
                    trained=measure_run(out.model, run, probe_noise=sigma),

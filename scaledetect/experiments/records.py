@@ -48,8 +48,8 @@ class FilterStats:
         """The statistics of *model* (a numba CNN with *first_layer*, or any model
         ``diagnostics.spectrum.spectra`` reads).
         """
-        from ..diagnostics.spectrum import spectra
         from ..diagnostics.filters import uniform_share
+        from ..diagnostics.spectrum import spectra
 
         layers = tuple(spectra(model))
         if not first_layer:
