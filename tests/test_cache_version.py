@@ -4,13 +4,17 @@ import numpy as np
 import pytest
 
 from scaledetect.experiments import Cache, execute, run_all
-from scaledetect.experiments.version import results_version, source_files
+from scaledetect.experiments import KINDS
+
+
+def results_version(kind: str) -> str:
+    return KINDS[kind].version()
 from scaledetect.studies import plans
 
 
 def _names(kind: str) -> set[str]:
     return {p.relative_to(p.parents[1]).as_posix() if p.parent.name != "scaledetect"
-            else p.name for p in source_files(kind)}
+            else p.name for p in KINDS[kind].source_files()}
 
 
 def test_versions_follow_the_imports_of_each_kind():

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 import scaledetect
-from scaledetect.experiments.version import source_files
+from scaledetect.experiments import KINDS
 
 PACKAGE = Path(scaledetect.__file__).resolve().parent
 NUMBA_KINDS = ("theory", "nngp", "pooling", "init", "train")
@@ -119,18 +119,18 @@ def _imports_torch(path: Path) -> bool:
 def test_the_code_version_of_a_numba_run_kind_hashes_no_torch_file():
     deep = PACKAGE / "deep"
     for kind in NUMBA_KINDS:
-        files = source_files(kind)
+        files = KINDS[kind].source_files()
         assert not [p for p in files if deep in p.parents], kind
         assert not [p for p in files if _imports_torch(p)], kind
     # the checks can fail: the PyTorch kind's closure has both
-    files = source_files("deep")
+    files = KINDS["deep"].source_files()
     assert deep / "weights.py" in files and any(_imports_torch(p) for p in files)
 
 
 def test_numba_training_hashes_the_code_of_its_channel_sum_and_spectra():
     # runner.execute stores the channel-summed net's sensitivities and the filter spectra of a
     # trained numba CNN: the rule and the CNN's backend are part of the kind's code version
-    files = {p.relative_to(PACKAGE).as_posix() for p in source_files("train")}
+    files = {p.relative_to(PACKAGE).as_posix() for p in KINDS["train"].source_files()}
     assert {"diagnostics/channel_sum.py", "diagnostics/spectrum.py", "diagnostics/weights.py",
             "nn/weights.py"} <= files
     assert "diagnostics/shuffle.py" not in files  # only PyTorch runs shuffle channels

@@ -20,7 +20,7 @@ from scipy.spatial.distance import pdist
 from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec, perturb, tasks
 from scaledetect.cli import main
 from scaledetect.experiments import Run
-from scaledetect.experiments.execute import run_train
+from scaledetect.experiments.compute import run_train
 from scaledetect.nn import TrainSpec, train
 from scaledetect.nn.model import init_cnn, pooling_net
 from scaledetect.sensitivity import measure, probe

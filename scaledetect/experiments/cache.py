@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io import load_npz, save_npz, write_json
+from .config import Run
+from .kinds import KINDS, kind_of
 from .records import SCHEMA, RunResult
 
 
@@ -26,8 +28,6 @@ class Cache:
 
     def __contains__(self, key: str) -> bool:
         """True if *key* is cached with the record layout and code version of today."""
-        from .kinds import KINDS
-
         path = self.root / f"{key}.json"
         if not path.exists():
             return False
@@ -42,7 +42,9 @@ class Cache:
         """The stored result of *key*, typed (``records.RunResult``)."""
         result = json.loads((self.root / f"{key}.json").read_text())
         npz = self.root / f"{key}.npz"
-        return RunResult.from_json(result, load_npz(npz) if npz.exists() else {})
+        run = Run.from_dict(result["run"])
+        return RunResult.from_json(result, load_npz(npz) if npz.exists() else {}, run,
+                                   kind_of(run).record)
 
     def put(self, key: str, result: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
         """Store a result (``RunResult.to_json()``); the arrays first, so the JSON (the
@@ -61,6 +63,4 @@ class Cache:
 
     def workdir(self, run) -> Path:
         """Folder for a run's intermediate files (training checkpoints), per code version."""
-        from .kinds import kind_of
-
         return self.root / "train" / f"{run.key}-{kind_of(run).version()}"

@@ -1,4 +1,4 @@
-"""Expected cost of a run, and the progress bar of ``run_all`` that weighs runs by it.
+"""Expected cost of a run: the weights of the progress bar of ``run_all`` (``runner.Progress``).
 
 The model counts multiply-adds per image of the forward pass (``forward_macs``) and scales it by
 what each kind of run does with it (one function per kind, named by the run-kind registry). Its
@@ -10,8 +10,6 @@ expected seconds done per second.
 """
 
 import math
-
-from tqdm.auto import tqdm
 
 from ..nn.spec import NetSpec
 
@@ -100,54 +98,3 @@ def deep_seconds(run) -> float:
     """Standard architectures: epochs x images, plus the measurements."""
     return _OVERHEAD + _DEEP_EPOCH * deep_epochs(run) * run.train.n_train \
         + 2 * _DEEP_PROBE * run.probe
-
-
-class Progress:
-    """Progress of ``run_all``: runs done, epochs of training runs in flight, a weighted ETA.
-
-    The bar counts expected seconds (``RunKind.cost``) of work done: a finished run adds its
-    whole cost, a training run in flight the share of its expected epochs it has done (at most
-    90 % until it ends). tqdm's remaining-time estimate is then weighted by cost.
-    """
-
-    def __init__(self, runs: list, enabled: bool = True):
-        from .kinds import kind_of
-
-        self.cost = {r.key: kind_of(r).cost(r) for r in runs}
-        self.epochs_of = {r.key: kind_of(r).epochs for r in runs}
-        self.runs = {r.key: r for r in runs}
-        self.credit = dict.fromkeys(self.cost, 0.0)
-        self.epochs: dict[str, int] = {}
-        self.finished = 0
-        self.bar = tqdm(total=round(sum(self.cost.values()), 1), disable=not enabled,
-                        desc=self._desc(), unit="s", dynamic_ncols=True, smoothing=0,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
-                                   "{postfix}")
-
-    def _desc(self) -> str:
-        return f"runs {self.finished}/{len(self.cost)}"
-
-    def _add(self, key: str, credit: float) -> None:
-        self.bar.update(round(credit - self.credit[key], 3))
-        self.credit[key] = credit
-
-    def epoch(self, key: str, epoch: int) -> None:
-        """A training run in flight finished *epoch*."""
-        self.epochs[key] = epoch
-        expected = self.epochs_of[key]
-        share = min(0.9, epoch / expected(self.runs[key])) if expected else 0.0
-        self._add(key, share * self.cost[key])
-        self.bar.set_postfix_str(", ".join(
-            f"train seed {self.runs[k].seed} {self.runs[k].label} epoch {e}"
-            for k, e in self.epochs.items()), refresh=True)
-
-    def done(self, key: str) -> None:
-        """Run *key* finished."""
-        self.epochs.pop(key, None)
-        self._add(key, self.cost[key])
-        self.finished += 1
-        self.bar.set_description_str(self._desc(), refresh=True)
-
-    def close(self) -> None:
-        """Close the bar."""
-        self.bar.close()

@@ -6,7 +6,7 @@ at initialization, trained (the best-test model) and trained with channels shuff
 ``diagnostics.shuffle``), with the filter spectra of both nets (F11).
 """
 
-from .execute import PROBE_SEED_OFFSET
+from .compute import PROBE_SEED_OFFSET
 from .records import DeepTrained, FilterStats
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..errors import require
 from . import cost
 from .records import DeepTrained, Profile, RandomNet, Trained
+from .version import code_version, source_files
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,12 @@ class RunKind:
         return _load(self.execute)(run, workdir, on_epoch)
 
     def version(self) -> str:
-        """Hash of the code this kind's results depend on (``version.results_version``)."""
-        from .version import results_version
+        """Hash of the code this kind's results depend on (``version.code_version``)."""
+        return code_version(self.roots)
 
-        return results_version(self.name)
+    def source_files(self) -> set:
+        """The source files that code is (``version.source_files``)."""
+        return source_files(self.roots)
 
 
 @functools.cache
@@ -103,7 +106,7 @@ def kind_of(run) -> RunKind:
     return KINDS[run.kind]
 
 
-_EXEC = "scaledetect.experiments.execute"
+_EXEC = "scaledetect.experiments.compute"
 # the diagnostics a numba run computes (spectra, the channel sum) and the CNN's weights backend;
 # not the diagnostics package as a whole, whose shuffling only PyTorch runs use
 _MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.filters",

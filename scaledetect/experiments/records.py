@@ -242,14 +242,12 @@ class RunResult:
                 "seconds": self.seconds, "record": body}, arrays
 
     @classmethod
-    def from_json(cls, d: dict, arrays: dict) -> "RunResult":
-        """Inverse of ``to_json``; a ``ScaleDetectError`` for another schema or kind."""
-        from .config import Run
-        from .kinds import kind_of
-
+    def from_json(cls, d: dict, arrays: dict, run, record_type: type) -> "RunResult":
+        """Inverse of ``to_json``, given the run (``Run.from_dict(d["run"])``) and its kind's
+        record type; a ``ScaleDetectError`` for another schema.
+        """
         if d.get("schema") != SCHEMA:
             raise ScaleDetectError(f"result schema must be {SCHEMA}; got "
                                    f"schema={d.get('schema')!r}")
-        run = Run.from_dict(d["run"])
-        record = kind_of(run).record.from_json(d["record"], arrays)
-        return cls(run, d["version"], float(d["seconds"]), record)
+        return cls(run, d["version"], float(d["seconds"]), record_type.from_json(d["record"],
+                                                                                arrays))

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import require, require_choice
 from .cache import Cache
 from .config import Run
-from .cost import Progress
 from .kinds import kind_of
 from .records import RunResult
 
@@ -48,6 +48,55 @@ def execute(run_dict: dict, workdir: str | os.PathLike | None = None,
     start = time.perf_counter()
     record = kind.run(run, workdir, on_epoch)
     return RunResult(run, kind.version(), time.perf_counter() - start, record).to_json()
+
+
+class Progress:
+    """Progress of ``run_all``: runs done, epochs of training runs in flight, a weighted ETA.
+
+    The bar counts expected seconds (``RunKind.cost``) of work done: a finished run adds its
+    whole cost, a training run in flight the share of its expected epochs it has done (at most
+    90 % until it ends). tqdm's remaining-time estimate is then weighted by cost.
+    """
+
+    def __init__(self, runs: list, enabled: bool = True):
+        self.cost = {r.key: kind_of(r).cost(r) for r in runs}
+        self.epochs_of = {r.key: kind_of(r).epochs for r in runs}
+        self.runs = {r.key: r for r in runs}
+        self.credit = dict.fromkeys(self.cost, 0.0)
+        self.epochs: dict[str, int] = {}
+        self.finished = 0
+        self.bar = tqdm(total=round(sum(self.cost.values()), 1), disable=not enabled,
+                        desc=self._desc(), unit="s", dynamic_ncols=True, smoothing=0,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+                                   "{postfix}")
+
+    def _desc(self) -> str:
+        return f"runs {self.finished}/{len(self.cost)}"
+
+    def _add(self, key: str, credit: float) -> None:
+        self.bar.update(round(credit - self.credit[key], 3))
+        self.credit[key] = credit
+
+    def epoch(self, key: str, epoch: int) -> None:
+        """A training run in flight finished *epoch*."""
+        self.epochs[key] = epoch
+        expected = self.epochs_of[key]
+        share = min(0.9, epoch / expected(self.runs[key])) if expected else 0.0
+        self._add(key, share * self.cost[key])
+        self.bar.set_postfix_str(", ".join(
+            f"train seed {self.runs[k].seed} {self.runs[k].label} epoch {e}"
+            for k, e in self.epochs.items()), refresh=True)
+
+    def done(self, key: str) -> None:
+        """Run *key* finished."""
+        self.epochs.pop(key, None)
+        self._add(key, self.cost[key])
+        self.finished += 1
+        self.bar.set_description_str(self._desc(), refresh=True)
+
+    def close(self) -> None:
+        """Close the bar."""
+        self.bar.close()
 
 
 def run_all(runs: Iterable[Run], cache: Cache, workers: int = 1, executor: str = "local",

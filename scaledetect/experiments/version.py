@@ -1,8 +1,9 @@
 """Results versions: a hash of the source code a run kind depends on.
 
 A cached result is reused only if it was produced by the same configuration (``Run.key``) *and*
-the same code: ``results_version(kind)`` hashes the source of every scaledetect module reachable
-through imports from the modules that compute that kind of run (plus the runner itself). Editing
+the same code: ``code_version(roots)`` hashes the source of every scaledetect module reachable
+through imports from *roots*, the modules that compute a kind of run (``RunKind.roots``; its
+``version()`` calls this), plus the runner itself. Editing
 any of them (a kernel, the task sampler, the theory) changes the version, and ``reproduce`` then
 runs the affected runs again instead of silently reusing numbers of older code. Changes to
 modules a kind does not import (the figures, the report, the CLI) leave its results valid.
@@ -15,46 +16,36 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # .../scaledetect
 #: Always part of a version, their imports not followed (they name every kind's code): the
-#: runner, the run description, the registry, the numba kinds' execute functions, the records.
+#: runner, the run description, the registry, the numba kinds' compute functions, the records.
 _RUNNER = ("scaledetect.experiments.runner", "scaledetect.experiments.config",
-           "scaledetect.experiments.kinds", "scaledetect.experiments.execute",
+           "scaledetect.experiments.kinds", "scaledetect.experiments.compute",
            "scaledetect.experiments.records")
 
 
 @functools.cache
-def results_version(kind: str) -> str:
-    """Hex SHA-256 (first 12 digits) of the sources *kind* depends on (see the module doc).
-
-    Parameters
-    ----------
-    kind : str
-        A registered run kind (``experiments.kinds.KINDS``).
+def code_version(roots: tuple) -> str:
+    """Hex SHA-256 (first 12 digits) of the sources *roots* depend on (see the module doc).
 
     Examples
     --------
-    >>> len(results_version("theory"))
+    >>> len(code_version(("scaledetect.theory",)))
     12
     """
     h = hashlib.sha256()
-    for path in sorted(source_files(kind)):
+    for path in sorted(source_files(roots)):
         h.update(str(path.relative_to(_PACKAGE.parent)).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 
 
-def source_files(kind: str) -> set[Path]:
-    """The source files of every scaledetect module imported, transitively, by *kind*'s roots
-    (``RunKind.roots``).
+def source_files(roots: tuple) -> set[Path]:
+    """The source files of every scaledetect module imported, transitively, by *roots*.
 
-    The runner, run description, registry, execute functions and records (``_RUNNER``) are
+    The runner, run description, registry, compute functions and records (``_RUNNER``) are
     always included but their imports are not followed (they name every kind's code).
     """
-    from ..errors import require
-    from .kinds import KINDS
-
-    require(kind in KINDS, "kind", "be one of " + ", ".join(KINDS), kind)
     seen: set[Path] = {_file(m) for m in _RUNNER}
-    todo = [_file(m) for m in KINDS[kind].roots]
+    todo = [_file(m) for m in roots]
     while todo:
         path = todo.pop()
         if path in seen:
