@@ -10,8 +10,9 @@ import naive
 import numpy as np
 import pytest
 
+from scaledetect import activations
 from scaledetect._kernels.blas import blas_threads
-from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward, _gemm
+from scaledetect._kernels.conv import _conv_backward, _conv_forward, _gemm
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
 # (dim, F, s, N); F <= s with N = s N_out is the tiled im2col path (conv._tiled), F = 1 < s too
@@ -62,7 +63,8 @@ def run_forward(x, w, b, s, act, gain, dtype):
     has_bias = b is not None
     bb = (b if has_bias else np.zeros(1)).astype(dtype)
     _conv_forward(_internal(x.astype(dtype)), np.ascontiguousarray(w.reshape(cout, kk), dtype),
-                  bb, has_bias, out, cols, n, *_geo_args(g), scale, dtype(gain), ACT_CODES[act])
+                  bb, has_bias, out, cols, n, *_geo_args(g), scale, dtype(gain),
+                  activations.get(act).code)
     return out, cols
 
 
@@ -81,7 +83,7 @@ def run_backward(x, w, b, s, act, gain, gout, dtype):
     has_bias = b is not None
     _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
                    has_bias, gin, True, np.empty((kk, qout), dtype), n, *_geo_args(g),
-                   dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act])
+                   dtype(1 / np.sqrt(kk)), dtype(gain), activations.get(act).code)
     return gin, dw.reshape(w.shape), (db if has_bias else None)
 
 

@@ -36,11 +36,12 @@ import numpy as np
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..activations import ACTIVATIONS
 from ._jit import ijit, jit
 from .blas import dgemm, sgemm
 
-RELU, TANH, LINEAR = 0, 1, 2
-ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
+# the activation codes the kernels branch on, from the records (scaledetect.activations)
+RELU, TANH, LINEAR = (ACTIVATIONS[name].code for name in ("relu", "tanh", "linear"))
 
 
 @ijit
@@ -174,7 +175,7 @@ def _epilogue_rows(z, b, has_bias, gain, act, r0, r1, q0, q1):
         if act == RELU:
             for t in range(nq):
                 v = zr[t] + bb
-                zr[t] = gain * v if v > zero else zero
+                zr[t] = zero if v <= zero else gain * v  # NaN propagates
         elif act == TANH:
             for t in range(nq):
                 zr[t] = gain * np.tanh(zr[t] + bb)
@@ -343,7 +344,7 @@ def _sample_major(a, out):
 # One call per forward and one per backward keeps the Python overhead of an SGD step at two
 # dispatches, whatever the depth. Parameters, representations and gradients live in flat buffers
 # described by an integer table ``geo`` (one row per layer, columns ``G_*``) and a float table
-# ``fgeo`` (``scale``, ``gain`` per layer) of the model dtype.
+# ``fgeo`` (``scale``, ``gain``, the activation's parameter per layer) of the model dtype.
 
 # columns of geo
 (G_CIN, G_COUT, G_HIN, G_WIN, G_HOUT, G_WOUT, G_FH, G_FW, G_SH, G_SW, G_WOFF, G_BOFF, G_INOFF,
@@ -485,11 +486,12 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, 
     theta : (n_params,)
         Flat parameters; layer k weight at ``geo[k, G_WOFF]`` (C_out, C_in F^dim), bias at
         ``geo[k, G_BOFF]`` (-1: no bias); readout weight at ``ro_off[0]``, bias at ``ro_off[1]``.
-    geo : (K, N_GEO) int64 ; fgeo : (K, 2) (scale = 1/sqrt(C_in F^dim), gain)
+    geo : (K, N_GEO) int64 ; fgeo : (K, 3) (scale = 1/sqrt(C_in F^dim), gain, the
+        activation's parameter ``Activation.kernel_param``)
     ro : (3,)
         ``alpha``, readout coefficient c (1/sqrt(C) or 1/C), ``1 / N_K^dim``.
     act : int
-        Activation code (conv.RELU, TANH, LINEAR).
+        Activation code (``Activation.code``: conv.RELU, TANH, LINEAR).
     acts : flat buffer, written
         Layer k output at ``geo[k, G_OUTOFF]``, shape (C_k, n * N_k^dim).
     cols : flat buffer, written
