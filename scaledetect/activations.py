@@ -9,8 +9,9 @@ Pairing each nonlinearity with its Gaussian integrals in one place is the neural
 - ``phi`` and ``dphi`` (numpy), ``torch`` (the ``torch.nn.functional`` function of the PyTorch
   twin, with ``torch_kwargs``) and ``stores_preactivation`` (whether the kernels' backward pass
   needs the pre-activation z, which they then keep next to the outputs);
-- the noise model of the pooling-net theory (``noise_model``, ``theory_exact``): the Gaussian
-  moments ``moments`` and ``product``, and ``change`` for the layers the theory propagates;
+- the noise model of the pooling-net theory (``noise_model``) and whether the theory is exact for
+  it (``theory_exact``): the Gaussian moments ``moments`` and ``product``, and ``change`` for the
+  layers the theory propagates;
 - the infinite-width dual ``dual`` (``E[phi(u) phi(v)]`` of a centred bivariate Gaussian, the
   NNGP kernel map) and its cost ``dual_nodes``;
 - its parameters (``params``, NetSpec fields of the same names, ``PARAMETERS``).
@@ -33,8 +34,9 @@ __all__ = ["ACTIVATIONS", "LINEAR", "PARAMETERS", "PROPAGATED", "RECTIFIED", "Ac
 
 #: Noise models of the pooling-net theory (``Activation.noise_model``). ``LINEAR``: the noise
 #: passes linearly, ``E||B eta||^2 = sigma^2 ||B||_F^2`` (exact). ``RECTIFIED``: layer-1 Gaussian
-#: moments in closed form, every deeper layer linear because its inputs are >= 0 (exact: SPEC
-#: section 6). ``PROPAGATED``: layer 1 exact, deeper layers by Gaussian moment propagation
+#: moments (``moments``, ``product``), every deeper layer linear, phi being the identity on the
+#: clean values >= 0 (exact for ReLU, whose noisy layer-1 outputs are >= 0 too: SPEC section 6).
+#: ``PROPAGATED``: layer 1 exact, deeper layers by Gaussian moment propagation
 #: (``scaledetect.theory.moments``; an approximation).
 LINEAR, RECTIFIED, PROPAGATED = "linear", "rectified", "propagated"
 
@@ -76,6 +78,9 @@ class Activation:
         then keeps z after the outputs, in a buffer twice the size.
     dual_nodes : int
         Gauss-Hermite nodes per axis of ``dual`` (0: a closed form); its cost is their square.
+    theory_exact : bool
+        Whether the pooling-net theory (``theory.predict``) is exact for this activation (else
+        ``config["method"]`` of a prediction says what it approximates).
     """
 
     name: str
@@ -84,6 +89,7 @@ class Activation:
     torch: str | None
     stores_preactivation: bool = False
     dual_nodes: int = 0
+    theory_exact: bool = True
 
     # ------------------------------------------------------------------ the function
     def phi(self, x, out=None):
@@ -109,11 +115,6 @@ class Activation:
         return {}
 
     # ------------------------------------------------------------------ the theory
-    @property
-    def theory_exact(self) -> bool:
-        """Whether the pooling-net theory (``theory.predict``) is exact for this activation."""
-        return self.noise_model != PROPAGATED
-
     def moments(self, m, v):
         """``(E phi(X), E phi(X)^2)``, X ~ N(m, v) (default: 128-point Gauss-Hermite)."""
         return expect(self.phi, m, v), expect(lambda x: self.phi(x) ** 2, m, v)
@@ -164,6 +165,14 @@ class Activation:
         return tz, mean, second, gains
 
 
+def _arccos_dual(v1, v2, c):
+    """``E relu(U) relu(V)`` for centred U, V (variances v1, v2, covariance c; 0 if v1 v2 = 0)."""
+    s = np.sqrt(v1 * v2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(s > 0, c / np.where(s > 0, s, 1.0), 0.0)
+    return arccos_kernel(v1, v2, rho)
+
+
 # ---------------------------------------------------------------------------- the activations
 @dataclass(frozen=True)
 class _ReLU(Activation):
@@ -188,10 +197,7 @@ class _ReLU(Activation):
 
     def dual(self, v1, v2, c):
         """The arc-cosine kernel (Cho & Saul 2009)."""
-        s = np.sqrt(v1 * v2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.where(s > 0, c / np.where(s > 0, s, 1.0), 0.0)
-        return arccos_kernel(v1, v2, rho)
+        return _arccos_dual(v1, v2, c)
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,7 @@ class _Tanh(Activation):
     noise_model: str = PROPAGATED
     torch: str | None = "tanh"
     dual_nodes: int = 32  # relative error ~4e-5 at variance 2, 1e-6 at 1, 4e-9 at 0.5
+    theory_exact: bool = False
 
     def phi(self, x, out=None):
         return np.tanh(x, out=out)

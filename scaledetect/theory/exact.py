@@ -98,13 +98,13 @@ def _noise_linear(ops: Operators, net: NetSpec, sigma2: float) -> np.ndarray:
 def _translation_covers(task: TaskSpec, net: NetSpec, pert: Perturbation,
                         ops: Operators) -> bool:
     """Whether ``_predict_block`` (no pair enumeration, ``method="translation"``) can compute
-    this case: ``shift_rule="auto"``, batch-matched noise, an activation for which the theory
-    is exact, for the distance rule ``_distance.distance_fits`` (points); a linear net with the
-    block rule on points or stripes, a ReLU net on points whose layer-1 patch fits
-    (``_relu.fits``).
+    this case: ``shift_rule="auto"``, batch-matched noise, an activation with the linear or the
+    rectified noise model, for the distance rule ``_distance.distance_fits`` (points); a linear
+    net with the block rule on points or stripes, a rectified (ReLU) net on points whose
+    layer-1 patch fits (``_relu.fits``).
     """
     act = net.activation
-    if pert.shift_rule != "auto" or pert.noise_match != "batch" or not act.theory_exact:
+    if pert.shift_rule != "auto" or pert.noise_match != "batch" or act.noise_model == PROPAGATED:
         return False
     if task.rule == "distance" and not distance_fits(task, net):
         return False
@@ -122,7 +122,7 @@ def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
         return False
     # linear nets would not need the patch, but they share the ReLU path so that their D is
     # bit-identical to the ReLU net's (both nets are linear on x >= 0)
-    return (net.activation.theory_exact and task.shape == "points"
+    return (net.activation.noise_model != PROPAGATED and task.shape == "points"
             and fits(ops, net.dim, net.filter, net.stride, net.size))
 
 
@@ -166,12 +166,13 @@ def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
     elif task.rule == "distance":
         Gn = np.zeros(K + 2)
         h_comps, near = distance_noise_weights(task)
-        Gn[1:] = relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, h_comps, near, pair)
+        Gn[1:] = relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, h_comps, near, pair,
+                            net.activation)
     else:
         wp, wm = class_weights(task, ax)
         Gn = np.zeros(K + 2)
         Gn[1:] = block_relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, ax.block, wp,
-                                  wm, pair)
+                                  wm, pair, net.activation)
     Gn[0] = sigma2 * N**d
     return _result(task, net, pert, den, Dn, Gn, sigma2, sum(tasks.class_counts(task)))
 
@@ -192,6 +193,9 @@ def _method(act: Activation, noise_match: str) -> str:
     """How exact the prediction is: ``exact`` or ``approximate: <what>``."""
     if act.noise_model == PROPAGATED:
         return "approximate: layer 1 exact, deeper layers Gaussian moment propagation"
+    if not act.theory_exact:
+        return ("approximate: layer 1 exact, deeper layers linear (exact only where their "
+                "pre-activations are >= 0, as for ReLU)")
     if act.noise_model == RECTIFIED and noise_match == "sample":
         return ("approximate: sample-matched noise replaced by a Gaussian of per-sample variance "
                 "||tau x - x||^2 / N^dim (exact in the zero-signal units)")
@@ -216,10 +220,11 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None,
         E||tau x - x||^2 / N^dim, exact) or ``sample`` (approximate for ReLU, see Notes).
     method : str
         ``translation``: sums over single positions or offsets, O(N^dim) (shift_rule auto,
-        batch noise, an exact activation, points with a net whose layer-1 patch fits or a linear
-        net and the block rule; else a ScaleDetectError). ``enumerate``: every configuration and
-        move outcome, O(N^(2 dim)), any case. ``auto`` (default): ``translation`` on points where
-        it applies (``enumerates_pairs`` is False), else ``enumerate``. See the module docstring.
+        batch noise, a linear or rectified noise model, points with a net whose layer-1 patch
+        fits or a linear net and the block rule; else a ScaleDetectError). ``enumerate``:
+        every configuration and move outcome, O(N^(2 dim)), any case. ``auto`` (default):
+        ``translation`` on points where it applies (``enumerates_pairs`` is False), else
+        ``enumerate``. See the module docstring.
 
     Returns
     -------
@@ -236,8 +241,8 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None,
     Notes
     -----
     *Data terms* and the two methods: see the module docstring. *Noise terms* (by the
-    record's ``noise_model``): linear: ``sigma^2 ||B_k||_F^2`` exactly;
-    rectified (relu): exact Gaussian moments at layer 1 propagated linearly (``ReluNoise``);
+    record's ``noise_model``): linear: ``sigma^2 ||B_k||_F^2`` exactly; rectified: the
+    record's Gaussian moments at layer 1 propagated linearly (``ReluNoise``; exact for ReLU);
     propagated (tanh, ...): see ``MomentNoise``; ``config["method"]`` says which.
     ``noise_match = "sample"`` (``eta_i`` rescaled to ``||tau x_i - x_i||``) is evaluated with a
     Gaussian of per-sample variance ``sigma_i^2 = ||tau x_i - x_i||^2 / N^dim``: exact for the
@@ -252,9 +257,9 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None,
     ops = Operators(net)
     if method == "translation":
         require(_translation_covers(task, net, pert, ops), "method", "be auto or enumerate here "
-                "(translation needs shift_rule=auto, batch-matched noise, an activation the "
-                "theory is exact for, and points with a net whose layer-1 patch fits, or a "
-                "linear net and the block rule)", method)
+                "(translation needs shift_rule=auto, batch-matched noise, a linear or rectified "
+                "noise model, and points with a net whose layer-1 patch fits, or a linear net "
+                "and the block rule)", method)
         return _predict_block(task, net, pert, ops)
     if _translation_applies(task, net, pert, ops):
         return _predict_block(task, net, pert, ops)
