@@ -25,8 +25,9 @@ covariance c.
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
+from scipy.special import erf, ndtr
 
-from ._gaussian import arccos_kernel, expect, expect2, hermite, relu_moments, relu_product
+from ._gaussian import arccos_kernel, expect, expect2, hermite, pdf, relu_moments, relu_product
 from .errors import require, require_choice
 
 __all__ = ["ACTIVATIONS", "LINEAR", "PARAMETERS", "PROPAGATED", "RECTIFIED", "Activation",
@@ -77,7 +78,8 @@ class Activation:
         Whether the kernels' backward pass needs z (phi' is not a function of phi(z)); the model
         then keeps z after the outputs, in a buffer twice the size.
     dual_nodes : int
-        Gauss-Hermite nodes per axis of ``dual`` (0: a closed form); its cost is their square.
+        Gauss-Hermite nodes per axis of the default ``dual`` (0: the record has a closed form);
+        its cost is their square.
     theory_exact : bool
         Whether the pooling-net theory (``theory.predict``) is exact for this activation (else
         ``config["method"]`` of a prediction says what it approximates).
@@ -88,7 +90,7 @@ class Activation:
     noise_model: str
     torch: str | None
     stores_preactivation: bool = False
-    dual_nodes: int = 0
+    dual_nodes: int = 32
     theory_exact: bool = True
 
     # ------------------------------------------------------------------ the function
@@ -182,6 +184,7 @@ class _ReLU(Activation):
     code: int = 0
     noise_model: str = RECTIFIED
     torch: str | None = "relu"
+    dual_nodes: int = 0
 
     def phi(self, x, out=None):
         return np.maximum(x, 0, out=out)  # NaN propagates
@@ -238,6 +241,7 @@ class _Linear(Activation):
     code: int = 2
     noise_model: str = LINEAR
     torch: str | None = None
+    dual_nodes: int = 0
 
     def phi(self, x, out=None):
         if out is None:
@@ -260,8 +264,129 @@ class _Linear(Activation):
         return c
 
 
+@dataclass(frozen=True)
+class _LeakyReLU(Activation):
+    """``lrelu(x) = x`` for x > 0, ``a x`` else (``negative_slope`` a, 0 <= a < 1).
+
+    ``lrelu = a x + (1 - a) relu(x)``: every Gaussian integral is a's linear part plus (1 - a)
+    times ReLU's closed form, so the rectified mean, and the noise pile-up, scale with 1 - a.
+    The theory treats it as ReLU (rectified noise model): layer 1 exact, deeper layers linear.
+    Not exact: noisy layer-1 outputs can be negative (a g for g < 0), and a deeper unit whose
+    inputs add up to a negative pre-activation scales it by a again; the error is O(a).
+    """
+
+    name: str = "leaky_relu"
+    code: int = 3
+    noise_model: str = RECTIFIED
+    torch: str | None = "leaky_relu"
+    dual_nodes: int = 0
+    theory_exact: bool = False
+    negative_slope: float = PARAMETERS["negative_slope"]
+
+    def __post_init__(self):
+        check_parameter("negative_slope", self.negative_slope)
+
+    @property
+    def kernel_param(self) -> float:
+        return self.negative_slope
+
+    def torch_kwargs(self) -> dict:
+        return {"negative_slope": self.negative_slope}
+
+    def phi(self, x, out=None):
+        return np.maximum(x, self.negative_slope * x, out=out)  # 0 <= a < 1; NaN propagates
+
+    def dphi(self, x):
+        return np.where(np.asarray(x) > 0, 1.0, self.negative_slope)
+
+    def moments(self, m, v):
+        """``E = a m + (1 - a) E relu``, ``E lrelu^2 = a^2 (m^2 + v) + (1 - a^2) E relu^2``."""
+        a = self.negative_slope
+        m, v = np.broadcast_arrays(np.asarray(m, float), np.asarray(v, float))
+        r1, r2 = relu_moments(m, v)
+        return a * m + (1 - a) * r1, a * a * (m * m + v) + (1 - a * a) * r2
+
+    def product(self, m1, m2, v1, v2, c):
+        """With ``E[X relu(Y)] = m1 E relu(Y) + c Phi(m2 / sqrt(v2))`` (Stein's lemma)."""
+        a = self.negative_slope
+        m1, m2, v1, v2, c = np.broadcast_arrays(*(np.asarray(t, float)
+                                                  for t in (m1, m2, v1, v2, c)))
+        r1, r2 = relu_moments(m1, v1)[0], relu_moments(m2, v2)[0]
+        cross = m1 * r2 + c * ndtr(m2 / np.sqrt(v2)) + m2 * r1 + c * ndtr(m1 / np.sqrt(v1))
+        return (a * a * (m1 * m2 + c) + a * (1 - a) * cross
+                + (1 - a) ** 2 * relu_product(m1, m2, v1, v2, c))
+
+    def dual(self, v1, v2, c):
+        """``a c + (1 - a)^2 K_relu(v1, v2, c)`` (the cross terms ``E[u relu(v)] = c / 2``)."""
+        a = self.negative_slope
+        return a * c + (1 - a) ** 2 * _arccos_dual(v1, v2, c)
+
+
+@dataclass(frozen=True)
+class _GELU(Activation):
+    """``gelu(x) = x Phi(x)``, exact (not the tanh approximation); smooth, and not piecewise
+    linear, so the clean signal is not propagated linearly either.
+    """
+
+    name: str = "gelu"
+    code: int = 4
+    noise_model: str = PROPAGATED
+    torch: str | None = "gelu"
+    stores_preactivation: bool = True
+    dual_nodes: int = 0
+    theory_exact: bool = False
+
+    def phi(self, x, out=None):
+        """``x (1 + erf(x / sqrt 2)) / 2``, the kernels' and PyTorch's formula."""
+        x = np.asarray(x)
+        t = erf(x * 0.7071067811865476)
+        t += 1.0
+        t *= 0.5
+        return np.multiply(x, t, out=out)
+
+    def dphi(self, x):
+        x = np.asarray(x, float)
+        return ndtr(x) + x * pdf(x)
+
+    def moments(self, m, v):
+        """``E X Phi(X) = m Phi(h) + v phi(h) / r``, h = m / r, r = sqrt(1 + v) (Stein's lemma);
+        the second moment by 128-point Gauss-Hermite.
+        """
+        m, v = np.broadcast_arrays(np.asarray(m, float), np.asarray(v, float))
+        r = np.sqrt(1.0 + v)
+        return m * ndtr(m / r) + v * pdf(m / r) / r, expect(lambda x: self.phi(x) ** 2, m, v)
+
+    def dual(self, v1, v2, c):
+        """Closed form. With ``Phi(u) = P(Z <= u)``, Z ~ N(0, 1) independent:
+        ``E gelu(U) gelu(V) = E[U V 1(A >= 0) 1(B >= 0)]``, ``A = U - Z1``, ``B = V - Z2``. U and
+        V regressed on ``W = (A, B)`` (covariance ``S = [[v1 + 1, c], [c, v2 + 1]]``,
+        coefficients ``b_U = S^-1 (v1, c)``, ``b_V = S^-1 (c, v2)``) give
+        ``Cov(e_U, e_V) P + b_U . M b_V`` with the orthant moments of W (rho its correlation,
+        ``r = sqrt(1 - rho^2)``): ``P = 1/4 + asin(rho) / 2 pi``, ``M_aa = S_aa (P + rho r / 2
+        pi)``, ``M_ab = sqrt(S_aa S_bb) (rho P + r / 2 pi)``.
+        """
+        v1, v2, c = np.broadcast_arrays(*(np.asarray(t, float) for t in (v1, v2, c)))
+        sa, sb = v1 + 1.0, v2 + 1.0
+        det = sa * sb - c * c
+        bu1, bu2 = (sb * v1 - c * c) / det, c / det
+        bv1, bv2 = c / det, (sa * v2 - c * c) / det
+        rho = c / np.sqrt(sa * sb)
+        r = np.sqrt(1.0 - rho * rho)
+        P = 0.25 + np.arcsin(rho) / (2 * np.pi)
+        mdiag = P + rho * r / (2 * np.pi)
+        mab = np.sqrt(sa * sb) * (rho * P + r / (2 * np.pi))
+        quad = bu1 * (sa * mdiag * bv1 + mab * bv2) + bu2 * (mab * bv1 + sb * mdiag * bv2)
+        return (c - bu1 * c - bu2 * v2) * P + quad
+
+    def derivatives(self, u, y):
+        p = pdf(u)
+        u2 = u * u
+        return (ndtr(u) + u * p, p * (2 - u2), p * u * (u2 - 4), p * (7 * u2 - u2 * u2 - 4))
+
+
 #: Every activation, by name (their default parameters).
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (_ReLU(), _Tanh(), _Linear())}
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (_ReLU(), _Tanh(), _Linear(),
+                                                          _LeakyReLU(), _GELU())}
 
 
 def names() -> tuple[str, ...]:
