@@ -194,9 +194,8 @@ def relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: float, h_c
     N, d, F, s, ops, a, sigma2, pair, act
         As ``block_relu_noise``.
     h_comps : list of ``(lam, weights)``
-        ``h(P) = sum lam w(P)``: the total weight of the configurations holding a feature at P;
-        ``weights`` a list of per-axis ``(N,)`` vectors (``w(P) = prod_c w_c(P_c)``) or one
-        ``(N,)*d`` array.
+        ``h(P) = sum lam w(P)``, the total weight of the configurations holding a feature at P;
+        ``weights``: per-axis ``(N,)`` vectors (``w(P) = prod_c w_c(P_c)``) or a ``(N,)*d``.
     near : callable
         ``near(o)`` for a cyclic offset o (lexicographically positive, ``|o_c| <= R``): the weight
         of the configuration ``{P, (P + o) mod N}`` as a function of P, in the same form.

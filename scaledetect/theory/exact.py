@@ -229,14 +229,12 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None,
     Returns
     -------
     Sensitivities
-        ``D, G, R`` of shape ``(K + 2,)``; ``*_se`` None; ``config`` records the inputs, sigma,
-        the number of configurations and the method.
+        ``D, G, R`` ``(K + 2,)``; ``*_se`` None; ``config``: inputs, sigma, configs, method.
 
     Raises
     ------
     ScaleDetectError
-        For blobs, maxent diffeos, a net that is not the pooling net, mismatched dim/size, an
-        unknown *method*, or ``method="translation"`` where it does not apply.
+        Blobs, maxent diffeos, not the pooling net, mismatched dim/size, a bad *method*.
 
     Notes
     -----

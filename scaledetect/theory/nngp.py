@@ -112,31 +112,26 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
     task : TaskSpec
         Points or stripes (configurations are enumerated).
     net : NetSpec
-        Any width (the limit does not depend on it), bias, gain, activation (its record's
-        ``dual``).
+        Any width (the limit does not depend on it), bias, gain, activation (its ``dual``).
     pert : Perturbation
-        ``diffeo = "shift"``; ``noise_match`` batch (sigma^2 = E||tau x - x||^2 / N^dim, exact)
-        or sample.
+        ``diffeo = "shift"``; ``noise_match`` batch (sigma^2 = E||tau x - x||^2 / N^dim) or sample.
     bias_std : float
         Standard deviation of the conv biases at initialization (``nn.init_cnn``).
-    max_pairs : int
+    max_pairs, n_noise : int
         Largest number of data pairs (den) and of (config, outcome) pairs (diffeo numerator)
-        enumerated exactly; beyond, that many are sampled.
-    n_noise : int
-        Monte Carlo draws of (config, outcome, eta) for the noise numerator.
+        enumerated exactly, beyond which that many are sampled; Monte Carlo draws of (config,
+        outcome, eta) for the noise numerator.
     rng : Generator, int or None
         Seed of the noise draws and of any data sampling.
 
     Returns
     -------
     Sensitivities
-        ``D, G, R`` for layers 0..K and ``"out"``; ``G_se`` the standard error of the eta Monte
-        Carlo (propagated to ``R_se``); ``D_se`` zeros when the data were enumerated.
+        Layers 0..K, ``"out"``; ``G_se``, ``R_se`` of the eta Monte Carlo; ``D_se`` 0 (nan sampled).
 
     Notes
     -----
-    See the module docstring for the kernel recursion. The cost is O(N^(2 dim)) per pair and
-    layer (full position covariance, needed by the output layer): meant for small images.
+    Module docstring: the recursion. O(N^(2 dim)) per pair and layer: for small images.
     """
     pert = Perturbation() if pert is None else pert
     require(net.dim == task.dim and net.size == task.size, "net", "have the task's dim and size",
