@@ -21,14 +21,13 @@ import json
 import os
 import sys
 import time
-from unittest import mock
 
 import numpy as np
 
 from scaledetect import NetSpec, Perturbation, TaskSpec
 from scaledetect.nn.model import pooling_net
 from scaledetect.sensitivity import measure
-from scaledetect.theory import exact, predict
+from scaledetect.theory import predict
 
 THEORY = [(2, 256, 8, 2), (2, 256, 8, 1), (1, 65536, 16, 2), (1, 65536, 12, 1)]
 RULES = ("block", "distance")
@@ -60,8 +59,7 @@ def _theory_cases(quick, repeat):
                          "D": [None if not np.isfinite(v) else float(v) for v in res.D]})
         task, net = _spec(2, 32, 5, 2, rule)
         fast, _ = _time(lambda t=task, n=net: predict(t, n), repeat)
-        with mock.patch.object(exact, "_translation_applies", lambda *a: False):
-            enum, _ = _time(lambda t=task, n=net: predict(t, n), 1)
+        enum, _ = _time(lambda t=task, n=net: predict(t, n, method="enumerate"), 1)
         rows.append({"case": f"{rule} 2D N=32 K=5 s=2: enumeration vs translation",
                      "seconds": round(enum, 3), "translation_seconds": round(fast, 3),
                      "ratio": round(enum / fast, 1)})

@@ -85,6 +85,8 @@ def torch_step(spec: NetSpec, batch: int, model=None):
     import torch
     import torch.nn.functional as tnf
 
+    from .deep.simple import torch_activation
+
     if model is None:
         model = init_cnn(spec, 0, dtype=np.float32)
     x, y = _batch(spec, batch)
@@ -93,7 +95,7 @@ def torch_step(spec: NetSpec, batch: int, model=None):
     params = list(ps.values())
     conv = tnf.conv1d if spec.dim == 1 else tnf.conv2d
     f, s, d = spec.filter, spec.stride, spec.dim
-    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda z: z}[spec.act]
+    act = torch_activation(spec)
     c = spec.width
     cro = c ** -0.5 if spec.param == "ntk" else 1.0 / c
 

@@ -5,6 +5,7 @@ done with explicit index arrays ``(s u + j) mod N`` and ``np.take`` / ``np.add.a
 """
 
 import numpy as np
+from scipy.special import ndtr
 
 
 def _patches(x, f, s):
@@ -18,19 +19,28 @@ def _patches(x, f, s):
     return np.take(p, idx, axis=4)  # (n, C, Ho, Fh, Wo, Fw)
 
 
-def activation(z, act):
+def activation(z, act, slope=0.01):
+    """phi(z); *slope* is leaky_relu's negative slope; gelu is z Phi(z) with scipy's Phi."""
     if act == "relu":
         return np.maximum(z, 0)
     if act == "tanh":
         return np.tanh(z)
+    if act == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if act == "gelu":
+        return z * ndtr(z)
     return z.copy()
 
 
-def activation_grad(z, act):
+def activation_grad(z, act, slope=0.01):
     if act == "relu":
         return (z > 0).astype(z.dtype)
     if act == "tanh":
         return 1 - np.tanh(z) ** 2
+    if act == "leaky_relu":
+        return np.where(z > 0, 1.0, slope)
+    if act == "gelu":
+        return ndtr(z) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
     return np.ones_like(z)
 
 
@@ -49,19 +59,19 @@ def conv_pre(x, w, b, stride):
     return z
 
 
-def conv_forward(x, w, b, stride, act, gain):
+def conv_forward(x, w, b, stride, act, gain, slope=0.01):
     """``gain * phi(conv_pre(x))``, shape (n, C_out, N/s[, N/s])."""
-    return gain * activation(conv_pre(x, w, b, stride), act)
+    return gain * activation(conv_pre(x, w, b, stride), act, slope)
 
 
-def conv_backward(x, w, b, stride, act, gain, gout):
+def conv_backward(x, w, b, stride, act, gain, gout, slope=0.01):
     """Gradients ``(dL/dx, dL/dW, dL/db)`` of a layer given ``gout = dL/d out``."""
     dim = x.ndim - 2
     f = w.shape[-1]
     s = stride
     scale = 1.0 / np.sqrt(w.shape[1] * f ** dim)
     z = conv_pre(x, w, b, stride)
-    dz = gout * gain * activation_grad(z, act)
+    dz = gout * gain * activation_grad(z, act, slope)
     p = _patches(x, f, s)
     n_in = x.shape[2]
     idx = (s * np.arange(n_in // s)[:, None] + np.arange(f)[None, :]) % n_in
@@ -95,7 +105,8 @@ def net_forward(spec, params, x):
     reps = [f]
     for k in range(1, spec.depth + 1):
         b = params.get(f"conv{k}.bias")
-        f = conv_forward(f, params[f"conv{k}.weight"], b, spec.stride, spec.act, spec.gain)
+        f = conv_forward(f, params[f"conv{k}.weight"], b, spec.stride, spec.act, spec.gain,
+                         spec.negative_slope)
         reps.append(f)
     g = f.mean(axis=tuple(range(2, 2 + spec.dim)))
     out = spec.alpha * (params["readout.bias"][0]
@@ -118,7 +129,7 @@ def net_grads(spec, params, x, dout):
     for k in range(spec.depth, 0, -1):
         b = params.get(f"conv{k}.bias")
         gx, gw, gb = conv_backward(reps[k - 1], params[f"conv{k}.weight"], b, spec.stride,
-                                   spec.act, spec.gain, gf)
+                                   spec.act, spec.gain, gf, spec.negative_slope)
         grads[f"conv{k}.weight"] = gw
         if gb is not None:
             grads[f"conv{k}.bias"] = gb

@@ -94,3 +94,27 @@ def test_tests_use_the_public_theory_api():
                          r"scaledetect\.theory\.\w+\._\w+|\bexact\._\w+")
     hits = [p.name for p in (ROOT / "tests").glob("test_*.py") if private.search(p.read_text())]
     assert hits == []
+
+
+#: A library function longer than this (its def to its last line, docstring included) is a class
+#: or a few functions waiting to be named.
+MAX_FUNCTION_LINES = 60
+
+
+def test_library_functions_fit_on_a_screen():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
+    assert long == []
+
+
+def test_report_renders_and_the_model_module_holds_the_cnn():
+    report = PACKAGE / "experiments" / "report.py"
+    assert len(report.read_text().splitlines()) < 250
+    tree = ast.parse((PACKAGE / "nn" / "model.py").read_text())
+    classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    assert classes == {"CNN"}, classes  # the engine, its buffers and the pooling net live apart

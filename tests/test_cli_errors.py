@@ -47,7 +47,8 @@ CASES = [
     ("theory --init --noise-draws 0 --size 32 --xi 8 --depth 5", "noise-draws must be an integer"),
     ("theory --init --bias-std -1 --size 32 --xi 8 --depth 5", "bias-std must be a number >= 0"),
     ("theory --depth 0", "depth must be an integer >= 1; got depth=0"),
-    ("theory --act gelu", "act must be one of relu, tanh, linear; got act='gelu'"),
+    ("theory --act swish", "act must be one of relu, tanh, linear, leaky_relu, gelu; got "
+     "act='swish'"),
     ("theory --diffeo rotate", "diffeo must be one of shift, maxent; got diffeo='rotate'"),
     ("sensitivity --pooling --seed -1", "argument --seed: must be an integer >= 0; got '-1'"),
     ("sensitivity --pooling --probe 1", "probe must be an integer >= 2; got probe=1"),

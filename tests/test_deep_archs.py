@@ -118,7 +118,10 @@ SPECS = [NetSpec(dim=1, size=32, depth=4, filter=2, stride=2, width=8, gain=2 **
                  alpha=0.5, bias=False),
          NetSpec(dim=2, size=8, depth=3, filter=2, stride=2, width=6, param="mf"),
          NetSpec(dim=2, size=9, depth=2, filter=3, stride=3, width=4, act="tanh", gain=1.5),
-         NetSpec(dim=2, size=8, depth=2, filter=3, stride=2, width=4, bias=False)]
+         NetSpec(dim=2, size=8, depth=2, filter=3, stride=2, width=4, bias=False),
+         NetSpec(dim=1, size=16, depth=3, filter=3, stride=2, width=5, act="leaky_relu",
+                 negative_slope=0.2, gain=1.3),
+         NetSpec(dim=2, size=8, depth=2, filter=2, stride=2, width=4, act="gelu", param="mf")]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.dim}d-F{s.filter}-s{s.stride}-{s.act}")

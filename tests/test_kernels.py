@@ -10,8 +10,9 @@ import naive
 import numpy as np
 import pytest
 
+from scaledetect import activations
 from scaledetect._kernels.blas import blas_threads
-from scaledetect._kernels.conv import ACT_CODES, _conv_backward, _conv_forward, _gemm
+from scaledetect._kernels.conv import _conv_backward, _conv_forward, _gemm
 
 # (dim, F, s, N): every stride/filter pattern asked for, N divisible by s
 # (dim, F, s, N); F <= s with N = s N_out is the tiled im2col path (conv._tiled), F = 1 < s too
@@ -49,7 +50,7 @@ def _geo_args(g):
     return tuple(g[k] for k in ("hin", "win", "hout", "wout", "fh", "fw", "sh", "sw"))
 
 
-def run_forward(x, w, b, s, act, gain, dtype):
+def run_forward(x, w, b, s, act, gain, dtype, pre=None, slope=0.01):
     dim = x.ndim - 2
     n, cin, size = x.shape[0], x.shape[1], x.shape[2]
     cout, f = w.shape[0], w.shape[-1]
@@ -61,27 +62,30 @@ def run_forward(x, w, b, s, act, gain, dtype):
     scale = dtype(1 / np.sqrt(kk))
     has_bias = b is not None
     bb = (b if has_bias else np.zeros(1)).astype(dtype)
+    pre = np.empty_like(out) if pre is None else pre
     _conv_forward(_internal(x.astype(dtype)), np.ascontiguousarray(w.reshape(cout, kk), dtype),
-                  bb, has_bias, out, cols, n, *_geo_args(g), scale, dtype(gain), ACT_CODES[act])
+                  bb, has_bias, out, pre, cols, n, *_geo_args(g), scale, dtype(gain),
+                  activations.get(act).code, dtype(slope))
     return out, cols
 
 
-def run_backward(x, w, b, s, act, gain, gout, dtype):
+def run_backward(x, w, b, s, act, gain, gout, dtype, slope=0.01):
     dim = x.ndim - 2
     n, cin, size = x.shape[0], x.shape[1], x.shape[2]
     cout, f = w.shape[0], w.shape[-1]
     g = _geom(dim, f, s, size)
     kk = cin * f ** dim
-    out, cols = run_forward(x, w, b, s, act, gain, dtype)
+    pre = np.empty((cout, n * (size // s) ** dim), dtype)
+    out, cols = run_forward(x, w, b, s, act, gain, dtype, pre, slope)
     qout = out.shape[1]
     gz = _internal(gout.astype(dtype))
     dw = np.empty((cout, kk), dtype)
     db = np.empty(cout, dtype)
     gin = np.empty((cin, x[:, 0].size), dtype)
     has_bias = b is not None
-    _conv_backward(gz, out, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
+    _conv_backward(gz, out, pre, cols, np.ascontiguousarray(w.reshape(cout, kk), dtype), dw, db,
                    has_bias, gin, True, np.empty((kk, qout), dtype), n, *_geo_args(g),
-                   dtype(1 / np.sqrt(kk)), dtype(gain), ACT_CODES[act])
+                   dtype(1 / np.sqrt(kk)), dtype(gain), activations.get(act).code, dtype(slope))
     return gin, dw.reshape(w.shape), (db if has_bias else None)
 
 
@@ -94,9 +98,10 @@ def _close(a, ref, tol):
 @pytest.mark.parametrize("dim,f,s,size", GEOMETRIES)
 def test_forward_matches_reference(dim, f, s, size, dtype):
     x, w, b = _setup(dim, f, s, size, dtype)
-    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, False), ("linear", 0.5, True)):
-        out, cols = run_forward(x, w, b if bias else None, s, act, gain, dtype)
-        ref = naive.conv_forward(x, w, b if bias else None, s, act, gain)
+    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, False), ("linear", 0.5, True),
+                            ("leaky_relu", 1.2, True), ("gelu", 0.8, False)):
+        out, cols = run_forward(x, w, b if bias else None, s, act, gain, dtype, slope=0.2)
+        ref = naive.conv_forward(x, w, b if bias else None, s, act, gain, slope=0.2)
         n = x.shape[0]
         _close(_external(out, n, ref.shape[2:]), ref, TOL[dtype])
     # cols is the im2col of x: the first row is x[:, 0] read at (s u) mod N, the origin of windows
@@ -111,11 +116,12 @@ def test_forward_matches_reference(dim, f, s, size, dtype):
 def test_backward_matches_reference(dim, f, s, size, dtype):
     x, w, b = _setup(dim, f, s, size, dtype)
     rng = np.random.default_rng(1)
-    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, True), ("linear", 0.5, False)):
+    for act, gain, bias in (("relu", 1.0, True), ("tanh", 1.7, True), ("linear", 0.5, False),
+                            ("leaky_relu", 1.2, True), ("gelu", 0.8, True)):
         bb = b if bias else None
         gout = rng.standard_normal(naive.conv_forward(x, w, bb, s, act, gain).shape)
-        gin, dw, db = run_backward(x, w, bb, s, act, gain, gout, dtype)
-        rgin, rdw, rdb = naive.conv_backward(x, w, bb, s, act, gain, gout)
+        gin, dw, db = run_backward(x, w, bb, s, act, gain, gout, dtype, slope=0.2)
+        rgin, rdw, rdb = naive.conv_backward(x, w, bb, s, act, gain, gout, slope=0.2)
         _close(_external(gin, x.shape[0], x.shape[2:]), rgin, TOL[dtype])
         _close(dw, rdw, TOL[dtype])
         if bias:

@@ -9,7 +9,6 @@ from scaledetect.nn import NetSpec, pooling_net
 from scaledetect.sensitivity import measure
 from scaledetect.tasks import TaskSpec
 from scaledetect.theory import exact, predict
-from scaledetect.theory._operators import Operators
 
 # (dim, N, xi, K, F, s, shape, act): strided, unstrided, overlapping (F > s), F = s = 3,
 # partial blocks (xi not dividing N), stripes (linear only: ``predict`` sends stripes, and nets
@@ -43,25 +42,30 @@ def test_translation_theory_equals_the_enumeration(geom):
     # the same exact zeros and the same undefined (nan/inf) layers.
     task, net = _setup(geom)
     pert = Perturbation()
-    fast = exact._predict_block(task, net, pert, Operators(net))
-    ref = exact._predict_enumerated(task, net, pert)
+    fast = predict(task, net, pert, method="translation")
+    ref = predict(task, net, pert, method="enumerate")
     assert_same_sensitivities(fast, ref)
     assert fast.config["configs"] == ref.config["configs"]
 
 
 def test_predict_takes_the_block_path_only_where_it_applies():
     # Expect: 2D points N = 16 (F = s = 2) -> translation path, block and distance rule alike;
-    # stripes, the label shift rule, sample-matched noise and tanh -> enumeration.
+    # stripes, the label shift rule, sample-matched noise and tanh -> enumeration, where
+    # method="translation" is refused with a one-line error naming the method.
     task, net = _setup((2, 16, 8, 4, 2, 2, "points", "relu"))
-    ops = Operators(net)
-    assert exact._translation_applies(task, net, Perturbation(), ops)
     dist = TaskSpec(dim=2, size=16, xi=5, rule="distance")
-    assert exact._translation_applies(dist, net, Perturbation(), ops)
+    for t in (task, dist):
+        assert not exact.enumerates_pairs(t, net, Perturbation())
     stripes = TaskSpec(dim=2, size=16, xi=8, shape="stripes")
-    cases = [(stripes, Perturbation()), (dist, Perturbation(shift_rule="label")),
-             (task, Perturbation(shift_rule="label")), (task, Perturbation(noise_match="sample"))]
-    for t, p in cases:
-        assert not exact._translation_applies(t, net, p, ops)
+    tanh = NetSpec(dim=2, size=16, depth=4, width=1, bias=False, act="tanh")
+    cases = [(stripes, net, Perturbation()), (dist, net, Perturbation(shift_rule="label")),
+             (task, net, Perturbation(shift_rule="label")),
+             (task, net, Perturbation(noise_match="sample")), (task, tanh, Perturbation())]
+    for t, n, p in cases:
+        assert exact.enumerates_pairs(t, n, p)
+        with pytest.raises(ScaleDetectError, match=r"^method must be auto or enumerate here .*"
+                           r"got method='translation'$"):
+            predict(t, n, p, method="translation")
 
 
 def test_block_layer_D_is_exactly_zero_1d_512_theory_and_monte_carlo():

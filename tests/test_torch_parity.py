@@ -25,6 +25,11 @@ SPECS = [
     NetSpec(dim=2, size=8, depth=3, filter=2, stride=2, width=6, act="relu", param="mf"),
     NetSpec(dim=2, size=9, depth=2, filter=3, stride=3, width=4, act="tanh", gain=1.5),
     NetSpec(dim=2, size=8, depth=2, filter=3, stride=2, width=4, act="relu", bias=False),
+    NetSpec(dim=1, size=16, depth=3, filter=3, stride=2, width=6, act="leaky_relu",
+            negative_slope=0.2, gain=1.3),
+    NetSpec(dim=2, size=8, depth=2, filter=2, stride=1, width=4, act="leaky_relu", param="mf"),
+    NetSpec(dim=1, size=16, depth=3, filter=2, stride=1, width=6, act="gelu", gain=1.2),
+    NetSpec(dim=2, size=9, depth=2, filter=3, stride=3, width=4, act="gelu", bias=False),
 ]
 
 
@@ -39,7 +44,9 @@ def torch_net(spec, params, x, dtype):
     ps = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in params.items()}
     conv = tnf.conv1d if spec.dim == 1 else tnf.conv2d
     f, s, d = spec.filter, spec.stride, spec.dim
-    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda z: z}[spec.act]
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda z: z,
+           "leaky_relu": lambda z: tnf.leaky_relu(z, spec.negative_slope),
+           "gelu": lambda z: tnf.gelu(z, approximate="none")}[spec.act]
     h = torch.tensor(x, dtype=dtype)
     reps = [h]
     for k in range(1, spec.depth + 1):

@@ -10,6 +10,11 @@ The convolution of layer k (circular padding aligned at 0, SPEC section 4)::
     cols[(ci, jh, jw), (i, ph, pw)] = f[ci, i, (s_h ph + jh) mod H_in, (s_w pw + jw) mod W_in]
     z = scale * (W @ cols) + b,       f_out = gain * phi(z),       scale = 1 / sqrt(C_in F^dim)
 
+phi is one of the activations of ``scaledetect.activations``, by the integer code of its record
+(``act``) and its parameter (``slope``: leaky ReLU's negative slope). The backward pass reads
+phi' from the output f, except for GELU, whose phi' needs z: its pre-activations are kept in a
+buffer ``pre`` of the outputs' shape (the network kernels: the second half of ``acts``).
+
 Kernels are dumb: contiguous arrays in, output buffers written, no validation. Every product is
 one call of BLAS's gemm (scipy's sgemm/dgemm, single-threaded, see ``blas.py``) with ``scale`` as
 its ``alpha``: for the first and narrow layers too (plain serial loops there were slower than BLAS
@@ -31,16 +36,22 @@ same blocks, so the numbers are identical for every thread count; the number of 
 property of the net and the batch (``CNN``), never of the threads.
 """
 
+import math
+
 import numba
 import numpy as np
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..activations import ACTIVATIONS
 from ._jit import ijit, jit
 from .blas import dgemm, sgemm
 
-RELU, TANH, LINEAR = 0, 1, 2
-ACT_CODES = {"relu": RELU, "tanh": TANH, "linear": LINEAR}
+# the activation codes the kernels branch on, from the records (scaledetect.activations)
+RELU, TANH, LINEAR, LEAKY_RELU, GELU = (ACTIVATIONS[name].code for name in (
+    "relu", "tanh", "linear", "leaky_relu", "gelu"))
+_RSQRT2 = 0.7071067811865476  # 1 / sqrt(2)
+_RSQRT2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 
 
 @ijit
@@ -164,8 +175,10 @@ def _scatter_rows(dcols, g, hin, win, hout, wout, fh, fw, sh, sw, ci0, ci1, i0, 
 
 
 @jit
-def _epilogue_rows(z, b, has_bias, gain, act, r0, r1, q0, q1):
-    """In place ``z = gain * phi(z + b)`` on rows [r0, r1), columns [q0, q1)."""
+def _epilogue_rows(z, pre, b, has_bias, gain, act, slope, r0, r1, q0, q1):
+    """In place ``z = gain * phi(z + b)`` on rows [r0, r1), columns [q0, q1) (GELU: ``z + b``
+    into *pre* as well).
+    """
     zero = gain - gain
     nq = q1 - q0
     for r in range(r0, r1):
@@ -174,10 +187,20 @@ def _epilogue_rows(z, b, has_bias, gain, act, r0, r1, q0, q1):
         if act == RELU:
             for t in range(nq):
                 v = zr[t] + bb
-                zr[t] = gain * v if v > zero else zero
+                zr[t] = zero if v <= zero else gain * v  # NaN propagates
         elif act == TANH:
             for t in range(nq):
                 zr[t] = gain * np.tanh(zr[t] + bb)
+        elif act == LEAKY_RELU:
+            for t in range(nq):
+                v = zr[t] + bb
+                zr[t] = gain * v if v > zero else gain * (slope * v)
+        elif act == GELU:  # exact: z Phi(z) = z (1 + erf(z / sqrt 2)) / 2
+            pr = pre[r, q0:q1]
+            for t in range(nq):
+                v = zr[t] + bb
+                pr[t] = v
+                zr[t] = gain * (0.5 * v * (1.0 + math.erf(v * _RSQRT2)))
         else:
             for t in range(nq):
                 zr[t] = gain * (zr[t] + bb)
@@ -203,11 +226,13 @@ def _sum8(v, zero):
 
 
 @jit
-def _dz_rows(g, f, db, has_bias, gain, act, r0, r1):
-    """In place ``g = g * gain * phi'(z)`` (phi' read from the output ``f = gain * phi(z)``).
+def _dz_rows(g, f, pre, db, has_bias, gain, act, slope, r0, r1):
+    """In place ``g = g * gain * phi'(z)`` (phi' read from the output ``f = gain * phi(z)``;
+    GELU's from the pre-activation z in *pre*).
 
     Also ``db[r] = sum_q g[r, q]`` in increasing q (if has_bias). relu: phi' = 1[f > 0];
-    tanh: phi' = 1 - (f / gain)^2; linear: 1.
+    tanh: phi' = 1 - (f / gain)^2; leaky relu: 1 if f > 0, else the slope; GELU:
+    Phi(z) + z phi(z); linear: 1.
     """
     zero = gain - gain
     one = gain / gain
@@ -222,6 +247,15 @@ def _dz_rows(g, f, db, has_bias, gain, act, r0, r1):
             for q in range(nq):
                 t = fr[q] / gain
                 gr[q] = gr[q] * (gain * (one - t * t))
+        elif act == LEAKY_RELU:
+            for q in range(nq):
+                gr[q] = gain * gr[q] if fr[q] > zero else gain * gr[q] * slope
+        elif act == GELU:
+            pr = pre[r]
+            for q in range(nq):
+                v = pr[q]
+                d = 0.5 * (1.0 + math.erf(v * _RSQRT2)) + v * _RSQRT2PI * math.exp(-0.5 * v * v)
+                gr[q] = gain * gr[q] * d
         else:
             for q in range(nq):
                 gr[q] = gain * gr[q]
@@ -275,8 +309,8 @@ def _gemm_call(ints, scalars, a, b, c):
 # ------------------------------------------------------------------ one layer (tests' entry points)
 
 @jit
-def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw, sh, sw, scale,
-                  gain, act):
+def _conv_forward(f, w, b, has_bias, out, pre, cols, n, hin, win, hout, wout, fh, fw, sh, sw,
+                  scale, gain, act, slope):
     """One layer forward: ``out = gain * phi(scale * W @ im2col(f) + b)``.
 
     Parameters
@@ -285,16 +319,18 @@ def _conv_forward(f, w, b, has_bias, out, cols, n, hin, win, hout, wout, fh, fw,
     w : (C_out, C_in * fh * fw)
     b : (C_out,) (ignored unless has_bias)
     out : (C_out, n * hout * wout), written
+    pre : like out; written with z for GELU (else unused)
     cols : (C_in * fh * fw, n * hout * wout), written: im2col(f), kept for the backward pass
+    act, slope : the activation's code and parameter (``Activation.code``, ``kernel_param``)
     """
     _gather_rows(f, cols, hin, win, hout, wout, fh, fw, sh, sw, 0, f.shape[0], 0, n)
     _gemm(w, False, cols, False, out, scale)
-    _epilogue_rows(out, b, has_bias, gain, act, 0, w.shape[0], 0, cols.shape[1])
+    _epilogue_rows(out, pre, b, has_bias, gain, act, slope, 0, w.shape[0], 0, cols.shape[1])
 
 
 @jit
-def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n, hin, win, hout,
-                   wout, fh, fw, sh, sw, scale, gain, act):
+def _conv_backward(gout, out, pre, cols, w, dw, db, has_bias, gin, want_gin, dcols, n, hin, win,
+                   hout, wout, fh, fw, sh, sw, scale, gain, act, slope):
     """One layer backward.
 
     Parameters
@@ -303,6 +339,8 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n
         dL/d out on entry; overwritten by dL/dz.
     out : (C_out, n * hout * wout)
         The layer's forward output (phi' is read from it).
+    pre : like out
+        The pre-activations z as left by ``_conv_forward`` (GELU's phi' is read from them).
     cols : (C_in * fh * fw, n * hout * wout)
         im2col of the layer's input (as left by ``_conv_forward``).
     dw : (C_out, C_in * fh * fw), db : (C_out,)
@@ -312,7 +350,7 @@ def _conv_backward(gout, out, cols, w, dw, db, has_bias, gin, want_gin, dcols, n
     dcols : (C_in * fh * fw, n * hout * wout)
         Scratch.
     """
-    _dz_rows(gout, out, db, has_bias, gain, act, 0, w.shape[0])
+    _dz_rows(gout, out, pre, db, has_bias, gain, act, slope, 0, w.shape[0])
     _gemm(gout, False, cols, True, dw, scale)
     if want_gin:
         _gemm(w, True, gout, False, dcols, scale)
@@ -343,7 +381,7 @@ def _sample_major(a, out):
 # One call per forward and one per backward keeps the Python overhead of an SGD step at two
 # dispatches, whatever the depth. Parameters, representations and gradients live in flat buffers
 # described by an integer table ``geo`` (one row per layer, columns ``G_*``) and a float table
-# ``fgeo`` (``scale``, ``gain`` per layer) of the model dtype.
+# ``fgeo`` (``scale``, ``gain``, the activation's parameter per layer) of the model dtype.
 
 # columns of geo
 (G_CIN, G_COUT, G_HIN, G_WIN, G_HOUT, G_WOUT, G_FH, G_FW, G_SH, G_SW, G_WOFF, G_BOFF, G_INOFF,
@@ -445,6 +483,18 @@ def _layer(theta, geo, acts, cols, k, n):
 
 
 @ijit
+def _pre(geo, acts, k, n, act):
+    """Layer k's pre-activations ``(C_out, qout)``: for GELU in the second half of *acts* (the
+    model allocates it twice the size, ``Activation.stores_preactivation``), at the offset of
+    its outputs in the first; for the other activations the outputs themselves (unused).
+    """
+    cout = geo[k, G_COUT]
+    qout = n * geo[k, G_HOUT] * geo[k, G_WOUT]
+    off = geo[k, G_OUTOFF] + (acts.shape[0] // 2 if act == GELU else 0)
+    return acts[off:off + cout * qout].reshape((cout, qout))
+
+
+@ijit
 def _gather_layer(x, geo, acts, cols, k, n, c0, c1):
     """im2col of layer k's input channels [c0, c1) (layer 0 reads x)."""
     cin, cout, hin, win, hout, wout, fh, fw, kk, qin, qout = _layer_sizes(geo, k, n)
@@ -468,7 +518,8 @@ def _forward_part(t, parts, x, theta, geo, fgeo, act, acts, cols, n, k):
     if k >= 0:
         w, b, has_bias, o, c = _layer(theta, geo, acts, cols, k, n)
         _gemm(w[c0:c1], False, c, False, o[c0:c1], fgeo[k, 0])
-        _epilogue_rows(o, b, has_bias, fgeo[k, 1], act, c0, c1, 0, o.shape[1])
+        _epilogue_rows(o, _pre(geo, acts, k, n, act), b, has_bias, fgeo[k, 1], act, fgeo[k, 2],
+                       c0, c1, 0, o.shape[1])
     if k + 1 < geo.shape[0]:
         _gather_layer(x, geo, acts, cols, k + 1, n, c0, c1)
 
@@ -485,13 +536,16 @@ def _net_forward(x, theta, geo, fgeo, ro, ro_off, act, acts, cols, pooled, out, 
     theta : (n_params,)
         Flat parameters; layer k weight at ``geo[k, G_WOFF]`` (C_out, C_in F^dim), bias at
         ``geo[k, G_BOFF]`` (-1: no bias); readout weight at ``ro_off[0]``, bias at ``ro_off[1]``.
-    geo : (K, N_GEO) int64 ; fgeo : (K, 2) (scale = 1/sqrt(C_in F^dim), gain)
+    geo : (K, N_GEO) int64 ; fgeo : (K, 3) (scale = 1/sqrt(C_in F^dim), gain, the
+        activation's parameter ``Activation.kernel_param``)
     ro : (3,)
         ``alpha``, readout coefficient c (1/sqrt(C) or 1/C), ``1 / N_K^dim``.
     act : int
-        Activation code (conv.RELU, TANH, LINEAR).
+        Activation code (``Activation.code``: conv.RELU, TANH, LINEAR, LEAKY_RELU, GELU); its
+        parameter is the third column of fgeo.
     acts : flat buffer, written
-        Layer k output at ``geo[k, G_OUTOFF]``, shape (C_k, n * N_k^dim).
+        Layer k output at ``geo[k, G_OUTOFF]``, shape (C_k, n * N_k^dim); for GELU twice that
+        size, layer k's pre-activations at ``size / 2 + geo[k, G_OUTOFF]`` (``_pre``).
     cols : flat buffer, written
         im2col of layer k's input at ``geo[k, G_COFF]``, shape (C_{k-1} F^dim, n N_k^dim). One
         buffer may serve every layer (offsets 0) with ``parts = 1`` only.
@@ -603,7 +657,8 @@ def _backward_part(t, parts, theta, geo, fgeo, act, acts, cols, grad, dcols, gp,
     boff = geo[m, G_BOFF]
     db = grad[boff:boff + b.size] if has_bias else grad[0:1]
     r0, r1 = _part(t, parts, o.shape[0])
-    _dz_rows(gin[:o.size].reshape(o.shape), o, db, has_bias, fgeo[m, 1], act, r0, r1)
+    _dz_rows(gin[:o.size].reshape(o.shape), o, _pre(geo, acts, m, n, act), db, has_bias,
+             fgeo[m, 1], act, fgeo[m, 2], r0, r1)
 
 
 @jit

@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from ..activations import PARAMETERS
 from ..nn.spec import ACTIVATIONS, PARAMETRIZATIONS, NetSpec
 from ..perturb.spec import DIFFEOS, INTERPOLATIONS, NOISE_MATCH, Perturbation
 from ..tasks.spec import NORMS, RULES, SHAPES, TaskSpec
@@ -51,13 +52,19 @@ def task_from_args(a: argparse.Namespace) -> TaskSpec:
 
 
 def add_net_args(p: argparse.ArgumentParser) -> None:
-    """``--depth --filter --stride --width --act --bias/--no-bias --param --alpha --gain``."""
+    """``--depth --filter --stride --width --act --negative-slope --bias/--no-bias --param
+    --alpha --gain``.
+    """
     g = p.add_argument_group("net")
     g.add_argument("--depth", type=int, default=7, help="number of conv layers K (default 7)")
     g.add_argument("--filter", type=int, default=2, help="filter side F (default 2)")
     g.add_argument("--stride", type=int, default=2, help="stride s (default 2)")
     g.add_argument("--width", type=int, default=64, help="channels C (default 64)")
-    g.add_argument("--act", default="relu", help=f"one of {', '.join(ACTIVATIONS)}")
+    g.add_argument("--act", default="relu", help=f"one of {', '.join(ACTIVATIONS)} (default relu)")
+    slope = PARAMETERS["negative_slope"]
+    g.add_argument("--negative-slope", type=float, default=slope,
+                   help=f"slope a of phi(x) = a x for x < 0, 0 <= a < 1, for the activations that "
+                        f"take one (default {slope:g}, as in PyTorch)")
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                    help="conv biases (default on; the pooling net has none)")
     g.add_argument("--param", default="ntk", help=f"readout: one of {', '.join(PARAMETRIZATIONS)}")
@@ -69,7 +76,8 @@ def net_from_args(a: argparse.Namespace, pooling: bool = False) -> NetSpec:
     """Build the ``NetSpec``; ``pooling=True`` forces width 1 and no bias (the idealized net)."""
     return NetSpec(dim=a.dim, size=a.size, depth=a.depth, filter=a.filter, stride=a.stride,
                    width=1 if pooling else a.width, act=a.act, bias=False if pooling else a.bias,
-                   param=a.param, alpha=a.alpha, gain=1.0 if pooling else a.gain)
+                   param=a.param, alpha=a.alpha, gain=1.0 if pooling else a.gain,
+                   negative_slope=a.negative_slope)
 
 
 def add_perturbation_args(p: argparse.ArgumentParser) -> None:

@@ -21,7 +21,16 @@ from ..errors import require
 from ..nn.model import CNN
 from ..nn.spec import NetSpec
 
-_ACTS = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda z: z}
+
+def torch_activation(spec: NetSpec):
+    """``z -> phi(z)`` in PyTorch for the activation of *spec* (its record's ``torch`` function of
+    ``torch.nn.functional`` with ``torch_kwargs``; the identity where it names none).
+    """
+    act = spec.activation
+    if act.torch is None:
+        return lambda z: z
+    fn, kwargs = getattr(tnf, act.torch), act.torch_kwargs()
+    return lambda z: fn(z, **kwargs)
 
 
 class CircularConv(nn.Module):
@@ -39,6 +48,7 @@ class CircularConv(nn.Module):
         self.scale = 1.0 / float(np.sqrt(c_in * f**d))
         self.pad = (0, f - spec.stride) * d if f > spec.stride else None
         self.stride, self.gain, self.act = spec.stride, spec.gain, spec.act
+        self._phi = torch_activation(spec)
         self._conv = tnf.conv1d if d == 1 else tnf.conv2d
 
     def forward(self, x):
@@ -46,7 +56,7 @@ class CircularConv(nn.Module):
         if self.pad is not None:
             x = tnf.pad(x, self.pad, mode="circular")
         z = self._conv(x, self.weight * self.scale, self.bias, stride=self.stride)
-        return self.gain * _ACTS[self.act](z)
+        return self.gain * self._phi(z)
 
 
 class SimpleCNN(nn.Module):

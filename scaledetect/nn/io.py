@@ -21,6 +21,7 @@ from dataclasses import fields
 
 import numpy as np
 
+from ..activations import PARAMETERS
 from ..errors import ScaleDetectError
 from ..io import load_npz, save_npz
 from .model import CNN, param_shapes
@@ -132,8 +133,9 @@ def parse_config(config: np.ndarray | None, where: str = "model file") -> tuple[
         raise ScaleDetectError(f"{where}: config 'net' must be an object of NetSpec fields; "
                                f"got {net!r}")
     known = {f.name for f in fields(NetSpec)}
-    if set(net) != known:
-        missing, extra = sorted(known - set(net)), sorted(set(net) - known)
+    required = known - set(PARAMETERS)  # activation parameters: only where the act takes them
+    if not required <= set(net) <= known:
+        missing, extra = sorted(required - set(net)), sorted(set(net) - known)
         raise ScaleDetectError(f"{where}: config 'net' fields do not match NetSpec "
                                f"(missing {missing}, unknown {extra})")
     try:

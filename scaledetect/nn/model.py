@@ -34,7 +34,6 @@ import numpy as np
 from .._kernels._jit import compile_aside, notice_compile, wait_aside
 from .._kernels.blas import single_threaded
 from .._kernels.conv import (
-    ACT_CODES,
     G_OUTOFF,
     N_GEO,
     _net_backward,
@@ -189,7 +188,8 @@ class _Workspace:
             reps = max(reps, size_out, cin * n * hin * nin)
         self.n = n
         self.geo = geo
-        self.acts = np.empty(a_off, dtype)
+        # activations whose phi' needs z keep it after the outputs (same layout)
+        self.acts = np.empty(a_off * (2 if spec.activation.stores_preactivation else 1), dtype)
         self.cols = np.empty(c_off if train else cols, dtype)
         self.pooled = np.empty((n, spec.width), dtype)
         self.out = np.empty(n, dtype)
@@ -280,12 +280,14 @@ class CNN:
             require(np.all(np.isfinite(a)), f"params[{name!r}]", "be finite", "non-finite values")
             self._views[name][...] = a
         self.params = dict(self._views)
-        self._act = ACT_CODES[spec.act]
+        act = spec.activation
+        self._act = act.code
         c = spec.width
-        self._fgeo = np.empty((spec.depth, 2), dtype)
+        self._fgeo = np.empty((spec.depth, 3), dtype)
         for k in range(1, spec.depth + 1):
             cin = 1 if k == 1 else c
-            self._fgeo[k - 1] = (1.0 / np.sqrt(cin * spec.filter ** spec.dim), spec.gain)
+            self._fgeo[k - 1] = (1.0 / np.sqrt(cin * spec.filter ** spec.dim), spec.gain,
+                                 act.kernel_param)
         cro = 1.0 / np.sqrt(c) if spec.param == "ntk" else 1.0 / c
         self._ro = np.array([spec.alpha, cro, 1.0 / spec.sizes[-1] ** spec.dim], dtype)
         self._ro_off = np.array([self._offsets["readout.weight"][0],
@@ -578,10 +580,6 @@ def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, out: np.ndarray) ->
     return out
 
 
-_PHI = {"relu": lambda z: np.maximum(z, 0, out=z), "tanh": lambda z: np.tanh(z, out=z),
-        "linear": lambda z: z}
-
-
 class PoolingNet(CNN):
     """The idealized pooling net with a vectorized numpy forward (``pooling_net``).
 
@@ -632,6 +630,7 @@ class PoolingNet(CNN):
         if ws is None:
             return super().forward(x, layers=True)
         spec = self.spec
+        act = spec.activation
         f = self._images(x)
         reps = [f]
         F, s = spec.filter, spec.stride
@@ -648,7 +647,7 @@ class PoolingNet(CNN):
                         u = _pool_axis(u, 1 + ax, F, s, n_out, self.dtype)
                     out[...] = u
                 out *= ws[k - 1]
-                _PHI[spec.act](out)
+                act.phi(out, out=out)
                 if spec.gain != 1.0:
                     out *= self.dtype.type(spec.gain)
             f = z[:, None]

@@ -2,9 +2,11 @@
 
 from dataclasses import asdict, dataclass
 
+from .. import activations
 from ..errors import require, require_choice
 
-ACTIVATIONS = ("relu", "tanh", "linear")
+#: The activation names (``scaledetect.activations`` holds their records).
+ACTIVATIONS = activations.names()
 PARAMETRIZATIONS = ("ntk", "mf")
 
 
@@ -27,7 +29,7 @@ class NetSpec:
     width : int
         Channels C of every conv layer (1 for the pooling net).
     act : str
-        ``relu``, ``tanh`` or ``linear``.
+        One of ``ACTIVATIONS`` (``relu``, ``tanh``, ``linear``, ...); ``activation`` is its record.
     bias : bool
         Whether conv layers have biases.
     param : str
@@ -37,6 +39,10 @@ class NetSpec:
         Output scale, the loss being ``(1/alpha) l(y f)``: large = lazy, small = feature learning.
     gain : float
         Multiplier applied after every activation (the published code uses sqrt(F)).
+    negative_slope : float
+        Slope a of phi for x < 0, used by the activations that take it (``activation.params``;
+        0 <= a < 1, default 0.01 as in PyTorch); ``to_dict`` lists it only for those, so the
+        description (and the cache key) of every other net does not carry it.
     """
 
     dim: int = 1
@@ -50,10 +56,11 @@ class NetSpec:
     param: str = "ntk"
     alpha: float = 1.0
     gain: float = 1.0
+    negative_slope: float = activations.PARAMETERS["negative_slope"]
 
     def __post_init__(self):
         require_choice("dim", self.dim, (1, 2))
-        require_choice("act", self.act, ACTIVATIONS)
+        self.activation  # noqa: B018 (checks act and its parameters)
         require_choice("param", self.param, PARAMETRIZATIONS)
         for name in ("size", "depth", "filter", "stride", "width"):
             v = getattr(self, name)
@@ -81,6 +88,16 @@ class NetSpec:
         n_in = self.sizes[k - 1]
         return [(self.stride * u + j) % n_in for j in range(self.filter)]
 
+    @property
+    def activation(self) -> activations.Activation:
+        """The record of ``act`` with this net's parameters (``scaledetect.activations``)."""
+        return activations.get(self.act, **{p: getattr(self, p) for p in activations.PARAMETERS})
+
     def to_dict(self) -> dict:
-        """Plain-JSON description."""
-        return asdict(self)
+        """Plain-JSON description (activation parameters only where ``act`` takes them)."""
+        d = asdict(self)
+        used = self.activation.params
+        for p in activations.PARAMETERS:
+            if p not in used:
+                del d[p]
+        return d

@@ -2,13 +2,14 @@
 
 Every valid configuration and every ``shift`` outcome is enumerated (``Setup.chunks``); for
 ReLU and linear nets the sums are Gram lookups of integer count profiles (exact zeros stay 0),
-for tanh nets explicit representations (``DataStats``). ``_translation`` computes the same
-block-rule sums without enumerating pairs.
+for the propagated activations (tanh, ...) explicit representations (``DataStats``).
+``_translation`` computes the same block-rule sums without enumerating pairs.
 """
 
 import numpy as np
 
 from .. import perturb, tasks
+from ..activations import PROPAGATED
 from ..errors import ScaleDetectError
 from ..nn.spec import NetSpec
 from ..perturb.spec import Perturbation
@@ -45,7 +46,8 @@ class Setup:
                                    f"(shape={task.shape}); the exact theory needs additive "
                                    "features")
         self.n_out = len(perturb.shift_outcomes(task, probe[:1], pert.shift_rule)[1][0])
-        per = (self.n_out + 1) * task.size**self.d if net.act == "tanh" else \
+        explicit = net.activation.noise_model == PROPAGATED  # representations, not counts
+        per = (self.n_out + 1) * task.size**self.d if explicit else \
             16 * self.n_out + 4 * net.sizes[1] ** self.d
         self.chunk = max(1, CHUNK_FLOATS // per)
         self.I1T = np.ascontiguousarray(self.ops.P[1].toarray().T)  # layer-1 incidence (N, n1)

@@ -16,7 +16,7 @@ covariance of two signal-free units and ``stat_k`` the value without features.
 import numpy as np
 from scipy import sparse
 
-from . import gaussian as gs
+from ..activations import Activation
 from ._data import Setup
 from ._translation import periodic_band
 
@@ -32,25 +32,28 @@ def signed_lags(ops, d: int) -> np.ndarray:
     return np.stack(np.meshgrid(lag1, lag1, indexing="ij"), -1).reshape(-1, 2)
 
 
-def relu_tables(ops, d: int, F: int, a: float, sigma2: float, lags: np.ndarray):
+def relu_tables(ops, d: int, F: int, a: float, sigma2: float, lags: np.ndarray,
+                act: Activation):
     """``mu (n_c,)``: E d_u per count c; ``cov (n_c, n_c, L)``: Cov(d_u, d_w) per lag.
 
-    Counts c = 0 .. 2 F^d; exact bivariate moments (``relu_product``), the arc-cosine kernel
-    between signal-free units, and ``E d^2 - (E d)^2`` at lag 0.
+    Counts c = 0 .. 2 F^d; the record's Gaussian moments ``act.moments`` and bivariate
+    ``act.product`` (ReLU: exact closed forms, the arc-cosine kernel between signal-free units),
+    and ``E d^2 - (E d)^2`` at lag 0. ``d_u = phi(z_u) - m_u``: phi is the identity on the clean
+    values ``m_u >= 0`` (the rectified noise model).
     """
     n1 = len(ops.overlap)
     ov = np.prod(ops.overlap[lags % n1], -1).astype(float)
     c = np.arange(2 * F**d + 1, dtype=float)
     m = a * c / F**d
     v = sigma2 / F**d
-    e1, e2 = gs.relu_moments(m, v)
+    e1, e2 = act.moments(m, v)
     cov = np.empty((len(c), len(c), len(lags)))
     for li, o in enumerate(ov):
         if np.all(lags[li] == 0):
             cov[:, :, li] = np.diag(e2 - e1 * e1)
         else:
             cij = sigma2 * o / F ** (2 * d)
-            cov[:, :, li] = (gs.relu_product(m[:, None], m[None, :], v, v, cij)
+            cov[:, :, li] = (act.product(m[:, None], m[None, :], v, v, cij)
                              - e1[:, None] * e1[None, :])
     return e1 - m, cov
 
@@ -145,7 +148,8 @@ def fits(ops, d: int, F: int, s: int, N: int) -> bool:
 
 
 def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: float,
-                     block: np.ndarray, wp: float, wm: float, pair: np.ndarray) -> np.ndarray:
+                     block: np.ndarray, wp: float, wm: float, pair: np.ndarray,
+                     act: Activation) -> np.ndarray:
     """Expected ReLU noise numerators, layers 1..K and out, for the block rule on points.
 
     Parameters
@@ -161,6 +165,8 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
         Weight of one +1 and one -1 configuration.
     pair : ``(K + 2,)``
         ``E G_i(P, Q)``, the expected input-space Gram between the two features (count units).
+    act : Activation
+        The record whose layer-1 moments are used (``relu_tables``).
 
     Notes
     -----
@@ -176,21 +182,20 @@ def block_relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: floa
         return [(wm, [np.ones(N)] * d),
                 (dl, [(block[(np.arange(N) + oc) % N] == block).astype(float) for oc in o])]
 
-    return relu_noise(N, d, F, s, ops, a, sigma2, h_comps, near, pair)
+    return relu_noise(N, d, F, s, ops, a, sigma2, h_comps, near, pair, act)
 
 
 def relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: float, h_comps: list,
-               near, pair: np.ndarray) -> np.ndarray:
+               near, pair: np.ndarray, act: Activation) -> np.ndarray:
     """Expected ReLU noise numerators, layers 1..K and out, on points, for any pair weights.
 
     Parameters
     ----------
-    N, d, F, s, ops, a, sigma2, pair
+    N, d, F, s, ops, a, sigma2, pair, act
         As ``block_relu_noise``.
     h_comps : list of ``(lam, weights)``
-        ``h(P) = sum lam w(P)``: the total weight of the configurations holding a feature at P;
-        ``weights`` a list of per-axis ``(N,)`` vectors (``w(P) = prod_c w_c(P_c)``) or one
-        ``(N,)*d`` array.
+        ``h(P) = sum lam w(P)``, the total weight of the configurations holding a feature at P;
+        ``weights``: per-axis ``(N,)`` vectors (``w(P) = prod_c w_c(P_c)``) or a ``(N,)*d``.
     near : callable
         ``near(o)`` for a cyclic offset o (lexicographically positive, ``|o_c| <= R``): the weight
         of the configuration ``{P, (P + o) mod N}`` as a function of P, in the same form.
@@ -210,7 +215,7 @@ def relu_noise(N: int, d: int, F: int, s: int, ops, a: float, sigma2: float, h_c
     lags = signed_lags(ops, d)
     R, lo, hi = patch_range(ops, d, F, s)
     pt = _Patch(N, F, s, d, lo, hi)
-    mu, cov = relu_tables(ops, d, F, a, sigma2, lags)
+    mu, cov = relu_tables(ops, d, F, a, sigma2, lags, act)
     bs = pt.b
     deltas = np.arange(lo - hi, hi - lo + 1)
     layers = [_Layer1D(ops.A[k], n1, s ** (min(k, K) - 1), deltas) for k in range(1, K + 2)]
@@ -336,7 +341,7 @@ class ReluNoise:
         self.n1 = n1
         lag1 = ops.lags
         self.lags = signed_lags(ops, d)
-        self.mu, cov = relu_tables(ops, d, F, a, sigma2, self.lags)
+        self.mu, cov = relu_tables(ops, d, F, a, sigma2, self.lags, st.net.activation)
         self.cov = cov
         self.c0 = cov[0, 0]
         self.layers = []

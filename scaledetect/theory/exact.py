@@ -12,13 +12,34 @@ x drawn from the class-balanced distribution (weight ``1/(2 M_+)`` on each valid
 ``1/(2 M_-)`` on each -1 one), tau the ``shift`` diffeomorphism (every move outcome enumerated
 with its probability, ``perturb.shift_outcomes``), eta Gaussian with the noise matching of
 ``Perturbation.noise_match``.
+
+*Two methods, same values* (``predict(method=...)``). Points with the block or the distance rule
+(periodic or not, either norm, any gap), ``shift_rule="auto"``, batch-matched noise and a ReLU
+or linear net take the translation-invariant path: block rule by sums over single positions
+(``_translation``), distance rule by sums over the offsets between the two features
+weighted by their counts, with the image-edge corrections of the moves (``_distance``), and
+the ReLU noise by sums over single positions and the offsets of nearby features
+(``_relu.relu_noise``); cost O(N^dim) per layer (2D N = 256 or 1D N = 65,536 in seconds).
+Everything else (stripes, other shift rules, sample-matched noise, tanh, nets too small for
+the layer-1 patch, windows longer than the image) enumerates every configuration and move
+outcome, O(N^(2 dim)). The two agree to ~1e-14 where both run
+(``tests/test_theory_translation.py``, ``tests/test_theory_distance.py``).
+
+*Data terms* (den_k and the diffeo numerators) are exact finite sums over every
+configuration and every move outcome. For ReLU (inputs >= 0, positive filters, zero bias)
+and linear nets ``f_k(x) = a F^(-dim k) C_k u(x)`` with u the unit-amplitude image and C_k an
+integer count operator, so these sums are computed on integers (exact zeros stay exactly 0,
+e.g. D at the layer whose blocks are the task's blocks); tanh nets are propagated exactly in
+float64. A layer with den_k = 0 (e.g. the output of a translation-invariant net on points:
+every image has the same pixel sum) gets ``D = nan`` (0/0) or ``inf``.
 """
 
 import numpy as np
 from scipy import sparse
 
 from .. import tasks
-from ..errors import require
+from ..activations import LINEAR, PROPAGATED, RECTIFIED, Activation
+from ..errors import require, require_choice
 from ..nn.spec import NetSpec
 from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
@@ -28,14 +49,13 @@ from ._data import CHUNK_FLOATS, DataStats, Setup, count_scales, data_counts, r2
 from ._distance import distance_data_terms, distance_fits, distance_noise_weights
 from ._operators import Operators, overlaps
 from ._relu import ReluNoise, block_relu_noise, fits, relu_noise
-from ._tanh import HERMITE_ORDER, TanhNoise, forward_tanh
 from ._translation import Axis, block_data_terms, class_weights
+from .moments import HERMITE_ORDER, MomentNoise, forward
 
-__all__ = ["CHUNK_FLOATS", "HERMITE_ORDER", "predict"]
+__all__ = ["CHUNK_FLOATS", "HERMITE_ORDER", "METHODS", "enumerates_pairs", "predict"]
 
-#: Kept under their former names (tests and the report refer to ``exact._TanhNoise``).
-_TanhNoise = TanhNoise
-_Setup = Setup
+#: ``predict``'s methods: ``auto`` takes ``translation`` where it applies, else ``enumerate``.
+METHODS = ("auto", "translation", "enumerate")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -58,7 +78,7 @@ def _check(task: TaskSpec, net: NetSpec, pert: Perturbation) -> None:
             task.shape)
     require(pert.diffeo == "shift", "diffeo", "be shift for the exact theory (maxent fields are "
             "continuous; measure them with `scaledetect sensitivity --pooling`)", pert.diffeo)
-    if net.act in ("relu", "tanh"):
+    if net.activation.noise_model != LINEAR:
         ov = overlaps(net)[1:]
         require(np.all(ov < net.filter), "filter", "be < size for the layer-1 noise moments "
                 "(two distinct units would see the same window)", net.filter, f"size={net.size}")
@@ -75,11 +95,26 @@ def _noise_linear(ops: Operators, net: NetSpec, sigma2: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- driver
+def _translation_covers(task: TaskSpec, net: NetSpec, pert: Perturbation,
+                        ops: Operators) -> bool:
+    """Whether ``_predict_block`` (no pair enumeration, ``method="translation"``) can compute
+    this case: ``shift_rule="auto"``, batch-matched noise, an activation with the linear or the
+    rectified noise model, for the distance rule ``_distance.distance_fits`` (points); a linear
+    net with the block rule on points or stripes, a rectified (ReLU) net on points whose
+    layer-1 patch fits (``_relu.fits``).
+    """
+    act = net.activation
+    if pert.shift_rule != "auto" or pert.noise_match != "batch" or act.noise_model == PROPAGATED:
+        return False
+    if task.rule == "distance" and not distance_fits(task, net):
+        return False
+    return act.noise_model == LINEAR or _translation_applies(task, net, pert, ops)
+
+
 def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
                          ops: Operators) -> bool:
-    """Whether ``_predict_block`` (no pair enumeration) covers this case: points, block or
-    distance rule, ``shift_rule="auto"``, batch-matched noise, ReLU or linear, a net whose
-    layer-1 patch fits (``_relu.fits``) and, for the distance rule, ``_distance.distance_fits``.
+    """Whether ``method="auto"`` takes the translation path: it covers the case
+    (``_translation_covers``), on points, with a net whose layer-1 patch fits.
     """
     if pert.shift_rule != "auto" or pert.noise_match != "batch":
         return False
@@ -87,7 +122,7 @@ def _translation_applies(task: TaskSpec, net: NetSpec, pert: Perturbation,
         return False
     # linear nets would not need the patch, but they share the ReLU path so that their D is
     # bit-identical to the ReLU net's (both nets are linear on x >= 0)
-    return (net.act in ("relu", "linear") and task.shape == "points"
+    return (net.activation.noise_model != PROPAGATED and task.shape == "points"
             and fits(ops, net.dim, net.filter, net.stride, net.size))
 
 
@@ -126,17 +161,18 @@ def _predict_block(task: TaskSpec, net: NetSpec, pert: Perturbation,
     sigma2 = a**2 * Dn[0] / N**d
     sc = count_scales(a, net)
     den, Dn = den * sc, Dn * sc
-    if net.act == "linear":
+    if net.activation.noise_model == LINEAR:
         Gn = _noise_linear(ops, net, sigma2)
     elif task.rule == "distance":
         Gn = np.zeros(K + 2)
         h_comps, near = distance_noise_weights(task)
-        Gn[1:] = relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, h_comps, near, pair)
+        Gn[1:] = relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, h_comps, near, pair,
+                            net.activation)
     else:
         wp, wm = class_weights(task, ax)
         Gn = np.zeros(K + 2)
         Gn[1:] = block_relu_noise(N, d, net.filter, net.stride, ops, a, sigma2, ax.block, wp,
-                                  wm, pair)
+                                  wm, pair, net.activation)
     Gn[0] = sigma2 * N**d
     return _result(task, net, pert, den, Dn, Gn, sigma2, sum(tasks.class_counts(task)))
 
@@ -148,22 +184,26 @@ def _result(task, net, pert, den, Dn, Gn, sigma2, n_configs) -> Sensitivities:
     config = {"source": "theory.predict", "task": task.to_dict(), "net": net.to_dict(),
               "perturbation": pert.to_dict(), "sigma": float(np.sqrt(sigma2)),
               "configs": int(n_configs), "den": den.tolist(),
-              "method": _method(net.act, pert.noise_match)}
+              "method": _method(net.activation, pert.noise_match)}
     layers = tuple(range(net.depth + 1)) + ("out",)
     return Sensitivities(layers=layers, D=D, G=G, R=R, config=config)
 
 
-def _method(act: str, noise_match: str) -> str:
+def _method(act: Activation, noise_match: str) -> str:
     """How exact the prediction is: ``exact`` or ``approximate: <what>``."""
-    if act == "tanh":
+    if act.noise_model == PROPAGATED:
         return "approximate: layer 1 exact, deeper layers Gaussian moment propagation"
-    if act == "relu" and noise_match == "sample":
+    if not act.theory_exact:
+        return ("approximate: layer 1 exact, deeper layers linear (exact only where their "
+                "pre-activations are >= 0, as for ReLU)")
+    if act.noise_model == RECTIFIED and noise_match == "sample":
         return ("approximate: sample-matched noise replaced by a Gaussian of per-sample variance "
                 "||tau x - x||^2 / N^dim (exact in the zero-signal units)")
     return "exact"
 
 
-def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> Sensitivities:
+def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None,
+            method: str = "auto") -> Sensitivities:
     """Exact D_k, G_k, R_k of the idealized pooling net (layers 0..K and ``"out"``).
 
     Parameters
@@ -172,55 +212,53 @@ def predict(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None) -> S
         Points or stripes, any rule.
     net : NetSpec
         The pooling net (``width = 1``, ``bias = False``); any F, s with s dividing every side,
-        dim 1 or 2, act ``relu``, ``linear`` (exact) or ``tanh`` (layer 1 exact, deeper layers by
-        Gaussian moment propagation, see ``TanhNoise``).
+        dim 1 or 2, any activation: exact where its record says so (``theory_exact``: relu,
+        linear), else layer 1 exact and deeper layers by Gaussian moment propagation (tanh, ...;
+        see ``theory.moments.MomentNoise``).
     pert : Perturbation
         ``diffeo = "shift"`` with any ``shift_rule``; ``noise_match`` ``batch`` (sigma^2 =
         E||tau x - x||^2 / N^dim, exact) or ``sample`` (approximate for ReLU, see Notes).
+    method : str
+        ``translation``: sums over single positions or offsets, O(N^dim) (shift_rule auto,
+        batch noise, a linear or rectified noise model, points with a net whose layer-1 patch
+        fits or a linear net and the block rule; else a ScaleDetectError). ``enumerate``:
+        every configuration and move outcome, O(N^(2 dim)), any case. ``auto`` (default):
+        ``translation`` on points where it applies (``enumerates_pairs`` is False), else
+        ``enumerate``. See the module docstring.
 
     Returns
     -------
     Sensitivities
-        ``D, G, R`` of shape ``(K + 2,)``; ``*_se`` None; ``config`` records the inputs, sigma,
-        the number of configurations and the method.
+        ``D, G, R`` ``(K + 2,)``; ``*_se`` None; ``config``: inputs, sigma, configs, method.
 
     Raises
     ------
     ScaleDetectError
-        For blobs, maxent diffeos, a net that is not the pooling net, mismatched dim/size.
+        Blobs, maxent diffeos, not the pooling net, mismatched dim/size, a bad *method*.
 
     Notes
     -----
-    *Two paths, same values.* Points with the block or the distance rule (periodic or not,
-    either norm, any gap), ``shift_rule="auto"``, batch-matched noise and a ReLU or linear net
-    take the translation-invariant path: block rule by sums over single positions
-    (``_translation``), distance rule by sums over the offsets between the two features
-    weighted by their counts, with the image-edge corrections of the moves (``_distance``), and
-    the ReLU noise by sums over single positions and the offsets of nearby features
-    (``_relu.relu_noise``); cost O(N^dim) per layer (2D N = 256 or 1D N = 65,536 in seconds).
-    Everything else (stripes, other shift rules, sample-matched noise, tanh, nets too small for
-    the layer-1 patch, windows longer than the image) enumerates every configuration and move
-    outcome, O(N^(2 dim)). The two agree to ~1e-14 where both run
-    (``tests/test_theory_translation.py``, ``tests/test_theory_distance.py``).
-
-    *Data terms* (den_k and the diffeo numerators) are exact finite sums over every
-    configuration and every move outcome. For ReLU (inputs >= 0, positive filters, zero bias)
-    and linear nets ``f_k(x) = a F^(-dim k) C_k u(x)`` with u the unit-amplitude image and C_k an
-    integer count operator, so these sums are computed on integers (exact zeros stay exactly 0,
-    e.g. D at the layer whose blocks are the task's blocks); tanh nets are propagated exactly in
-    float64. A layer with den_k = 0 (e.g. the output of a translation-invariant net on points:
-    every image has the same pixel sum) gets ``D = nan`` (0/0) or ``inf``.
-
-    *Noise terms*: ``linear``: ``sigma^2 ||B_k||_F^2`` exactly; ``relu``: exact Gaussian moments
-    at layer 1 propagated linearly (``ReluNoise``); ``tanh``: see ``TanhNoise``.
+    *Data terms* and the two methods: see the module docstring. *Noise terms* (by the
+    record's ``noise_model``): linear: ``sigma^2 ||B_k||_F^2`` exactly; rectified: the
+    record's Gaussian moments at layer 1 propagated linearly (``ReluNoise``; exact for ReLU);
+    propagated (tanh, ...): see ``MomentNoise``; ``config["method"]`` says which.
     ``noise_match = "sample"`` (``eta_i`` rescaled to ``||tau x_i - x_i||``) is evaluated with a
     Gaussian of per-sample variance ``sigma_i^2 = ||tau x_i - x_i||^2 / N^dim``: exact for the
     linear net and for every term of the ReLU net that is homogeneous of degree 2 in eta
     (all zero-signal units), approximate only in the O(1/N^dim) terms of the few signal units.
     """
     pert = Perturbation() if pert is None else pert
+    require_choice("method", method, METHODS)
     _check(task, net, pert)
+    if method == "enumerate":
+        return _predict_enumerated(task, net, pert)
     ops = Operators(net)
+    if method == "translation":
+        require(_translation_covers(task, net, pert, ops), "method", "be auto or enumerate here "
+                "(translation needs shift_rule=auto, batch-matched noise, a linear or rectified "
+                "noise model, and points with a net whose layer-1 patch fits, or a linear net "
+                "and the block rule)", method)
+        return _predict_block(task, net, pert, ops)
     if _translation_applies(task, net, pert, ops):
         return _predict_block(task, net, pert, ops)
     return _predict_enumerated(task, net, pert)
@@ -252,42 +290,42 @@ def _predict_enumerated(task: TaskSpec, net: NetSpec, pert: Perturbation) -> Sen
     st = Setup(task, net, pert)
     d, K, N = st.d, st.K, task.size
     n_layers = K + 2
-    act = net.act
+    model = net.activation.noise_model
     a2 = st.a**2
     S1, Dn, h, r2_tot, r2_vals = _enumerated_pass1(st, n_layers,
-                                                   n_layers if act != "tanh" else 1)
+                                                   n_layers if model != PROPAGATED else 1)
     sigma2 = a2 * r2_tot / N**d
     if pert.noise_match == "batch":
         levels = [(None, sigma2)]
     else:
         levels = [(r, a2 * r / N**d) for r in sorted(r2_vals) if r > 0]
 
-    if act == "tanh":
-        noise_fn = {r: TanhNoise(st, s2) for r, s2 in levels}
+    if model == PROPAGATED:
+        noise_fn = {r: MomentNoise(st, s2) for r, s2 in levels}
         data = DataStats(n_layers)
     else:
-        noise_fn = {r: ReluNoise(st, s2) for r, s2 in levels} if act == "relu" else {}
+        noise_fn = {r: ReluNoise(st, s2) for r, s2 in levels} if model == RECTIFIED else {}
         den = np.array([2.0 * (S1[i] - st.hist_norm(i, h)) for i in range(n_layers)])
         den[st.const] = 0.0
         sc = count_scales(st.a, net)
         den, Dn = np.maximum(den, 0.0) * sc, Dn * sc
 
     Gn = np.zeros(n_layers)
-    if act == "linear":  # exact for both matchings: E||B eta||^2 = sigma^2 ||B||_F^2 on average
+    if model == LINEAR:  # exact for both matchings: E||B eta||^2 = sigma^2 ||B||_F^2 on average
         Gn = _noise_linear(st.ops, net, sigma2)
     else:
         for sl, pos, outc, q in st.chunks():
             w = st.w[sl]
-            if act == "tanh":
-                fs, fos = forward_tanh(st, st.images(pos)), forward_tanh(st, st.images(outc))
+            if model == PROPAGATED:
+                fs, fos = forward(st, st.images(pos)), forward(st, st.images(outc))
                 for i in range(n_layers):
                     data.add(i, fs[i], fos[i], w, q)
-            arg = st.layer1_counts(pos) if act == "tanh" else pos
+            arg = st.layer1_counts(pos) if model == PROPAGATED else pos
             r2 = r2_norms(st, pos, outc)
             for r, _ in levels:
                 wr = w if r is None else w * np.sum(q * (r2 == r), -1)
                 Gn[1:] += wr @ noise_fn[r](arg)
-        if act == "tanh":
+        if model == PROPAGATED:
             den, Dn = data.den(), data.Dn
     Gn[0] = sigma2 * N**d
 

@@ -8,12 +8,13 @@ independent Gaussian process over (input, position) with covariance (Neal 1996; 
     Q_k(x, u; x', u') = gain^2 E[phi(h) phi(h')],  (h, h') ~ N(0, [[K(x,u;x,u), K(x,u;x',u')], ...])
     Q_0(x, p; x', p') = x_p x'_p'
 
-(j runs over the F^dim window offsets, positions mod N_{k-1}); ``E[phi phi]`` is the arc-cosine
-kernel for ReLU (Cho & Saul 2009), ``gain^2`` times the covariance for linear, and a Gauss-Hermite
-product rule for tanh. Per channel, ``E ||f_k(x) - f_k(x')||^2 = sum_u (Q_k(x,u;x,u) +
-Q_k(x',u;x',u) - 2 Q_k(x,u;x',u))``; the output ``alpha (b + c beta . g)`` (g the position
-average of f_K, beta ~ N(0, 1)) gives ``E (out(x) - out(x'))^2`` proportional to
-``N_K^(-2 dim) sum_{u,u'} (...)``. Constant factors (C, alpha, c) cancel in D, G, R.
+(j runs over the F^dim window offsets, positions mod N_{k-1}); ``E[phi phi]`` is the activation
+record's ``dual`` (``scaledetect.activations``): the arc-cosine kernel for ReLU (Cho & Saul 2009),
+the covariance for linear, a Gauss-Hermite product rule for tanh. Per channel,
+``E ||f_k(x) - f_k(x')||^2 = sum_u (Q_k(x,u;x,u) + Q_k(x',u;x',u) - 2 Q_k(x,u;x',u))``; the
+output ``alpha (b + c beta . g)`` (g the position average of f_K, beta ~ N(0, 1)) gives
+``E (out(x) - out(x'))^2`` proportional to ``N_K^(-2 dim) sum_{u,u'} (...)``. Constant factors
+(C, alpha, c) cancel in D, G, R.
 
 Data and perturbation expectations: the data pairs and the diffeo outcomes are enumerated exactly
 when their number is at most ``max_pairs`` (else sampled with ``rng``, weights of the
@@ -32,15 +33,10 @@ from ..nn.spec import NetSpec
 from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
 from ..tasks.spec import TaskSpec
-from . import gaussian as gs
 from ._operators import window_index
 from .exact import _ratio
 
 __all__ = ["nngp", "pair_distances"]
-
-#: Gauss-Hermite nodes per axis for E[tanh(h) tanh(h')] (relative error ~4e-5 at variance 2,
-#: 1e-6 at 1, 4e-9 at 0.5).
-TANH_NODES = 32
 
 
 def _window_index(net: NetSpec, k: int) -> np.ndarray:
@@ -51,19 +47,6 @@ def _window_index(net: NetSpec, k: int) -> np.ndarray:
         return idx1
     rows = idx1[:, None, :, None] * n_in + idx1[None, :, None, :]  # (u1, u2, j1, j2)
     return rows.reshape(n_out * n_out, -1)
-
-
-def _expect_pair(act: str, gain: float, v1, v2, c):
-    """``gain^2 E[phi(h) phi(h')]`` for centred Gaussians with variances v1, v2, covariance c."""
-    if act == "linear":
-        return gain * gain * c
-    if act == "relu":
-        s = np.sqrt(v1 * v2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.where(s > 0, c / np.where(s > 0, s, 1.0), 0.0)
-        return gain * gain * gs.arccos_kernel(v1, v2, rho)
-    v1s = np.maximum(v1, 1e-300)
-    return gain * gain * gs.expect2(np.tanh, np.tanh, 0.0, 0.0, v1s, v2, c, n=TANH_NODES)
 
 
 def pair_distances(net: NetSpec, X: np.ndarray, Y: np.ndarray, bias_std: float = 1.0
@@ -85,6 +68,7 @@ def pair_distances(net: NetSpec, X: np.ndarray, Y: np.ndarray, bias_std: float =
         per channel, g the position average of f_K (the output up to a constant factor).
     """
     K = net.depth
+    dual, g2 = net.activation.dual, net.gain * net.gain
     b2 = bias_std**2 if net.bias else 0.0
     P = len(X)
     out = np.empty((P, K + 2))
@@ -102,9 +86,9 @@ def pair_distances(net: NetSpec, X: np.ndarray, Y: np.ndarray, bias_std: float =
         Kxx, Kyy, Kxy = pool(Qxx), pool(Qyy), pool(Qxy)
         vx = np.diagonal(Kxx, axis1=1, axis2=2)
         vy = np.diagonal(Kyy, axis1=1, axis2=2)
-        Qxx = _expect_pair(net.act, net.gain, vx[:, :, None], vx[:, None, :], Kxx)
-        Qyy = _expect_pair(net.act, net.gain, vy[:, :, None], vy[:, None, :], Kyy)
-        Qxy = _expect_pair(net.act, net.gain, vx[:, :, None], vy[:, None, :], Kxy)
+        Qxx = g2 * dual(vx[:, :, None], vx[:, None, :], Kxx)
+        Qyy = g2 * dual(vy[:, :, None], vy[:, None, :], Kyy)
+        Qxy = g2 * dual(vx[:, :, None], vy[:, None, :], Kxy)
         diag = (np.diagonal(Qxx, axis1=1, axis2=2) + np.diagonal(Qyy, axis1=1, axis2=2)
                 - 2 * np.diagonal(Qxy, axis1=1, axis2=2))
         out[:, k] = np.sum(diag, -1)
@@ -128,30 +112,26 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
     task : TaskSpec
         Points or stripes (configurations are enumerated).
     net : NetSpec
-        Any width (the limit does not depend on it), bias, gain, act relu/linear/tanh.
+        Any width (the limit does not depend on it), bias, gain, activation (its ``dual``).
     pert : Perturbation
-        ``diffeo = "shift"``; ``noise_match`` batch (sigma^2 = E||tau x - x||^2 / N^dim, exact)
-        or sample.
+        ``diffeo = "shift"``; ``noise_match`` batch (sigma^2 = E||tau x - x||^2 / N^dim) or sample.
     bias_std : float
         Standard deviation of the conv biases at initialization (``nn.init_cnn``).
-    max_pairs : int
+    max_pairs, n_noise : int
         Largest number of data pairs (den) and of (config, outcome) pairs (diffeo numerator)
-        enumerated exactly; beyond, that many are sampled.
-    n_noise : int
-        Monte Carlo draws of (config, outcome, eta) for the noise numerator.
+        enumerated exactly, beyond which that many are sampled; Monte Carlo draws of (config,
+        outcome, eta) for the noise numerator.
     rng : Generator, int or None
         Seed of the noise draws and of any data sampling.
 
     Returns
     -------
     Sensitivities
-        ``D, G, R`` for layers 0..K and ``"out"``; ``G_se`` the standard error of the eta Monte
-        Carlo (propagated to ``R_se``); ``D_se`` zeros when the data were enumerated.
+        Layers 0..K, ``"out"``; ``G_se``, ``R_se`` of the eta Monte Carlo; ``D_se`` 0 (nan sampled).
 
     Notes
     -----
-    See the module docstring for the kernel recursion. The cost is O(N^(2 dim)) per pair and
-    layer (full position covariance, needed by the output layer): meant for small images.
+    Module docstring: the recursion. O(N^(2 dim)) per pair and layer: for small images.
     """
     pert = Perturbation() if pert is None else pert
     require(net.dim == task.dim and net.size == task.size, "net", "have the task's dim and size",
@@ -162,7 +142,7 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
     gen = as_rng(rng)
     data = _Data.of(task, pert)
     nd = data.X.shape[1]
-    chunk = max(1, (1 << 22) // (nd**2 * (TANH_NODES**2 if net.act == "tanh" else 1)))
+    chunk = max(1, (1 << 22) // (nd**2 * max(1, net.activation.dual_nodes) ** 2))
 
     i, j, wd, den_exact = _data_pairs(data, max_pairs, gen)
     den = wd @ _batched(net, data.X[i], data.X[j], bias_std, chunk)

@@ -1,55 +1,66 @@
-"""Tanh noise of the pooling net: layer 1 exact, deeper layers Gaussian moment propagation."""
+"""Pooling-net noise by Gaussian moment propagation: layer 1 exact, deeper layers approximate.
+
+The path of ``theory.predict`` for every activation whose record has the ``PROPAGATED`` noise model
+(``scaledetect.activations``: tanh, and every activation that is not piecewise linear on the signs
+reaching the deeper layers). Everything activation-specific comes from the record: ``phi``, the
+layer-1 moments ``moments`` and ``product``, and the deeper layers' ``change``.
+"""
 
 import numpy as np
 
-from . import gaussian as gs
+from ..activations import Activation
 from ._data import Setup
 from ._operators import apply, apply_cov, pool
 
-__all__ = ["HERMITE_ORDER", "TanhNoise", "forward_tanh"]
+__all__ = ["HERMITE_ORDER", "MomentNoise", "forward"]
 
-#: Terms of the Hermite (Mehler) series kept for the tanh cross-covariances of deeper layers.
+#: Terms of the Hermite (Mehler) series kept for the cross-covariances of deeper layers.
 HERMITE_ORDER = 2
 
 
-def forward_tanh(st: Setup, X: np.ndarray) -> list[np.ndarray]:
-    """Layer 0..K representations and out (mean of f_K) of the tanh pooling net, float64."""
+def forward(st: Setup, X: np.ndarray) -> list[np.ndarray]:
+    """Layer 0..K representations and out (mean of f_K) of the pooling net, float64.
+
+    ``X (..., N^dim)`` unit-amplitude images: ``f_0 = a X``,
+    ``f_k = gain phi(P_k f_{k-1} / F^dim)``.
+    """
     g, F, d = st.net.gain, st.F, st.d
+    phi = st.net.activation.phi
     fs = [st.a * X]
     for k in range(1, st.K + 1):
-        fs.append(g * np.tanh(pool(fs[-1], st.net, k, d) / F**d))
+        fs.append(g * phi(pool(fs[-1], st.net, k, d) / F**d))
     fs.append(fs[-1].mean(-1, keepdims=True))
     return fs
 
 
-
-# --------------------------------------------------------------------------- noise: tanh
-class TanhNoise:
-    """``E ||f_k(x + eta) - f_k(x)||^2`` of the tanh pooling net (layer 1 exact, deeper layers
-    by Gaussian moment propagation).
+class MomentNoise:
+    """``E ||f_k(x + eta) - f_k(x)||^2`` of the pooling net (layer 1 exact, deeper layers by
+    Gaussian moment propagation), for one sigma^2.
 
     Notes
     -----
-    Layer 1 is exact: ``d_u = gain (tanh(m_u + g_u) - tanh(m_u))`` with means, variances and the
-    covariances of overlapping units by Gauss-Hermite quadrature (``expect``, ``expect2``);
-    non-overlapping units are independent. Deeper layers (approximation): the pre-activation
-    change ``delta_k = P_k d_{k-1} / F^dim`` is treated as Gaussian with the propagated mean and
-    covariance; each unit's mean and variance of ``d_k = gain (tanh(z_k + delta_k) - tanh(z_k))``
-    (z_k the clean pre-activation) are computed exactly under that Gaussian, and the
+    Layer 1 is exact: ``d_u = gain (phi(m_u + g_u) - phi(m_u))`` with means, variances and the
+    covariances of overlapping units from the record's Gaussian moments (``moments``,
+    ``product``: closed forms or Gauss-Hermite quadrature); non-overlapping units are
+    independent. Deeper layers (approximation): the pre-activation change
+    ``delta_k = P_k d_{k-1} / F^dim`` is treated as Gaussian with the propagated mean and
+    covariance; each unit's mean and variance of ``d_k = gain (phi(z_k + delta_k) - phi(z_k))``
+    (z_k the clean pre-activation) are computed exactly under that Gaussian (``change``), and the
     cross-covariances by the Mehler (Hermite) series of jointly Gaussian variables,
     ``Cov(f(X), f(Y)) = sum_n C^n / n! E f^(n)(X) E f^(n)(Y)``, truncated after
-    ``HERMITE_ORDER`` terms (n = 1 is statistical linearisation). The error is dominated by the
-    non-Gaussian shape of delta_k (a few averaged bounded tanh outputs are platykurtic, so the
-    Gaussian underestimates E tanh(delta)^2): measured against Monte Carlo, deeper-layer G_k are
-    low by 1-6% (strided, F = s = 2, 3, dim 1 and 2) and by 9-21% (1D unstrided, k = 2..5); D_k
-    and G_0, G_1 are exact. The measurement is repeated in ``tests/test_theory.py``
-    (strided 1D, asserted within 8%).
+    ``HERMITE_ORDER`` terms (n = 1 is statistical linearisation). For tanh the error is dominated
+    by the non-Gaussian shape of delta_k (a few averaged bounded tanh outputs are platykurtic,
+    so the Gaussian underestimates E tanh(delta)^2): measured against Monte Carlo, deeper-layer
+    G_k are low by 1-6% (strided, F = s = 2, 3, dim 1 and 2) and by 9-21% (1D unstrided,
+    k = 2..5); D_k and G_0, G_1 are exact. The measurement is repeated in
+    ``tests/test_theory.py`` (strided 1D, asserted within 8%).
     """
 
     diagonal_fast_path = True  # s >= F: covariances stay diagonal (see ``_diagonal``)
 
     def __init__(self, st: Setup, sigma2: float):
         self.st = st
+        self.act: Activation = st.net.activation
         ops, d, F, a, g = st.ops, st.d, st.F, st.a, st.net.gain
         n1 = st.net.sizes[1]
         self.n1 = n1
@@ -57,10 +68,10 @@ class TanhNoise:
         c = np.arange(cmax + 1, dtype=float)
         m = a * c / F**d
         v = sigma2 / F**d
-        tm = np.tanh(m)
-        self.mu = g * (gs.expect(np.tanh, m, v) - tm)
-        e2 = g * g * gs.expect(lambda x: np.tanh(x) ** 2, m, v) - 2 * g * tm * (self.mu + g * tm) \
-            + (g * tm) ** 2
+        tm = self.act.phi(m)
+        mean, second = self.act.moments(m, v)
+        self.mu = g * (mean - tm)
+        e2 = g * g * second - 2 * g * tm * (self.mu + g * tm) + (g * tm) ** 2
         # lag index matrix between layer-1 units (flattened)
         grid = np.stack(np.unravel_index(np.arange(n1**d), (n1,) * d), -1)
         diff = (grid[None, :, :] - grid[:, None, :]) % n1
@@ -76,7 +87,7 @@ class TanhNoise:
                 cov[:, :, li] = np.diag(e2 - self.mu**2)
             else:
                 cij = sigma2 * o / F ** (2 * d)
-                eft = gs.expect2(np.tanh, np.tanh, m[:, None], m[None, :], v, v, cij)
+                eft = self.act.product(m[:, None], m[None, :], v, v, cij)
                 cov[:, :, li] = g * g * (eft - (self.mu[:, None] / g + tm[:, None])
                                          * (self.mu[None, :] / g + tm[None, :]))
         self.cov = cov
@@ -92,26 +103,22 @@ class TanhNoise:
         mu = self.mu[ci]
         li = self.lag_index
         S = np.where(li >= 0, self.cov[ci[:, :, None], ci[:, None, :], np.maximum(li, 0)], 0.0)
-        f = g * np.tanh(st.a * cnt / F**d)
+        f = g * self.act.phi(st.a * cnt / F**d)
         out = np.empty((B, K + 1))
         out[:, 0] = np.sum(mu * mu, -1) + np.trace(S, axis1=1, axis2=2)
-        x, wq = gs._hermite(48)
         for k in range(2, K + 1):
             P = st.ops.P[k].toarray() / F
             z = apply(f, P, d)
             m = apply(mu, P, d)
             C = apply_cov(S, P, d)
             s = np.sqrt(np.maximum(np.diagonal(C, axis1=1, axis2=2), 0.0))
-            t = np.tanh(z[..., None] + m[..., None] + s[..., None] * x)
-            tz = np.tanh(z)
-            mu = g * (np.sum(t * wq, -1) - tz)
-            e2 = g * g * np.sum((t - tz[..., None]) ** 2 * wq, -1)
-            sech2 = 1 - t * t
+            tz, dmean, dsecond, gains = self.act.change(z, m, s, HERMITE_ORDER)
+            mu = g * dmean
+            e2 = g * g * dsecond
             S = np.zeros_like(C)
             Cn = np.ones_like(C)
-            for n, deriv in enumerate((sech2, -2 * t * sech2, -2 * sech2 * (1 - 3 * t * t),
-                                       8 * t * sech2 * (2 - 3 * t * t))[:HERMITE_ORDER], 1):
-                gam = g * np.sum(deriv * wq, -1)
+            for n, gain_n in enumerate(gains, 1):
+                gam = g * gain_n
                 Cn = Cn * C / n
                 S += gam[:, :, None] * gam[:, None, :] * Cn
             idx = np.arange(S.shape[1])
@@ -131,22 +138,19 @@ class TanhNoise:
         d, F, g, K = st.d, st.F, st.net.gain, st.K
         mu = self.mu[ci]
         var = self.cov[ci, ci, self.lag_index[0, 0]]  # lag 0: each unit with itself
-        f = g * np.tanh(st.a * cnt / F**d)
+        f = g * self.act.phi(st.a * cnt / F**d)
         out = np.empty((len(ci), K + 1))
         out[:, 0] = np.sum(mu * mu + var, -1)
-        x, wq = gs._hermite(48)
         for k in range(2, K + 1):
             P = st.ops.P[k].toarray() / F
             z = apply(f, P, d)
             m = apply(mu, P, d)
             s = np.sqrt(np.maximum(apply(var, P * P, d), 0.0))
-            t = np.tanh(z[..., None] + m[..., None] + s[..., None] * x)
-            tz = np.tanh(z)
-            mu = g * (np.sum(t * wq, -1) - tz)
-            var = g * g * np.sum((t - tz[..., None]) ** 2 * wq, -1) - mu * mu
+            tz, dmean, dsecond, _ = self.act.change(z, m, s, 0)
+            mu = g * dmean
+            var = g * g * dsecond - mu * mu
             f = g * tz
             out[:, k - 1] = np.sum(mu * mu + var, -1)
         nK = mu.shape[1]
         out[:, K] = (np.sum(mu, -1) ** 2 + np.sum(var, -1)) / nK**2
         return out
-
