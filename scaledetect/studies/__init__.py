@@ -12,7 +12,15 @@ from pathlib import Path
 from ..errors import require_choice
 from ..plots import fig1_gallery, fig7_pileup, fig12_noise, fig14_width, fig15_xi
 from .base import Plan, Results, Study
-from .pooling import MAXENT, RELU_VS_TANH, STRIDED, UNSTRIDED, PairsPlan, theory_table
+from .pooling import (
+    MAXENT,
+    RELU_VS_TANH,
+    STRIDED,
+    UNSTRIDED,
+    PairsPlan,
+    activation_pairs,
+    theory_table,
+)
 from .preset import PRESETS, Preset
 from .scaling import SCALING
 from .standard import ARCHITECTURES, LAYERS
@@ -48,10 +56,10 @@ def _direct(module):
 
 
 def plan_pairs(p: Preset) -> PairsPlan:
-    """Every (theory, Monte Carlo) pair of the pooling-net studies."""
+    """Every (theory, Monte Carlo) pair of the pooling-net studies, and one per activation."""
     theory, pooling = (), ()
     for plan in (STRIDED.plan(p), UNSTRIDED.plan(p), RELU_VS_TANH.plan(p), SCALING.plan(p),
-                 plan_width(p), plan_xi(p)):
+                 plan_width(p), plan_xi(p), PairsPlan(*activation_pairs(p))):
         mc = {(m.task, m.net, m.pert): m for m in plan.pooling}
         for t in plan.theory:
             if (t.task, t.net, t.pert) in mc:
