@@ -184,8 +184,9 @@ def per_layer(pairs: list) -> Table:
     for t, m in pairs:
         _, g, _ = t.record.sens.profile("G")
         _, gm, se = m.record.sens.profile("G")
+        ok = np.isfinite(g) & np.isfinite(gm) & (gm != 0)
         cells = [f"{(g[k] - gm[k]) / gm[k]:+.1%} ({abs(g[k] - gm[k]) / se[k]:.0f} s.e.)"
-                 if k < len(g) else "" for k in range(1, depth + 1)]
+                 if k < len(g) and ok[k] else "n/a" for k in range(1, depth + 1)]
         rows.append((_label(t.run), *cells))
     return Table(("configuration", *(f"G_{k}" for k in range(1, depth + 1))), tuple(rows))
 
