@@ -21,7 +21,7 @@ from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec, pertu
 from scaledetect.cli import main
 from scaledetect.experiments.config import Run
 from scaledetect.experiments.runner import _measure
-from scaledetect.nn.model import init_cnn, pooling_net
+from scaledetect.nn import init_cnn, pooling_net
 from scaledetect.sensitivity import measure, probe
 
 TASK = TaskSpec(size=32, xi=8)  # points, rms amplitude: ||x||^2 = N for every probe

@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..engine import Engine
 from ..errors import ScaleDetectError
 from ..nn.train import CHECKPOINT, TrainSpec, train
 from ._common import add_net_args, add_task_args, net_from_args, seed, task_from_args
@@ -84,6 +85,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "machines)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def engine(a: argparse.Namespace) -> Engine:
+    """The engine policy the command runs under: ``--threads`` engine threads (default numba's)."""
+    return Engine(threads=a.threads)
 
 
 def run(a: argparse.Namespace) -> int:

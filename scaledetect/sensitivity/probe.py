@@ -15,11 +15,9 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from .. import perturb, tasks
-from .._kernels.blas import single_threaded
+from .. import engine, perturb, tasks
 from ..errors import require
 from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
@@ -375,10 +373,11 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
     that thread's source (its own copy of the model when the source can ``fork``; otherwise
     forward passes take turns). ``first(batch)``, if given, runs on batch 0 before *fn* runs on
     any batch (the other batches make their images and forward passes meanwhile). The engine's
-    kernels and numpy release the GIL; the engine's BLAS runs on one thread (``single_threaded``,
-    set here once before the workers start). Every batch is computed by the same operations
-    whichever thread runs it: the values, and what *fn* returns, do not depend on *workers*.
-    An error in any batch is raised here, batch 0's first.
+    kernels and numpy release the GIL. The workers run under the caller's engine policy with one
+    thread each (``engine.worker_policy``); its BLAS rule is applied here, once, before they
+    start. Every batch is computed by the same operations whichever thread runs it: the values,
+    and what *fn* returns, do not depend on *workers*. An error in any batch is raised here,
+    batch 0's first.
     """
     require(batch_size % BLOCK == 0, "batch_size", f"be a multiple of {BLOCK}", batch_size)
     source = as_source(source)
@@ -396,28 +395,32 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
         return ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
                           [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
 
+    def run(src, lo: int, hi: int):
+        if lo == 0:
+            try:
+                b = make(src, lo, hi)
+                if first is not None:
+                    first(b)
+                first_ok.append(True)
+            finally:
+                ready.set()
+        else:
+            b = make(src, lo, hi)
+            ready.wait()
+            if not first_ok:  # batch 0 failed: its error is the one the caller sees
+                raise RuntimeError("the first batch of probes failed")
+        return fn(src, b)
+
     def work(lo: int, hi: int):
-        numba.set_num_threads(1)  # thread-local: the engine runs this batch's chunks in turn
         src = free.get()
         try:
-            if lo == 0:
-                try:
-                    b = make(src, lo, hi)
-                    if first is not None:
-                        first(b)
-                    first_ok.append(True)
-                finally:
-                    ready.set()
-            else:
-                b = make(src, lo, hi)
-                ready.wait()
-                if not first_ok:  # batch 0 failed: its error is the one the caller sees
-                    raise RuntimeError("the first batch of probes failed")
-            return fn(src, b)
+            with policy:  # this batch's forward chunks run in turn on this thread
+                return run(src, lo, hi)
         finally:
             free.put(src)
 
-    single_threaded()
+    policy = engine.worker_policy()
+    engine.set_blas()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = deque(pool.submit(work, *span) for span in itertools.islice(spans, workers + 1))
         try:
