@@ -18,8 +18,8 @@ from .config import KINDS
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # .../scaledetect
 _RUNNER = ("scaledetect.experiments.runner", "scaledetect.experiments.config")
-_MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.filters",
-            "scaledetect.diagnostics")
+_MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.pooling",
+            "scaledetect.nn.filters", "scaledetect.diagnostics")
 #: The modules that compute each kind of run; their imports are followed.
 ROOTS = {
     "theory": ("scaledetect.theory",),
