@@ -363,6 +363,55 @@ def _thread_sources(source, workers: int) -> list:
     return [source, *copies]
 
 
+def _make_batch(src, ps: ProbeSet | ImageProbeSet, lo: int, hi: int,
+                channel_mean: bool) -> ProbeBatch:
+    """Probes ``lo .. hi-1``: their images and one forward pass of all three kinds on *src*."""
+    xs = _images(ps, lo, hi)
+    n = hi - lo
+    reps = representations(src, xs, channel_mean)
+    return ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
+                      [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
+
+
+class _BatchWorker:
+    """What a worker thread of ``map_batches`` does with a span of probes: take a free source,
+    make the batch under the engine's worker policy, let batch 0 run ``first`` before any other
+    batch goes on to ``fn``, give the source back.
+    """
+
+    def __init__(self, source, ps, fn, first, channel_mean: bool, workers: int):
+        self.ps, self.fn, self.first, self.channel_mean = ps, fn, first, channel_mean
+        self.free = queue.SimpleQueue()
+        for src in _thread_sources(source, workers):
+            self.free.put(src)
+        self.ready, self.first_ok = threading.Event(), False
+        self.policy = engine.worker_policy()  # the caller's policy, one thread per worker
+
+    def __call__(self, lo: int, hi: int):
+        src = self.free.get()
+        try:
+            with self.policy:  # this batch's forward chunks run in turn on this thread
+                return self.fn(src, self._batch(src, lo, hi))
+        finally:
+            self.free.put(src)
+
+    def _batch(self, src, lo: int, hi: int) -> ProbeBatch:
+        if lo != 0:
+            b = _make_batch(src, self.ps, lo, hi, self.channel_mean)
+            self.ready.wait()
+            if not self.first_ok:  # batch 0 failed: its error is the one the caller sees
+                raise RuntimeError("the first batch of probes failed")
+            return b
+        try:
+            b = _make_batch(src, self.ps, lo, hi, self.channel_mean)
+            if self.first is not None:
+                self.first(b)
+            self.first_ok = True
+            return b
+        finally:
+            self.ready.set()
+
+
 def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first=None,
                 channel_mean: bool = False, workers: int = WORKERS):
     """Yield ``fn(src, batch)`` for every ``ProbeBatch`` of *ps*, in batch order.
@@ -380,46 +429,9 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
     batch 0's first.
     """
     require(batch_size % BLOCK == 0, "batch_size", f"be a multiple of {BLOCK}", batch_size)
-    source = as_source(source)
+    work = _BatchWorker(as_source(source), ps, fn, first, channel_mean, workers)
     P = ps.size
     spans = iter([(lo, min(lo + batch_size, P)) for lo in range(0, P, batch_size)])
-    free = queue.SimpleQueue()
-    for src in _thread_sources(source, workers):
-        free.put(src)
-    ready, first_ok = threading.Event(), []
-
-    def make(src, lo: int, hi: int) -> ProbeBatch:
-        xs = _images(ps, lo, hi)
-        n = hi - lo
-        reps = representations(src, xs, channel_mean)
-        return ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
-                          [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
-
-    def run(src, lo: int, hi: int):
-        if lo == 0:
-            try:
-                b = make(src, lo, hi)
-                if first is not None:
-                    first(b)
-                first_ok.append(True)
-            finally:
-                ready.set()
-        else:
-            b = make(src, lo, hi)
-            ready.wait()
-            if not first_ok:  # batch 0 failed: its error is the one the caller sees
-                raise RuntimeError("the first batch of probes failed")
-        return fn(src, b)
-
-    def work(lo: int, hi: int):
-        src = free.get()
-        try:
-            with policy:  # this batch's forward chunks run in turn on this thread
-                return run(src, lo, hi)
-        finally:
-            free.put(src)
-
-    policy = engine.worker_policy()
     engine.set_blas()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = deque(pool.submit(work, *span) for span in itertools.islice(spans, workers + 1))
