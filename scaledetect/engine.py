@@ -114,21 +114,25 @@ def _pick(value, default):
 
 _TOP = Engine(threads=None, compile_aside=True, blas_single=True)
 _installed = _TOP
-_local = threading.local()
+class _Local(threading.local):
+    """Per thread: the stack of policies entered with ``with`` (made on a thread's first use)."""
+
+    def __init__(self):
+        self.stack: list[Engine] = []
+
+
+_local = _Local()
 
 
 def _stack() -> list:
-    stack = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
-    return stack
+    return _local.stack
 
 
 def _in_force() -> Engine:
     """The calling thread's innermost ``with`` policy, else the installed one (``threads`` may
     be None).
     """
-    stack = getattr(_local, "stack", None)
+    stack = _local.stack
     return stack[-1] if stack else _installed
 
 
@@ -136,7 +140,18 @@ def current() -> Engine:
     """The policy in force on the calling thread, every field set (``threads``: see ``threads``)."""
     policy = _in_force()
     t = threads()
-    return policy if policy.threads == t else replace(policy, threads=t)
+    return policy if policy.threads == t else _with_threads(policy, t)
+
+
+_variants: dict = {}  # (policy, threads) -> the policy with that many threads: a few at most
+
+
+def _with_threads(policy: Engine, t: int) -> Engine:
+    key = (policy, t)
+    variant = _variants.get(key)
+    if variant is None:
+        variant = _variants[key] = replace(policy, threads=t)
+    return variant
 
 
 def threads() -> int:
@@ -153,7 +168,7 @@ def worker_policy() -> Engine:
     """The policy of a thread started to share out this thread's work: ``current()`` with one
     thread (enter it in the worker: ``with policy: ...``).
     """
-    return replace(current(), threads=1)
+    return _with_threads(_in_force(), 1)
 
 
 def set_blas() -> None:
