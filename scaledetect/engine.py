@@ -84,7 +84,7 @@ class Engine:
         """The policy with its ``None`` fields taken from *outer*."""
         if None not in (self.threads, self.compile_aside, self.blas_single):
             return self
-        return Engine(threads=self.threads if self.threads is not None else outer.threads,
+        return Engine(threads=_pick(self.threads, outer.threads),
                       compile_aside=_pick(self.compile_aside, outer.compile_aside),
                       blas_single=_pick(self.blas_single, outer.blas_single))
 
@@ -114,6 +114,8 @@ def _pick(value, default):
 
 _TOP = Engine(threads=None, compile_aside=True, blas_single=True)
 _installed = _TOP
+
+
 class _Local(threading.local):
     """Per thread: the stack of policies entered with ``with`` (made on a thread's first use)."""
 
@@ -186,9 +188,10 @@ def run_tasks(tasks: list) -> None:
     """Call every callable of *tasks* (independent of each other) on ``threads()`` threads: task
     j on thread ``j mod T``, the calling thread being thread 0.
 
-    Each task must release the GIL for the threads to overlap (numba ``nogil`` kernels do) and
-    runs under ``worker_policy()``. With one thread, or one task, the tasks run in order on the
-    calling thread. An exception of any task is raised after all have ended.
+    Each task must release the GIL for the threads to overlap (numba ``nogil`` kernels do); the
+    tasks run under ``worker_policy()`` (work nested in them runs serially). With one thread, or
+    one task, they run in order on the calling thread, under its policy. An exception of any task
+    is raised after all have ended.
     """
     t = min(len(tasks), threads())
     if t <= 1:
