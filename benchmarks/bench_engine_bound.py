@@ -20,6 +20,7 @@ from numba.typed import List
 
 from scaledetect._kernels import blas, conv
 from scaledetect.bench import CASES, _timed, numba_step, step_flops, torch_step
+from scaledetect.engine import Engine
 
 
 @numba.njit(nogil=True)
@@ -50,9 +51,9 @@ def main(argv=None) -> int:
     import torch
 
     spec, batch = {name: (s, b) for name, s, b in CASES}[a.case]
-    numba.set_num_threads(1)
+    Engine(threads=1).install()  # the engine's step on one thread (BLAS single-threaded)
     torch.set_num_threads(1)
-    blas.single_threaded()
+    blas.single_threaded()  # for the bare products, which run outside the engine
     rng = np.random.default_rng(0)
     ws, xs, zs, dws, dcs = List(), List(), List(), List(), List()
     for k in range(1, spec.depth + 1):

@@ -30,13 +30,13 @@ import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from scaledetect import NetSpec, TaskSpec
 from scaledetect._kernels.blas import blas_threads
+from scaledetect.engine import Engine
+from scaledetect.nn import init_cnn, pooling_net
 from scaledetect.nn.io import load_model
-from scaledetect.nn.model import init_cnn, pooling_net
 from scaledetect.nn.train import recipe_net
 from scaledetect.sensitivity import measure
 from scaledetect.sensitivity.measure import _auto_batch
@@ -62,22 +62,18 @@ def _forward_passes(model, task, probe: int):
     models = [model] + [model.copy() for _ in range(WORKERS - 1)]
 
     def part(w):
-        numba.set_num_threads(1)  # thread-local, as in measure's workers
-        for n in sizes[w::WORKERS]:
-            models[w].forward(xs[n], layers=True)
+        with Engine(threads=1):  # as in measure's workers
+            for n in sizes[w::WORKERS]:
+                models[w].forward(xs[n], layers=True)
 
     def parts():  # BLAS on one thread set once, as measure does (the workers must not toggle it)
         with blas_threads(1):
             return list(pool.map(part, range(WORKERS)))
 
     def one():  # outputs dropped at once, as measure does (keeping them all costs page faults)
-        threads = numba.get_num_threads()
-        numba.set_num_threads(1)  # one thread: the engine would split its chunks over two
-        try:
+        with Engine(threads=1):  # one thread: the engine would split its chunks over two
             for n in sizes:
                 model.forward(xs[n], layers=True)
-        finally:
-            numba.set_num_threads(threads)
 
     pool = ThreadPoolExecutor(WORKERS)
     return one, parts, pool

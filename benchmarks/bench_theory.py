@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from scaledetect import NetSpec, Perturbation, TaskSpec
-from scaledetect.nn.model import pooling_net
+from scaledetect.nn import pooling_net
 from scaledetect.sensitivity import measure
 from scaledetect.theory import predict
 

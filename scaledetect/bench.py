@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 
+from .engine import Engine
 from .nn.losses import hinge
 from .nn.model import init_cnn
 from .nn.spec import NetSpec
@@ -217,14 +218,11 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
     unlike wall time, not inflated when other processes take the cores, but counting spinning
     threads).
     """
-    import numba
-
     step, model = numba_step(spec, batch)
     tstep = torch_step(spec, batch, model) if torch is not None else None
     times: dict[str, list[float]] = {"ceiling": []}
     for _ in range(rounds):
         for t in counts:
-            numba.set_num_threads(t)
             if torch is not None:
                 torch.set_num_threads(t)
             if t == 1:
@@ -232,8 +230,9 @@ def _time_case(spec: NetSpec, batch: int, counts: list[int], rounds: int, per_ro
             for eng, fn in (("numba", step), ("torch", tstep)):
                 if fn is None:
                     continue
-                fn()
-                wall, cpu = _timed_cpu(fn, per_round)
+                with Engine(threads=t):
+                    fn()
+                    wall, cpu = _timed_cpu(fn, per_round)
                 times.setdefault(f"{eng}_{t}", []).extend(wall)
                 times.setdefault(f"{eng}_cpu_{t}", []).append(cpu)
         times["ceiling"] += _timed(ceiling, per_round)
@@ -293,25 +292,19 @@ def run(threads: int = 2, repeats: int = 100, rounds: int = 5, jit: bool = True)
         without PyTorch. ``pct_ceiling`` is 100 x the median GFLOP/s over ``ceiling_gflops``,
         the best float32 numpy product of the whole run (numpy's own BLAS threads).
     """
-    import numba
-
     try:
         import torch
     except ImportError:
         torch = None
     counts = sorted({1, threads})
-    saved = numba.get_num_threads()
     per_round = max(1, repeats // rounds)
     load = os.getloadavg()[0]
     ceiling, _ = matmul_step()
     raw, ceil_times = [], []
-    try:
-        for name, spec, batch in CASES:
-            times = _time_case(spec, batch, counts, rounds, per_round, torch, ceiling)
-            ceil_times += times["ceiling"]
-            raw.append((name, step_flops(spec, batch), times))
-    finally:
-        numba.set_num_threads(saved)
+    for name, spec, batch in CASES:
+        times = _time_case(spec, batch, counts, rounds, per_round, torch, ceiling)
+        ceil_times += times["ceiling"]
+        raw.append((name, step_flops(spec, batch), times))
     mm_flops = matmul_step()[1]
     best = mm_flops / min(ceil_times) / 1e9
     cases = [_case_result(name, flops, times, counts, best) for name, flops, times in raw]

@@ -1,13 +1,17 @@
 """Scale-detection tasks, CNNs in numba, layer-wise sensitivities and their exact theory.
 
 Command line ``scaledetect <command> ...``; each command lives in ``scaledetect/commands/<name>.py``
-with ``add_arguments(parser)`` and ``run(args) -> int``.
+with ``add_arguments(parser)`` and ``run(args) -> int``, and optionally ``engine(args) -> Engine``,
+the engine policy it runs under (default ``Engine()``: numba's thread count, compiling aside, BLAS
+single-threaded), installed here once for the whole command.
 """
 
 import argparse
 import importlib
 import importlib.util
 import sys
+
+from .engine import Engine
 
 COMMANDS = {
     "data": "generate a scale-detection data set (and optionally show examples)",
@@ -40,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f".commands.{name}", __package__)
         p = sub.add_parser(name, help=help_, description=help_)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run, _parser=p)
+        p.set_defaults(_run=module.run, _parser=p, _engine=getattr(module, "engine", None))
     return parser
 
 
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # --help (0) or a usage error (2), already printed
         return stop.code if isinstance(stop.code, int) else 2
     try:
-        return args._run(args) or 0
+        with args._engine(args) if args._engine else Engine():
+            return args._run(args) or 0
     except BrokenPipeError:  # e.g. `scaledetect theory --json | head`: the reader left
         sys.stderr.close()
         return 0

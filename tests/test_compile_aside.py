@@ -1,5 +1,5 @@
 """A cold first ``train`` compiles the backward kernel in a child process while it compiles the
-forward one, a measurement the moments kernel (``_kernels._jit.compile_aside``): the child must
+forward one, a measurement the moments kernel (``engine.compile_aside``): the child must
 leave exactly the kernel the parent then calls, or the parent silently compiles it again."""
 
 import os
@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from scaledetect._kernels import _jit
+from scaledetect import engine
 from scaledetect._kernels.conv import _net_backward
 from scaledetect.nn import model as model_mod
 from scaledetect.nn.losses import hinge
@@ -50,23 +50,26 @@ def test_no_child_on_a_warm_cache_or_when_disabled(monkeypatch):
     m = init_cnn(NetSpec(dim=1, size=8, depth=2, filter=2, stride=2, width=2), 0)
     m.value_and_grad(np.zeros((2, 1, 8)), np.ones(2), hinge(1.0))  # compiled (or loaded) here
     f32 = np.dtype(np.float32)
-    monkeypatch.setattr(_jit, "_aside", set())
-    monkeypatch.setattr(_jit, "_children", {})
-    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
-    assert _jit._children == {}  # warm
-    monkeypatch.setattr(_jit, "_aside", set())
-    monkeypatch.setattr(_jit, "_cached", lambda d, t: False)  # as if cold, on two cores
-    monkeypatch.setattr(_jit.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(engine, "_aside", set())
+    monkeypatch.setattr(engine, "_children", {})
+    engine.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert engine._children == {}  # warm
+    monkeypatch.setattr(engine, "_aside", set())
+    monkeypatch.setattr(engine, "_cached", lambda d, t: False)  # as if cold, on two cores
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
     monkeypatch.setenv("SCALEDETECT_COMPILE_ASIDE", "0")
-    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
-    assert _jit._children == {}  # disabled
+    engine.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert engine._children == {}  # disabled
     monkeypatch.delenv("SCALEDETECT_COMPILE_ASIDE")
-    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
-    child = _jit._children[(_net_backward, f32)]  # cold: the code runs in a child
-    _jit.wait_aside(_net_backward, np.float32)
-    assert child.returncode == 3 and _jit._children == {}
-    _jit.compile_aside(_net_backward, f32, "raise SystemExit(3)")
-    assert _jit._children == {}  # asked once per process
+    with engine.Engine(compile_aside=False):  # the policy says no
+        engine.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert engine._children == {}  # and not marked as asked: a later call still compiles aside
+    engine.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    child = engine._children[(_net_backward, f32)]  # cold: the code runs in a child
+    engine.wait_aside(_net_backward, np.float32)
+    assert child.returncode == 3 and engine._children == {}
+    engine.compile_aside(_net_backward, f32, "raise SystemExit(3)")
+    assert engine._children == {}  # asked once per process
 
 
 _MEASURE = """

@@ -2,7 +2,8 @@
 
 ``CNN.value_and_grad`` on a batch with at least ``PARTS_MIN_MACS`` forward multiply-adds splits
 every layer's channels into ``PARTS`` blocks (rows of the layer's products); the blocks of a layer
-run at once on numba's threads or one after the other on one, the same gemm calls either way.
+run at once on the engine policy's threads or one after the other on one, the same gemm calls
+either way.
 Small test nets fall below the threshold, so the tests force parts by lowering it.
 """
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from scaledetect import TaskSpec
+from scaledetect.engine import Engine, run_tasks
 from scaledetect.nn import model as model_mod
 from scaledetect.nn.losses import hinge
 from scaledetect.nn.model import init_cnn
@@ -40,12 +42,8 @@ def _need_two_threads():
 
 
 def _with_threads(t, fn):
-    saved = numba.get_num_threads()
-    try:
-        numba.set_num_threads(t)
+    with Engine(threads=t):
         return fn()
-    finally:
-        numba.set_num_threads(saved)
 
 
 def test_parts_depend_on_net_and_batch_only(monkeypatch):
@@ -144,17 +142,13 @@ def test_two_threads_really_run_the_chunks_concurrently(monkeypatch):
     import threading
 
     seen = []
-    saved = numba.get_num_threads()
-    try:
-        numba.set_num_threads(2)
-        model_mod.run_tasks([lambda: seen.append(threading.get_ident())] * 2)
-        assert len(set(seen)) == 2
-        numba.set_num_threads(1)
-        seen.clear()
-        model_mod.run_tasks([lambda: seen.append(threading.get_ident())] * 2)
-        assert set(seen) == {threading.get_ident()}
-    finally:
-        numba.set_num_threads(saved)
+    with Engine(threads=2):
+        run_tasks([lambda: seen.append(threading.get_ident())] * 2)
+    assert len(set(seen)) == 2
+    seen.clear()
+    with Engine(threads=1):
+        run_tasks([lambda: seen.append(threading.get_ident())] * 2)
+    assert set(seen) == {threading.get_ident()}
 
 
 @pytest.mark.parametrize("name", ["loss_stop_float64", "epochs_float32"])
@@ -180,14 +174,7 @@ def test_forward_chunks_on_threads_bit_identical(monkeypatch):
     spec = NetSpec(dim=2, size=8, depth=2, filter=2, stride=2, width=8, act="tanh")
     x, _ = _data(spec, 150, 3)
     m = init_cnn(spec, 4)
-    saved = numba.get_num_threads()
-    got = []
-    try:
-        for t in (1, 2):
-            numba.set_num_threads(t)
-            got.append(m.forward(x, layers=True))
-    finally:
-        numba.set_num_threads(saved)
+    got = [_with_threads(t, lambda: m.forward(x, layers=True)) for t in (1, 2)]
     for a, b in zip(*got, strict=True):
         assert a.tobytes() == b.tobytes()
     # and the chunks agree with one chunk of all 150 to float32 rounding (BLAS may sum a

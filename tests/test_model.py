@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from scaledetect._kernels.blas import blas_threads, blas_threads_api
+from scaledetect.engine import Engine
 from scaledetect.errors import ScaleDetectError
-from scaledetect.nn.model import CNN, init_cnn, param_shapes, pooling_net
+from scaledetect.nn import CNN, init_cnn, param_shapes, pooling_net
 from scaledetect.nn.spec import NetSpec
 
 
@@ -140,23 +141,19 @@ def test_threads_give_identical_bits():
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has 1 thread here (NUMBA_NUM_THREADS=1): 1 vs 2 thread bit identity "
                     "not tested")
-    # width 64 on N = 256 (layer 2: 64 x 192 x 512 multiply-adds): the numba thread count must
+    # width 64 on N = 256 (layer 2: 64 x 192 x 512 multiply-adds): the engine's thread count must
     # change no bit, and blas_threads(n) must give BLAS n threads for its duration (bit identity
     # of BLAS on 1 vs 2 threads: test_kernels.test_blas_threads_give_identical_bits)
     spec = NetSpec(dim=1, size=256, depth=3, filter=3, stride=2, width=64, act="tanh")
     x, y = _data(spec, 8, 5)
-    saved = numba.get_num_threads()
     results = []
     api = blas_threads_api()
-    try:
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
+    for threads in (1, 2):
+        with Engine(threads=threads):
             results.append(init_cnn(spec, 0).value_and_grad(x, y, square, flat=True))
-            if api is not None:
-                with blas_threads(threads):
-                    assert api[0]() == threads
-    finally:
-        numba.set_num_threads(saved)
+        if api is not None:
+            with blas_threads(threads):
+                assert api[0]() == threads
     for a, b in zip(results[0], results[-1], strict=True):
         np.testing.assert_array_equal(a, b)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from scaledetect import NetSpec, ScaleDetectError
+from scaledetect.nn import init_cnn, pooling_net
 from scaledetect.nn.io import load_model, param_shapes, save_model
-from scaledetect.nn.model import init_cnn, pooling_net
 
 
 @pytest.mark.parametrize("net, dtype", [

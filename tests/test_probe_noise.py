@@ -21,8 +21,7 @@ from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec, pertu
 from scaledetect.cli import main
 from scaledetect.experiments import Run
 from scaledetect.experiments.compute import run_train
-from scaledetect.nn import TrainSpec, train
-from scaledetect.nn.model import init_cnn, pooling_net
+from scaledetect.nn import TrainSpec, init_cnn, pooling_net, train
 from scaledetect.sensitivity import measure, probe
 
 TASK = TaskSpec(size=32, xi=8)  # points, rms amplitude: ||x||^2 = N for every probe

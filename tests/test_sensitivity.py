@@ -12,7 +12,7 @@ import pytest
 from scipy.spatial.distance import pdist
 
 from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec
-from scaledetect.nn.model import init_cnn, pooling_net
+from scaledetect.nn import init_cnn, pooling_net
 from scaledetect.perturb import noise
 from scaledetect.sensitivity import measure, probe
 

@@ -14,7 +14,7 @@ from scaledetect.diagnostics.spectrum import (
     path_modes,
     spectra,
 )
-from scaledetect.nn.model import init_cnn, pooling_net
+from scaledetect.nn import init_cnn, pooling_net
 
 
 def _laplacian(f: int, dim: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 
 from scaledetect import NetSpec, Perturbation, TaskSpec
 from scaledetect.errors import ScaleDetectError
-from scaledetect.nn.model import pooling_net
+from scaledetect.nn import pooling_net
 from scaledetect.sensitivity import measure
 from scaledetect.theory import predict
 

@@ -2,12 +2,12 @@
 
 The layers form their products with scipy's BLAS (OpenBLAS in scipy's wheels,
 ``scipy.libs/libscipy_openblas*``), single-threaded: the engine's threads come from splitting the
-layers (``nn/model.py``), and on a shared machine a multi-threaded OpenBLAS product stalls whenever
-another process takes a core (measured on 2 loaded cores: a 256 x 512 x 256 sgemm at a median
-1.4 GFLOP/s with 2 threads, 90 with 1; one SGD step of the 2D bench case 0.7 ms with 1 thread,
-142 ms with 2). OpenBLAS's gemm splits only the output among its threads, so the thread count
-changes no bit (tested). Where the library is not found (other BLAS builds, other systems)
-setting the count is a no-op.
+layers (``scaledetect.engine``, whose policy calls ``single_threaded``), and on a shared machine
+a multi-threaded OpenBLAS product stalls whenever another process takes a core (measured on 2
+loaded cores: a 256 x 512 x 256 sgemm at a median 1.4 GFLOP/s with 2 threads, 90 with 1; one SGD
+step of the 2D bench case 0.7 ms with 1 thread, 142 ms with 2). OpenBLAS's gemm splits only the
+output among its threads, so the thread count changes no bit (tested). Where the library is not
+found (other BLAS builds, other systems) setting the count is a no-op.
 
 ``single_threaded()`` sets scipy's OpenBLAS to one thread for the rest of the process, once:
 setting it back after every kernel call (as ``blas_threads`` does on exit) woke OpenBLAS's own

@@ -24,7 +24,7 @@ from ..diagnostics.shuffle import shuffle_channels
 from ..errors import ScaleDetectError, require, require_choice
 from ..io import load_npz
 from ..nn.io import load_model
-from ..nn.model import pooling_net
+from ..nn.pooling import pooling_net
 from ..sensitivity import measure
 from ._common import (
     add_estimator_args,

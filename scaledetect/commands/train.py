@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..engine import Engine
 from ..errors import ScaleDetectError
 from ..nn.train import CHECKPOINT, TrainSpec, train
 from ._common import add_net_args, add_task_args, net_from_args, seed, task_from_args
@@ -89,6 +90,11 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
                    help="noise-corrupted training: every epoch adds fresh i.i.d. Gaussian noise "
                         "of norm SIGMA times the images' norm to the training images, one fixed "
                         "draw of the same level to the test images (default 0: clean images)")
+
+
+def engine(a: argparse.Namespace) -> Engine:
+    """The engine policy the command runs under: ``--threads`` engine threads (default numba's)."""
+    return Engine(threads=a.threads)
 
 
 def run(a: argparse.Namespace) -> int:

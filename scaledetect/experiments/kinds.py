@@ -109,7 +109,8 @@ def kind_of(run) -> RunKind:
 _EXEC = "scaledetect.experiments.compute"
 # the diagnostics a numba run computes (spectra, the channel sum) and the CNN's weights backend;
 # not the diagnostics package as a whole, whose shuffling only PyTorch runs use
-_MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.filters",
+_MEASURE = ("scaledetect.sensitivity", "scaledetect.nn.model", "scaledetect.nn.pooling",
+            "scaledetect.nn.filters",
             "scaledetect.diagnostics.spectrum", "scaledetect.diagnostics.channel_sum",
             "scaledetect.nn.weights")
 

@@ -201,13 +201,13 @@ _EPOCHS = None  # in a worker: the queue epochs are reported to
 
 
 def _init_worker(parent: int, epochs) -> None:
-    """Worker set-up: one numba thread, Ctrl-C left to the parent, exit when the parent dies."""
-    import numba
+    """Worker set-up: one engine thread, Ctrl-C left to the parent, exit when the parent dies."""
+    from ..engine import Engine
 
     global _EPOCHS
     _EPOCHS = epochs
-    numba.set_num_threads(1)  # workers share the cores; never change NUMBA_NUM_THREADS itself
-    os.environ["SCALEDETECT_COMPILE_ASIDE"] = "0"  # the workers already use every core
+    # the workers share the cores: one thread each, and no compiling aside (they use every core)
+    Engine(threads=1, compile_aside=False).install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 

@@ -6,7 +6,8 @@ Importing it registers the ``CNN`` with ``scaledetect.diagnostics`` (``nn.weight
 from . import weights  # noqa: F401  (registers the CNN with scaledetect.diagnostics)
 from .io import load_model, save_model
 from .losses import Loss, hinge, logistic
-from .model import CNN, init_cnn, param_shapes, pooling_net
+from .model import CNN, init_cnn, param_shapes
+from .pooling import pooling_net
 from .spec import NetSpec
 from .train import TrainResult, TrainSpec, recipe_net, train
 

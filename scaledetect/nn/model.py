@@ -2,18 +2,18 @@
 
 The model holds its parameters as plain numpy arrays (``params``), all views into one flat vector
 ``theta``; a forward pass and a backward pass are each one call of a numba kernel running every
-layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size. The layers'
-products run on BLAS, single-threaded: on a shared machine a multi-threaded BLAS product stalls
-whenever another process takes a core (measured on 2 loaded cores: one SGD step of the 2D bench
-case 0.72 ms with 1 BLAS thread, 142 ms with 2). ``sgd_step`` takes a plain SGD step inside the
-backward pass: each weight matrix is updated by the gemm that forms its gradient, which is never
-stored (1D width 256, batch 8, one thread: 6.2 vs 6.6 ms a step with the gradient formed, then
-``theta -= lr g``; the training loop uses it unless momentum or L1 decay need the gradient).
+layer (``scaledetect._kernels.conv``), with buffers preallocated per batch size
+(``nn.workspace``). How the kernels run (threads, compiling aside, BLAS threads) is the policy in
+force (``scaledetect.engine.Engine``); the layers' products run on BLAS, single-threaded by
+default. ``sgd_step`` takes a plain SGD step inside the backward pass: each weight matrix is
+updated by the gemm that forms its gradient, which is never stored (1D width 256, batch 8, one
+thread: 6.2 vs 6.6 ms a step with the gradient formed, then ``theta -= lr g``; the training loop
+uses it unless momentum or L1 decay need the gradient).
 
 Threads. ``value_and_grad`` (and ``sgd_step``) of a large enough batch whose weights outweigh its
 im2col matrices (``PARTS_MIN_MACS``, ``PARTS_MIN_WEIGHTS``) splits every layer's channels into
 ``PARTS`` blocks (``CNN.parts``, a function of the net and the batch size alone, never of the
-thread count): with ``numba.get_num_threads()`` >= ``PARTS`` the blocks of a layer run at once on
+thread count): with ``engine.threads()`` >= ``PARTS`` the blocks of a layer run at once on
 as many Python threads (the kernels release the GIL and meet at a barrier after every layer), else
 one after the other, the same gemm calls on the same numbers either way, so results are
 bit-identical for every thread count (see ``scaledetect._kernels.conv``).
@@ -22,33 +22,32 @@ not depend on where it runs). Parallel runs of many nets use processes (``reprod
 one thread each) instead.
 """
 
-import itertools
-import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import numba
 import numpy as np
 
-from .._kernels._jit import compile_aside, notice_compile, wait_aside
-from .._kernels.blas import single_threaded
 from .._kernels.conv import (
     G_OUTOFF,
-    N_GEO,
     _net_backward,
     _net_forward,
     _readout_backward,
     _sample_major,
 )
 from .._random import as_rng
+from ..engine import (
+    compile_aside,
+    notice_compile,
+    run_parts,
+    run_tasks,
+    set_blas,
+    threads,
+    wait_aside,
+)
 from ..errors import ScaleDetectError, require
 from .spec import NetSpec
+from .workspace import Workspace, WorkspaceCache
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# buffers kept between calls (per model): at most 4 batch shapes and this many bytes (the most
-# recent one is always kept, so repeated passes over a large probe set do not reallocate)
-CACHE_MAX_BYTES = 1 << 28
 # forward() runs the network on chunks of at most this many samples: the layers' products and
 # im2col buffers then stay in cache (1D width 64, float32, one core: 43 GFLOP/s on 96 samples,
 # 33 on 768; sensitivities with P = 4096 probes 0.59 s with chunks of 64, 0.70 unchunked)
@@ -64,9 +63,6 @@ FORWARD_CHUNK = 64
 PARTS = 2
 PARTS_MIN_MACS = 1 << 24
 PARTS_MIN_WEIGHTS = 1.0
-# PoolingNet: output entries per chunk of images of a layer (float64: 1 MB, stays in cache
-# between the window sums, the scaling and the activation)
-_POOL_CHUNK = 1 << 17
 
 
 def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
@@ -81,59 +77,6 @@ def param_shapes(spec: NetSpec) -> dict[str, tuple[int, ...]]:
     shapes["readout.weight"] = (spec.width,)
     shapes["readout.bias"] = (1,)
     return shapes
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def run_tasks(tasks: list) -> None:
-    """Call every callable of *tasks* (independent of each other) on ``numba.get_num_threads()``
-    threads: task j on thread ``j mod T``, the calling thread being thread 0.
-
-    Each task must release the GIL for the threads to overlap (numba ``nogil`` kernels do). With
-    one thread, or one task, the tasks run in order on the calling thread. An exception of any
-    task is raised after all have ended.
-    """
-    threads = min(len(tasks), numba.get_num_threads())
-    if threads <= 1:
-        for task in tasks:
-            task()
-        return
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < threads - 1:
-            _pool = ThreadPoolExecutor(max(threads - 1, numba.config.NUMBA_NUM_THREADS - 1),
-                                       thread_name_prefix="scaledetect-engine")
-        pool = _pool
-    groups = [tasks[j::threads] for j in range(threads)]
-    futures = [pool.submit(_run_all, g) for g in groups[1:]]
-    try:
-        _run_all(groups[0])
-    finally:
-        for f in futures:
-            f.exception()  # wait for every thread before raising
-    for f in futures:
-        f.result()
-
-
-def _run_all(tasks: list) -> None:
-    for task in tasks:
-        task()
-
-
-def _run_parts(kernel, parts: int) -> None:
-    """Run a network kernel's *parts*: each on its own thread if numba has that many (the calls
-    meet at the kernel's barriers, compiled code only), else all in one call on this thread.
-    """
-    if parts > 1 and numba.get_num_threads() >= parts and not numba.config.DISABLE_JIT:
-        sync = np.zeros(2, np.int64)
-        run_tasks([partial(kernel, parts, t, t + 1, sync) for t in range(parts)])
-    else:
-        kernel(parts, 0, parts, _NO_SYNC)
-
-
-_NO_SYNC = np.zeros(2, np.int64)  # one thread never waits on it
 
 
 def compile_backward_aside(dtype) -> None:
@@ -154,61 +97,6 @@ from scaledetect.nn.spec import NetSpec
 m = init_cnn(NetSpec(dim=1, size=4, depth=1, filter=2, stride=2, width=2), 0, dtype=np.{dtype})
 m._backward_kernel(m._workspace(1), np.zeros_like(m.theta))
 """
-
-
-class _Workspace:
-    """Buffers and layer table of one batch size n (see ``scaledetect._kernels.conv``).
-
-    ``train=False`` (forward only, one part per layer) keeps one im2col buffer for all layers
-    instead of one per layer (the backward pass needs them all).
-    """
-
-    def __init__(self, spec: NetSpec, offsets: dict, n: int, dtype: np.dtype, train: bool = True):
-        d, f, s = spec.dim, spec.filter, spec.stride
-        sizes = spec.sizes
-        fh, sh = (f, s) if d == 2 else (1, 1)
-        geo = np.zeros((spec.depth, N_GEO), dtype=np.int64)
-        a_off = c_off = 0
-        cols = reps = 0
-        for k in range(1, spec.depth + 1):
-            cin = 1 if k == 1 else spec.width
-            nin, nout = sizes[k - 1], sizes[k]
-            hin, hout = (nin, nout) if d == 2 else (1, 1)
-            qout = n * hout * nout
-            kk = cin * fh * f
-            in_off = -1 if k == 1 else geo[k - 2, G_OUTOFF]
-            size_out = spec.width * qout
-            geo[k - 1] = (cin, spec.width, hin, nin, hout, nout, fh, f, sh, s,
-                          offsets[f"conv{k}.weight"][0],
-                          offsets[f"conv{k}.bias"][0] if spec.bias else -1,
-                          in_off, a_off, c_off)
-            a_off += size_out
-            c_off += kk * qout if train else 0
-            cols = max(cols, kk * qout)
-            reps = max(reps, size_out, cin * n * hin * nin)
-        self.n = n
-        self.geo = geo
-        # activations whose phi' needs z keep it after the outputs (same layout)
-        self.acts = np.empty(a_off * (2 if spec.activation.stores_preactivation else 1), dtype)
-        self.cols = np.empty(c_off if train else cols, dtype)
-        self.pooled = np.empty((n, spec.width), dtype)
-        self.out = np.empty(n, dtype)
-        self._bwd_sizes = (cols, reps)
-        self._bwd = None
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held (forward buffers, and backward ones once allocated)."""
-        extra = sum(a.nbytes for a in self._bwd) if self._bwd is not None else 0
-        return self.acts.nbytes + self.cols.nbytes + extra
-
-    def backward_buffers(self):
-        """``(dcols, ga, gb, gc)``, allocated on first use."""
-        if self._bwd is None:
-            cols, reps = self._bwd_sizes
-            dt = self.acts.dtype
-            self._bwd = (np.empty(cols, dt),) + tuple(np.empty(reps, dt) for _ in range(3))
-        return self._bwd
 
 
 class CNN:
@@ -292,7 +180,7 @@ class CNN:
         self._ro = np.array([spec.alpha, cro, 1.0 / spec.sizes[-1] ** spec.dim], dtype)
         self._ro_off = np.array([self._offsets["readout.weight"][0],
                                  self._offsets["readout.bias"][0]], np.int64)
-        self._cache: OrderedDict[tuple, _Workspace] = OrderedDict()
+        self._cache = WorkspaceCache(spec, self._offsets, dtype)
         sizes = spec.sizes
         rows = [(1 if k == 1 else c) * spec.filter ** spec.dim for k in range(1, spec.depth + 1)]
         self._weights = sum(c * r for r in rows)  # weight entries (readout aside)
@@ -333,18 +221,9 @@ class CNN:
             * self._cols
         return PARTS if split else 1
 
-    def _workspace(self, n: int, train: bool = True, part: int = 0) -> _Workspace:
-        key = (n, train, part)
-        ws = self._cache.get(key)
-        if ws is None:
-            ws = _Workspace(self.spec, self._offsets, n, self.dtype, train)
-            self._cache[key] = ws
-            while len(self._cache) > 1 and (len(self._cache) > 8 or sum(
-                    w.nbytes for w in self._cache.values()) > CACHE_MAX_BYTES):
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return ws
+    def _workspace(self, n: int, train: bool = True, part: int = 0) -> Workspace:
+        """The buffers of a batch of *n* (``part``: those of one thread of a forward pass)."""
+        return self._cache.get(n, train, part)
 
     def _input(self, x) -> np.ndarray:
         spec = self.spec
@@ -357,21 +236,21 @@ class CNN:
         require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
 
-    def _forward_kernel(self, xf: np.ndarray, ws: _Workspace, out: np.ndarray,
+    def _forward_kernel(self, xf: np.ndarray, ws: Workspace, out: np.ndarray,
                         parts: int = 1) -> None:
-        _run_parts(partial(_net_forward, xf, self.theta, ws.geo, self._fgeo, self._ro,
+        run_parts(partial(_net_forward, xf, self.theta, ws.geo, self._fgeo, self._ro,
                            self._ro_off, self._act, ws.acts, ws.cols, ws.pooled, out), parts)
 
-    def _backward_kernel(self, ws: _Workspace, grad: np.ndarray, parts: int = 1, lr: float = 0.0,
+    def _backward_kernel(self, ws: Workspace, grad: np.ndarray, parts: int = 1, lr: float = 0.0,
                          decay: float = 1.0) -> None:
         """Backward through the layers, after ``_readout_kernel``: the gradient into *grad*; with
         ``lr > 0`` an SGD step on theta (``_net_backward``).
         """
-        _run_parts(partial(_net_backward, self.theta, ws.geo, self._fgeo, self._ro_off, self._act,
+        run_parts(partial(_net_backward, self.theta, ws.geo, self._fgeo, self._ro_off, self._act,
                            ws.acts, ws.cols, ws.n, grad, *ws.backward_buffers(),
                            self.dtype.type(lr), self.dtype.type(decay)), parts)
 
-    def _readout_kernel(self, ws: _Workspace, dout: np.ndarray, grad: np.ndarray) -> None:
+    def _readout_kernel(self, ws: Workspace, dout: np.ndarray, grad: np.ndarray) -> None:
         """The readout's gradient into *grad*, dL/df_K into the first gradient buffer of *ws*."""
         _readout_backward(self.theta, ws.geo, self._ro, self._ro_off, ws.pooled, dout, grad,
                           ws.backward_buffers()[1])
@@ -424,13 +303,13 @@ class CNN:
         reps = [np.empty((n, spec.width, spec.sizes[k] ** spec.dim), self.dtype)
                 for k in range(1, spec.depth + 1)] if layers else []
         starts = range(0, n, FORWARD_CHUNK)
-        threads = min(len(starts), numba.get_num_threads())
+        t = min(len(starts), threads())
         # chunk c runs on thread c mod T (run_tasks) with that thread's buffers, made here
-        wss = [self._workspace(min(FORWARD_CHUNK, n - i0), train=False, part=c % threads)
+        wss = [self._workspace(min(FORWARD_CHUNK, n - i0), train=False, part=c % t)
                for c, i0 in enumerate(starts)]
         self._sync()
         notice_compile(_net_forward, self.dtype)
-        single_threaded()
+        set_blas()
         run_tasks([partial(self._forward_chunk, xf[i0 * m:(i0 + ws.n) * m], ws, out, reps, i0)
                    for i0, ws in zip(starts, wss, strict=True)])
         if not layers:
@@ -497,7 +376,7 @@ class CNN:
         compile_backward_aside(self.dtype)
         grad = np.empty_like(self.theta)
         ws = self._workspace(n)
-        single_threaded()
+        set_blas()
         self._forward_kernel(xf, ws, ws.out, parts)
         out = ws.out.copy()
         values, dout = self._loss(out, y, loss, n)
@@ -538,167 +417,3 @@ def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -
         else:
             params[name] = gen.standard_normal(shape)
     return CNN(spec, params, dtype=dtype)
-
-
-def _pool_axis(x: np.ndarray, axis: int, F: int, s: int, n_out: int, dtype) -> np.ndarray:
-    """Sum over the circular windows ``s*u ... s*u+F-1`` along *axis*: ``n_in -> n_out``, added
-    in *dtype*.
-    """
-    n_in = x.shape[axis]
-    parts = []
-    for j in range(F):
-        if j + s * (n_out - 1) < n_in:  # no wrap: a strided view
-            sl = [slice(None)] * x.ndim
-            sl[axis] = slice(j, j + s * (n_out - 1) + 1, s)
-            parts.append(x[tuple(sl)])
-        else:
-            parts.append(np.take(x, (s * np.arange(n_out) + j) % n_in, axis=axis))
-    if F == 1:
-        return parts[0].astype(dtype)
-    out = np.add(parts[0], parts[1], dtype=dtype)
-    for part in parts[2:]:
-        out += part
-    return out
-
-
-def _pool_tiles(x: np.ndarray, F: int, n_out: int, dim: int, out: np.ndarray) -> np.ndarray:
-    """Window sums of tiling windows (F = s), ``(n, N[, N]) -> out (n, n_out[, n_out])``: the F^dim
-    phases of a reshaped view added in the dtype of *out* (no full-size temporary).
-    """
-    y = x.reshape((len(x),) + (n_out, F) * dim)
-    phases = list(itertools.product(range(F), repeat=dim))
-
-    def view(ph):
-        return y[(slice(None),) + sum(((slice(None), j) for j in ph), ())]
-
-    if len(phases) == 1:
-        out[...] = view(phases[0])
-        return out
-    np.add(view(phases[0]), view(phases[1]), out=out, dtype=out.dtype)
-    for ph in phases[2:]:
-        out += view(ph)
-    return out
-
-
-class PoolingNet(CNN):
-    """The idealized pooling net with a vectorized numpy forward (``pooling_net``).
-
-    Same parameters, spec and results as the ``CNN`` it extends (up to float rounding); its
-    ``forward`` pools each axis with strided sums instead of running the general one-channel
-    convolution kernel, which is several times faster at large N. If the conv weights or the
-    readout were changed from the pooling values, ``forward`` falls back to ``CNN.forward``.
-    """
-
-    def _pooling_weights(self) -> list | None:
-        """Per-layer filter weight ``w / sqrt(F^dim)`` if every tap is equal, else None."""
-        self._sync()
-        ws = []
-        for k in range(1, self.spec.depth + 1):
-            w = self.params[f"conv{k}.weight"]
-            if not np.all(w == w.flat[0]):
-                return None
-            ws.append(self.dtype.type(w.flat[0]) * self._fgeo[k - 1, 0])
-        return ws
-
-    def forward(self, x, layers: bool = False):
-        """See ``CNN.forward``."""
-        if self._pooling_weights() is None:
-            return super().forward(x, layers)
-        if not layers:
-            return self.representations(x)[-1]
-        reps = self.representations(x)
-        reps[0] = self._input(reps[0]).reshape(reps[0].shape)  # the model dtype, a fresh array
-        return reps
-
-    def representations(self, x) -> list:
-        """``forward(x, layers=True)`` without the copy of the input: ``f_0`` is *x* itself.
-
-        Parameters
-        ----------
-        x : array_like, shape (n, 1, N) or (n, 1, N, N)
-
-        Returns
-        -------
-        list
-            ``[f_0, f_1, ..., f_K, out]``: ``f_0 = x`` as given when it is contiguous and the
-            model dtype holds it exactly (float32 images, float64 model: the same values as the
-            model-dtype copy ``forward`` returns), the rest as in ``forward``. The first
-            pooling reads *x* in its own dtype and adds in the model dtype (exact for float32
-            images in a float64 model: no copy of the batch).
-        """
-        ws = self._pooling_weights()
-        if ws is None:
-            return super().forward(x, layers=True)
-        spec = self.spec
-        act = spec.activation
-        f = self._images(x)
-        reps = [f]
-        F, s = spec.filter, spec.stride
-        for k in range(1, spec.depth + 1):
-            n_out = spec.sizes[k]
-            z = np.empty((len(f),) + (n_out,) * spec.dim, self.dtype)
-            step = max(1, _POOL_CHUNK // n_out**spec.dim)  # layer in cache between its passes
-            for lo in range(0, len(f), step):
-                u, out = f[lo:lo + step, 0], z[lo:lo + step]
-                if F == s:
-                    _pool_tiles(u, F, n_out, spec.dim, out)
-                else:
-                    for ax in range(spec.dim):
-                        u = _pool_axis(u, 1 + ax, F, s, n_out, self.dtype)
-                    out[...] = u
-                out *= ws[k - 1]
-                act.phi(out, out=out)
-                if spec.gain != 1.0:
-                    out *= self.dtype.type(spec.gain)
-            f = z[:, None]
-            reps.append(f)
-        alpha, cro, inv = self._ro
-        rw, rb = self.params["readout.weight"][0], self.params["readout.bias"][0]
-        g = f.reshape(len(f), -1).sum(1) * inv
-        out = (alpha * (rb + cro * rw * g)).astype(self.dtype)
-        return reps + [out]
-
-    def _images(self, x) -> np.ndarray:
-        """*x* checked as ``_input`` does, ``(n, 1, N[, N])``: kept (not copied) when the model
-        dtype holds its values exactly (float32 or float64 images in a float64 model).
-        """
-        x = np.asarray(x)
-        shape = (1,) + (self.spec.size,) * self.spec.dim
-        exact = x.dtype in DTYPES and np.can_cast(x.dtype, self.dtype, "safe")  # f32 -> f64
-        if exact and x.ndim == len(shape) + 1 and x.shape[1:] == shape and len(x):
-            return np.ascontiguousarray(x)
-        return self._input(x).reshape((-1,) + shape)  # converts, or raises naming the shape
-
-
-def pooling_net(spec: NetSpec, dtype=np.float64) -> PoolingNet:
-    """The idealized pooling net of *spec*: every effective filter weight 1/F^dim, no bias.
-
-    Parameters
-    ----------
-    spec : NetSpec
-        Must have ``width == 1`` and ``bias == False`` (``net_from_args(..., pooling=True)``).
-    dtype : float32 or float64
-
-    Returns
-    -------
-    PoolingNet
-        A ``CNN`` whose forward is a vectorized average pooling.
-
-    Notes
-    -----
-    Stored weights are ``F^(-dim/2)``, so the forward's ``W / sqrt(1 * F^dim)`` is ``1/F^dim``
-    (average pooling); readout weight 1 and bias 0, so ``out = alpha * c * mean(f_K)`` with c = 1.
-    """
-    require(isinstance(spec, NetSpec), "spec", "be a NetSpec", spec)
-    require(spec.width == 1, "width", "be 1 for the pooling net", spec.width)
-    require(not spec.bias, "bias", "be False for the pooling net", spec.bias)
-    w = float(spec.filter) ** (-spec.dim / 2)
-    params = {}
-    for name, shape in param_shapes(spec).items():
-        if name == "readout.bias":
-            params[name] = np.zeros(shape)
-        elif name == "readout.weight":
-            params[name] = np.ones(shape)
-        else:
-            params[name] = np.full(shape, w)
-    return PoolingNet(spec, params, dtype=dtype)

@@ -10,8 +10,8 @@ depend on the threads.
 
 import numpy as np
 
-from .._kernels._jit import compile_aside, notice_compile, wait_aside
 from .._kernels.moments import _layer_sums
+from ..engine import compile_aside, notice_compile, wait_aside
 from ..perturb.noise import change_sq
 from .probe import BLOCK
 

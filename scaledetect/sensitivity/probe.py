@@ -15,11 +15,9 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from .. import perturb, tasks
-from .._kernels.blas import single_threaded
+from .. import engine, perturb, tasks
 from ..errors import require
 from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
@@ -365,6 +363,55 @@ def _thread_sources(source, workers: int) -> list:
     return [source, *copies]
 
 
+def _make_batch(src, ps: ProbeSet | ImageProbeSet, lo: int, hi: int,
+                channel_mean: bool) -> ProbeBatch:
+    """Probes ``lo .. hi-1``: their images and one forward pass of all three kinds on *src*."""
+    xs = _images(ps, lo, hi)
+    n = hi - lo
+    reps = representations(src, xs, channel_mean)
+    return ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
+                      [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
+
+
+class _BatchWorker:
+    """What a worker thread of ``map_batches`` does with a span of probes: take a free source,
+    make the batch under the engine's worker policy, let batch 0 run ``first`` before any other
+    batch goes on to ``fn``, give the source back.
+    """
+
+    def __init__(self, source, ps, fn, first, channel_mean: bool, workers: int):
+        self.ps, self.fn, self.first, self.channel_mean = ps, fn, first, channel_mean
+        self.free = queue.SimpleQueue()
+        for src in _thread_sources(source, workers):
+            self.free.put(src)
+        self.ready, self.first_ok = threading.Event(), False
+        self.policy = engine.worker_policy()  # the caller's policy, one thread per worker
+
+    def __call__(self, lo: int, hi: int):
+        src = self.free.get()
+        try:
+            with self.policy:  # this batch's forward chunks run in turn on this thread
+                return self.fn(src, self._batch(src, lo, hi))
+        finally:
+            self.free.put(src)
+
+    def _batch(self, src, lo: int, hi: int) -> ProbeBatch:
+        if lo != 0:
+            b = _make_batch(src, self.ps, lo, hi, self.channel_mean)
+            self.ready.wait()
+            if not self.first_ok:  # batch 0 failed: its error is the one the caller sees
+                raise RuntimeError("the first batch of probes failed")
+            return b
+        try:
+            b = _make_batch(src, self.ps, lo, hi, self.channel_mean)
+            if self.first is not None:
+                self.first(b)
+            self.first_ok = True
+            return b
+        finally:
+            self.ready.set()
+
+
 def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first=None,
                 channel_mean: bool = False, workers: int = WORKERS):
     """Yield ``fn(src, batch)`` for every ``ProbeBatch`` of *ps*, in batch order.
@@ -375,49 +422,17 @@ def map_batches(source, ps: ProbeSet | ImageProbeSet, batch_size: int, fn, first
     that thread's source (its own copy of the model when the source can ``fork``; otherwise
     forward passes take turns). ``first(batch)``, if given, runs on batch 0 before *fn* runs on
     any batch (the other batches make their images and forward passes meanwhile). The engine's
-    kernels and numpy release the GIL; the engine's BLAS runs on one thread (``single_threaded``,
-    set here once before the workers start). Every batch is computed by the same operations
-    whichever thread runs it: the values, and what *fn* returns, do not depend on *workers*.
-    An error in any batch is raised here, batch 0's first.
+    kernels and numpy release the GIL. The workers run under the caller's engine policy with one
+    thread each (``engine.worker_policy``); its BLAS rule is applied here, once, before they
+    start. Every batch is computed by the same operations whichever thread runs it: the values,
+    and what *fn* returns, do not depend on *workers*. An error in any batch is raised here,
+    batch 0's first.
     """
     require(batch_size % BLOCK == 0, "batch_size", f"be a multiple of {BLOCK}", batch_size)
-    source = as_source(source)
+    work = _BatchWorker(as_source(source), ps, fn, first, channel_mean, workers)
     P = ps.size
     spans = iter([(lo, min(lo + batch_size, P)) for lo in range(0, P, batch_size)])
-    free = queue.SimpleQueue()
-    for src in _thread_sources(source, workers):
-        free.put(src)
-    ready, first_ok = threading.Event(), []
-
-    def make(src, lo: int, hi: int) -> ProbeBatch:
-        xs = _images(ps, lo, hi)
-        n = hi - lo
-        reps = representations(src, xs, channel_mean)
-        return ProbeBatch(lo, xs[:n], xs[n:2 * n], xs[2 * n:], [f[:n] for f in reps],
-                          [f[n:2 * n] for f in reps], [f[2 * n:] for f in reps])
-
-    def work(lo: int, hi: int):
-        numba.set_num_threads(1)  # thread-local: the engine runs this batch's chunks in turn
-        src = free.get()
-        try:
-            if lo == 0:
-                try:
-                    b = make(src, lo, hi)
-                    if first is not None:
-                        first(b)
-                    first_ok.append(True)
-                finally:
-                    ready.set()
-            else:
-                b = make(src, lo, hi)
-                ready.wait()
-                if not first_ok:  # batch 0 failed: its error is the one the caller sees
-                    raise RuntimeError("the first batch of probes failed")
-            return fn(src, b)
-        finally:
-            free.put(src)
-
-    single_threaded()
+    engine.set_blas()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = deque(pool.submit(work, *span) for span in itertools.islice(spans, workers + 1))
         try:
