@@ -11,7 +11,6 @@ for 20 times as many epochs). The net itself (mean-field readout, alpha = 1, gai
 caller's ``NetSpec``; see ``recipe_net``.
 """
 
-import contextlib
 import json
 import math
 import os
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from ..engine import Engine
 from ..errors import require, require_choice, require_int
 from ..tasks.spec import TaskSpec
 from ..tasks.split import train_test
@@ -225,8 +225,8 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
         ``record`` is that epoch's ``EpochRecord`` or ``None``. An exception it raises stops
         training (the last checkpoint stays usable).
     threads : int, optional
-        numba threads for the duration of training (restored afterwards); ``None`` keeps the
-        current setting. Results do not depend on it. One thread is much faster when the cores
+        engine threads for the duration of training (``Engine(threads=...)``, restored
+        afterwards); ``None`` keeps the current policy. Results do not depend on it. One thread is much faster when the cores
         are shared with other processes (small per-step kernels then wait for busy threads).
 
     Returns
@@ -243,27 +243,9 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
 
     """
     spec = _checked(task, net, spec, resume, out_dir)
-    if threads is not None:
-        require_int("threads", threads, 1)
-    with _numba_threads(threads):
+    with Engine(threads=threads):  # None keeps the enclosing policy
         compile_backward_aside(spec.dtype)  # on a cold cache: meanwhile, in a child process
         return _train(task, net, spec, rng, out_dir, progress, resume, callback)
-
-
-@contextlib.contextmanager
-def _numba_threads(threads: int | None):
-    """Set numba's thread count to *threads* (at most ``NUMBA_NUM_THREADS``) inside."""
-    if threads is None:
-        yield
-        return
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _train(task, net, spec: TrainSpec, rng, out_dir, progress, resume, callback) -> TrainResult:
