@@ -46,7 +46,7 @@ def test_flops_times_and_columns():
     threads = min(2, numba.config.NUMBA_NUM_THREADS)
     saved = numba.get_num_threads()
     try:
-        result = bench.run(threads=threads, repeats=6, rounds=2, jit=False)
+        result = bench.run(threads=threads, repeats=4, rounds=2, jit=False)
         own = {name: _own_ms(spec, batch) for name, spec, batch in bench.CASES}
     finally:
         numba.set_num_threads(saved)
