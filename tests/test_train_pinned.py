@@ -25,11 +25,12 @@ decisions, the same on any machine unless a rounding difference flips one; the f
 checked against the pre-BLAS reference to 1e-13 (float64) and 1e-6 (float32) relative, loose
 enough for another CPU or BLAS (another summation order changes the last bits, ~1e-15 per
 operation, and training does not amplify them over these few epochs) and tight enough for a
-change of the order of draws, updates or evaluations (which moves the loss by far more). The SHA-256 hashes of the weights and of the records, and the exact
-repr of the final loss, are bit-exact on one machine only (the development machine's numpy
-OpenBLAS and CPU): they are checked when the environment variable ``SCALEDETECT_PIN_HASHES`` is
-set to 1 (``SCALEDETECT_PIN_HASHES=1 pytest tests/test_train_pinned.py``), to catch any change at
-all on the machine the pins were made on; without it they are not compared.
+change of the order of draws, updates or evaluations (which moves the loss by far more). The
+SHA-256 hashes of the weights and of the records, and the exact repr of the final loss, are
+bit-exact on one machine only (the development machine's numpy OpenBLAS and CPU): they are
+checked when the environment variable ``SCALEDETECT_PIN_HASHES`` is set to 1
+(``SCALEDETECT_PIN_HASHES=1 pytest tests/test_train_pinned.py``), to catch any change at all on
+the machine the pins were made on; without it they are not compared.
 """
 
 import hashlib
