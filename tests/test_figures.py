@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tolerances import family_nsigma
 
 from scaledetect import ScaleDetectError
 from scaledetect.experiments import Cache
@@ -129,18 +130,21 @@ def test_strided_figure_has_theory_mc_and_trained_in_both_dims(drawn):
 
 
 def test_theory_and_monte_carlo_agree_in_saved_data(drawn):
-    """The pooling-net MC points lie within 4 s.e. of the exact line (tiny probes: P = 2000).
-
-    4 rather than 3 standard errors: 2 x (K + 1) x 3 quantities are checked at once.
-    """
+    """The pooling-net MC points lie within ``family_nsigma(m)`` s.e. of the exact line (tiny
+    probes: P = 2000): the m = 2 x (K + 1) x 3 points of the figure are one family of checks
+    (tests/tolerances.py; about 3.6 s.e. each)."""
     out, _, _ = drawn
     data = json.loads((out / "fig3_strided.json").read_text())
+    pairs = []
     for col in data["columns"].values():
         for q, panel in col["panels"].items():
             th = next(v for k, v in panel.items() if k.startswith("theory"))
             mc = next(v for k, v in panel.items() if k.startswith("pooling"))
             z = np.abs(np.array(mc["y"]) - np.array(th["y"])) / np.array(mc["se"])
-            assert z.max() < 4, (q, z)
+            pairs.append((q, z))
+    limit = family_nsigma(sum(len(z) for _, z in pairs))
+    for q, z in pairs:
+        assert z.max() < limit, (q, z, limit)
 
 
 def test_pileup_mean_matches_closed_form(drawn):
@@ -149,10 +153,12 @@ def test_pileup_mean_matches_closed_form(drawn):
     data = json.loads((out / "fig7_pileup.json").read_text())
     relu, tanh = data["relu"], data["tanh"]
     expected = math.sqrt(0.5 / (2 * math.pi))
+    # one family of checks, every layer of both nets (tests/tolerances.py)
+    z = family_nsigma(len(relu["mean"]) - 1 + len(tanh["mean"]))
     for m, se in zip(relu["mean"][1:], relu["mean_se"][1:], strict=True):
-        assert abs(m - expected) < 3 * se
+        assert abs(m - expected) < z * se
     for m, se in zip(tanh["mean"], tanh["mean_se"], strict=True):
-        assert abs(m) < 3 * se  # odd activation: zero mean
+        assert abs(m) < z * se  # odd activation: zero mean
     # fluctuations halve in variance per layer (s = F = 2): ratio of std 1/sqrt(2) +- 10%
     ratios = np.array(relu["std"][2:]) / np.array(relu["std"][1:-1])
     assert np.allclose(ratios[:5], 1 / math.sqrt(2), rtol=0.1)

@@ -18,10 +18,21 @@ def small_cnn():
     return init_cnn(NetSpec(dim=1, size=16, depth=2, filter=2, stride=2, width=4, bias=True), 0)
 
 
-def _workers(monkeypatch, n):
-    defaults = list(probe.map_batches.__defaults__)
-    defaults[-1] = n
-    monkeypatch.setattr(probe.map_batches, "__defaults__", tuple(defaults))
+_MAP_BATCHES = probe.map_batches  # the real one, whatever a test has patched since
+
+
+def _workers(monkeypatch, n) -> list:
+    """Make ``measure`` stream its batches on *n* worker threads: ``probe.map_batches`` (the
+    module attribute ``measure`` calls) replaced by a wrapper passing ``workers=n`` by name.
+    Returns the list of worker counts it was called with (so a test sees it took effect)."""
+    used = []
+
+    def map_batches(*args, **kwargs):
+        used.append(n)
+        return _MAP_BATCHES(*args, **{**kwargs, "workers": n})
+
+    monkeypatch.setattr(probe, "map_batches", map_batches)
+    return used
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -36,8 +47,9 @@ def test_one_and_three_threads_give_the_same_bits(monkeypatch, kwargs):
     model, task = small_cnn(), TaskSpec(size=16, xi=8)
     runs = []
     for n in (1, 3):
-        _workers(monkeypatch, n)
+        used = _workers(monkeypatch, n)
         runs.append(measure(model, task, probe=1300, rng=3, batch_size=256, **kwargs))
+        assert used == [n]  # the measurement really ran on n workers
     for name in FIELDS:
         a, b = getattr(runs[0], name), getattr(runs[1], name)
         if a is None:

@@ -175,16 +175,39 @@ def test_temperature_range_and_typical_displacement_published_formulas():
     assert np.isclose(default_temperature(N, c), math.sqrt(t1 * t2), rtol=1e-14)
 
 
+def _centre_mode_sum(c: float) -> float:
+    """S(c) = sum over kept modes (i^2 + j^2 < (c + 1/2)^2) of sin^2(pi i/2) sin^2(pi j/2) /
+    (i^2 + j^2): at the image centre (u = 1/2) only odd i, j count. Written out from SPEC
+    section 3, independently of the module (which sums a mode array)."""
+    i = np.arange(1, int(c) + 2)
+    odd = i[i % 2 == 1].astype(float)
+    r2 = odd[:, None] ** 2 + odd[None, :] ** 2
+    return float(np.sum(np.where(r2 < (c + 0.5) ** 2, 1 / r2, 0.0)))
+
+
 def test_typical_over_exact_ratios_documented():
-    # The ratios stated in typical_displacement's docstring (one component, 2D, centre).
-    for c, ratio in [(3, 1.110), (15, 1.311), (100, 1.354)]:
-        got = typical_displacement(0.01, c, 32) / displacement_rms(0.01, c, 32)
-        assert abs(got - ratio) < 6e-4
-    # vector length: sqrt(2) x one component; ratios tend to 1 from below
-    vec = [typical_displacement(0.01, c, 32) / (math.sqrt(2) * displacement_rms(0.01, c, 32))
-           for c in (3, 15, 100, 1000)]
-    assert np.allclose(vec[:3], [0.785, 0.927, 0.958], atol=6e-4)
-    assert vec == sorted(vec) and vec[-1] < 1
+    # One displacement component at the centre has variance N^2 T S(c) (its sine-series
+    # coefficients are independent N(0, T / (i^2 + j^2))), so typical / rms =
+    # sqrt(pi ln c / 4) / sqrt(S(c)), e.g. c = 3: S = 1/2 + 2/10 = 0.7, ratio = 1.1103. Checked:
+    # displacement_rms against N sqrt(T S(c)) to 1e-12; the ratios typical_displacement's
+    # docstring states (3 decimals) against this formula; their limit sqrt(2) (S ~ (pi/8) ln c)
+    # approached from below; and the vector length sqrt(2) x one component.
+    N, T = 32, 0.01  # centre (N - 1)/2 = 15.5 is u = 1/2 exactly
+    stated = {3: 1.110, 15: 1.311, 100: 1.354}
+    stated_vector = {3: 0.785, 15: 0.927, 100: 0.958}
+    ratios = {}
+    for c in (3, 15, 100, 1000):
+        S = _centre_mode_sum(c)
+        assert displacement_rms(T, c, N) == pytest.approx(N * math.sqrt(T * S), rel=1e-12)
+        ratios[c] = math.sqrt(math.pi * math.log(c) / 4 / S)
+        assert typical_displacement(T, c, N) / displacement_rms(T, c, N) == \
+            pytest.approx(ratios[c], rel=1e-12)
+    assert _centre_mode_sum(3) == pytest.approx(0.7, rel=1e-15)
+    for c, value in stated.items():
+        assert abs(ratios[c] - value) < 6e-4, (c, ratios[c])
+        assert abs(ratios[c] / math.sqrt(2) - stated_vector[c]) < 6e-4, (c, ratios[c])
+    seq = [ratios[c] for c in (3, 15, 100, 1000)]
+    assert seq == sorted(seq) and seq[-1] < math.sqrt(2)
 
 
 @pytest.mark.parametrize("dim, at", [(1, None), (1, (5,)), (2, None), (2, (5, 20))])

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from scaledetect import NetSpec
 from scaledetect.cli import main
@@ -64,3 +65,66 @@ def test_exactly_one_model_source(capsys):
     assert "one of the arguments --pooling --model is required" in capsys.readouterr().err
     assert main(["sensitivity", "--pooling", "--model", "x.npz"]) == 2
     assert "--model: not allowed with argument --pooling" in capsys.readouterr().err
+
+
+def _direct(layers_of, x, xd, xn):
+    """SPEC section 5 written out: den_k = sum_{i != j} ||a_i - a_j||^2 / (P (P - 1)),
+    D_k = mean_i ||f_k(tau x_i) - a_i||^2 / den_k, G_k likewise with x_i + eta_i; R = D / G."""
+    rows = []
+    for a, b, c in zip(layers_of(x), layers_of(xd), layers_of(xn), strict=True):
+        a, b, c = (v.reshape(len(v), -1) for v in (a, b, c))
+        P = len(a)
+        den = ((a[:, None, :] - a[None, :, :]) ** 2).sum() / (P * (P - 1))
+        D = ((b - a) ** 2).sum(1).mean() / den
+        G = ((c - a) ** 2).sum(1).mean() / den
+        rows.append((D, G, D / G))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("match", ["batch", "sample"])
+def test_images_on_a_numba_model_equal_the_definitions(tmp_path, capsys, match):
+    """``sensitivity --model M --images X``: D, G, R at every layer equal SPEC section 5
+    computed here on the same 48 probe images (the command's subset of 60, regenerated with
+    the public probe set of the same seed), through a plain-numpy float64 forward pass
+    (tests/naive.py): float32 representations give relative errors ~1e-6 per squared distance,
+    so rtol 1e-4. Independently of the code's streams: batch matching sets sigma^2 to
+    mean_i ||tau x_i - x_i||^2 / N (recorded, to 1e-6) and makes G_0 = D_0 up to the
+    chi-square spread of 48 x 16 squared Gaussians (relative s.e. sqrt(2 / 768) = 5.1%,
+    3 s.e.); sample matching makes ||eta_i|| = ||tau x_i - x_i|| for every i, so G_0 = D_0 to
+    float32 rounding."""
+    from naive import net_forward
+
+    from scaledetect import Perturbation
+    from scaledetect.sensitivity import probe
+
+    net = NetSpec(dim=1, size=16, depth=3, filter=2, stride=2, width=3, bias=True)
+    model = init_cnn(net, 4)
+    path, data = tmp_path / "m.npz", tmp_path / "x.npz"
+    save_model(path, model)
+    rng = np.random.default_rng(0)
+    # smooth images: a random walk, so that a small deformation is a small change
+    images = np.cumsum(rng.standard_normal((60, 1, 16)), -1).astype(np.float32)
+    np.savez(data, images=images)
+    T, P, seed = 0.004, 48, 5
+    out = run_json(capsys, ["sensitivity", "--model", str(path), "--images", str(data),
+                            "--diffeo", "maxent", "--temperature", str(T), "--cutoff", "3",
+                            "--noise-match", match, "--probe", str(P), "--seed", str(seed),
+                            "--json"])
+    got = np.array([[row[q] for q in ("D", "G", "R")] for row in out["layers"]])
+    pert = Perturbation(diffeo="maxent", temperature=T, cutoff=3.0, noise_match=match)
+    ps = probe.draw_images(images, pert, P, seed)
+    x = ps.clean(0, P)
+    xd = ps.deformed(0, P, x)
+    xn = ps.noisy(0, P, x, xd)
+    ref = _direct(lambda v: net_forward(net, model.params, v), x, xd, xn)
+    np.testing.assert_allclose(got, ref, rtol=1e-4)
+    assert np.all(got[1:-1, 0] > 0) and np.all(got[1:-1, 1] > 0)
+    change = ((xd.astype(np.float64) - x) ** 2).sum(axis=(1, 2))
+    D0, G0 = got[0, 0], got[0, 1]
+    if match == "batch":
+        assert out["config"]["sigma"] ** 2 == pytest.approx(change.mean() / 16, rel=1e-6)
+        assert abs(G0 / D0 - 1) < 3 * np.sqrt(2 / (P * 16))
+    else:
+        eta2 = ((xn.astype(np.float64) - x) ** 2).sum(axis=(1, 2))
+        np.testing.assert_allclose(eta2, change, rtol=1e-5)
+        assert G0 == pytest.approx(D0, rel=1e-5)

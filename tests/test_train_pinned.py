@@ -19,16 +19,34 @@ Re-pinned once more when every layer moved to BLAS (the first and narrow layers 
 this width-8 net had no BLAS layer at all): final loss vs the previous pin 1.0e-14 (float64) and
 9.3e-9 (float32) relative, vs the pre-BLAS reference 8.0e-15 and 5.6e-9; same stopping epochs,
 same test errors.
+
+What is portable and what is not: the stopping epochs, the stop reason and the test errors are
+decisions, the same on any machine unless a rounding difference flips one; the final loss is
+checked against the pre-BLAS reference to 1e-13 (float64) and 1e-6 (float32) relative, loose
+enough for another CPU or BLAS (another summation order changes the last bits, ~1e-15 per
+operation, and training does not amplify them over these few epochs) and tight enough for a
+change of the order of draws, updates or evaluations (which moves the loss by far more). The
+SHA-256 hashes of the weights and of the records, and the exact repr of the final loss, are
+bit-exact on one machine only (the development machine's numpy OpenBLAS and CPU): they are
+checked when the environment variable ``SCALEDETECT_PIN_HASHES`` is set to 1
+(``SCALEDETECT_PIN_HASHES=1 pytest tests/test_train_pinned.py``), to catch any change at all on
+the machine the pins were made on; without it they are not compared.
 """
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
 
 from scaledetect import TaskSpec
 from scaledetect.nn.train import TrainSpec, recipe_net, train
+
+#: Opt-in: compare the machine-specific bit patterns too (see the module docstring).
+PIN_HASHES = os.environ.get("SCALEDETECT_PIN_HASHES") == "1"
+#: The pins that hold on one machine only.
+BITWISE = ("theta_sha256", "records_sha256", "final_train_loss")
 
 _TASK = TaskSpec(dim=1, size=32, xi=8)
 _NET = recipe_net(size=32, depth=3, width=8)
@@ -84,5 +102,8 @@ def test_training_numbers_are_pinned(name, tmp_path):
     got = _digest(train(_TASK, _NET, TrainSpec(**kw), 3, out_dir=out, progress=False))
     expected = dict(expected)
     reference, rtol = expected.pop("reference_loss")
-    assert got == expected
     assert float(got["final_train_loss"]) == pytest.approx(reference, rel=rtol)
+    portable = [k for k in expected if k not in BITWISE]
+    assert {k: got[k] for k in portable} == {k: expected[k] for k in portable}
+    if PIN_HASHES:
+        assert {k: got[k] for k in BITWISE} == {k: expected[k] for k in BITWISE}

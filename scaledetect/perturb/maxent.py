@@ -114,7 +114,7 @@ def typical_displacement(temperature: float, cutoff: float, size: int) -> float:
     -----
     It is the large-cutoff asymptote of the RMS *length* of the 2D displacement vector at the
     image centre, ``sqrt(2) * displacement_rms(T, c, N)``: at the centre only odd modes count and
-    ``sum_{odd i, j; i^2+j^2 < c^2} 1/(i^2+j^2) ~ (pi/8) ln c``. The exact value converges
+    ``sum_{odd i, j; i^2+j^2 < (c+1/2)^2} 1/(i^2+j^2) ~ (pi/8) ln c``. The exact value converges
     slowly; measured ratios ``typical_displacement / displacement_rms`` (one component, 2D,
     centre) are 1.110 (c = 3), 1.311 (c = 15), 1.354 (c = 100), tending to sqrt(2) = 1.414; for
     the vector length the ratios are 0.785, 0.927, 0.958, tending to 1. In 1D the mode sum
