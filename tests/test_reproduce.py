@@ -48,9 +48,11 @@ def test_csv_has_every_run_and_layer(reproduced):
         assert float(states["trained"][-1]["rel_depth"]) == 1
 
 
-def _table(md: str, title: str) -> list[list[str]]:
+def _table(md: str, title: str, which: int = 0) -> list[list[str]]:
+    """Rows of the *which*-th table of a section (header and rule left out)."""
     section = md.split(f"## {title}")[1].split("\n## ")[0]
-    lines = [ln for ln in section.splitlines() if ln.startswith("|")][2:]  # skip header, rule
+    tables = [t for t in section.split("\n\n") if t.startswith("|")]
+    lines = tables[which].splitlines()[2:]
     return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
 
 
@@ -58,6 +60,13 @@ def test_report_tables_are_present_and_numeric(reproduced):
     md = (reproduced / "report.md").read_text()
     rows = _table(md, "Theory vs simulation (idealized pooling nets)")
     assert len(rows) == len(plans("tiny")["theory_vs_mc"].theory)
+    # one row per activation of the registry, and the approximate ones layer by layer
+    from scaledetect.activations import names
+
+    assert {r[0].rsplit(", ", 1)[1] for r in rows} >= set(names())
+    approximate = [r[0] for r in rows if r[6] == "approximate"]
+    per_layer = _table(md, "Theory vs simulation (idealized pooling nets)", 1)
+    assert [r[0] for r in per_layer] == approximate and approximate
     for row in rows:
         numbers = [float(c) for c in row[2:6]]
         assert all(math.isfinite(x) and x >= 0 for x in numbers), row
