@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect.errors import ScaleDetectError
 from scaledetect.experiments.config import Run
@@ -61,7 +62,7 @@ def test_claims_verdicts():
 
 
 def test_tiny_deep_run_executes():
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.experiments.runner import execute
 
     run = deep_runs("tiny")[0]

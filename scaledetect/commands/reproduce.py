@@ -12,6 +12,7 @@ from ..errors import require, require_choice
 from ..experiments import EXECUTORS, PRESETS, Cache, run_all
 from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
+from ..extras import require_extra
 
 #: ``--backend``: which runs to compute (``torch`` = the standard CNNs, run kind ``deep``).
 BACKENDS = ("all", "numba", "torch")
@@ -47,9 +48,13 @@ def run(a: argparse.Namespace) -> int:
     require(a.scheduler is None or a.executor == "dask", "scheduler",
             "be given only with --executor dask", a.scheduler)
     from ..experiments import preset
-    from ..plots import FIGURES, figures_index  # matplotlib only when needed
+    from ..plots import FIGURES, WITH_STANDARD_CNNS, figures_index, without_torch_note
 
     require_choice("backend", a.backend, BACKENDS)
+    if a.backend == "torch":
+        require_extra("torch", "--backend torch")
+    if a.executor == "dask":
+        require_extra("dask", "--executor dask")
     for fig in a.rerun:
         require_choice("rerun", fig, ("all", *FIGURES))
     for fig in a.figure:
@@ -71,6 +76,8 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
           f"{f' of {n_all}' if len(todo) < n_all else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
+    if WITH_STANDARD_CNNS[0] not in per_figure:  # the preset has no deep runs: no PyTorch
+        print(f"reproduce: {without_torch_note(WITH_STANDARD_CNNS)}")
     try:
         run_all(todo, cache, workers=a.workers, executor=a.executor,
                 scheduler=a.scheduler, progress=not a.no_progress)

@@ -14,11 +14,13 @@ returning those three paths. Arguments:
 ``make(id, out_dir, preset=...)`` runs the figure's experiments through the cache and draws it.
 """
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import require_choice
+from ..extras import missing_message
 from . import (
     fig1_gallery,
     fig2_init_vs_trained,
@@ -72,6 +74,16 @@ def figures_index() -> dict[str, FigureInfo]:
 
 FIGURES = tuple(m.ID for m in _MODULES)
 
+#: Figures holding standard CNNs (``deep`` runs, PyTorch): without the ``torch`` extra F9 and F10
+#: are drawn empty and F11, F12 without their standard-CNN panels.
+WITH_STANDARD_CNNS = (fig9_architectures.ID, fig10_layers.ID, fig11_spectra.ID, fig12_noise.ID)
+
+
+def without_torch_note(fig_ids) -> str:
+    """One line: *fig_ids* are drawn without their standard CNNs, and how to install PyTorch."""
+    return missing_message("torch", f"the standard CNNs of {', '.join(fig_ids)}", "need") + \
+        "; drawn without them"
+
 
 def make(fig_id: str, out_dir="figures", preset: str = "quick", cache_dir=None,
          workers: int = 1, executor: str = "local", scheduler: str | None = None,
@@ -103,7 +115,10 @@ def make(fig_id: str, out_dir="figures", preset: str = "quick", cache_dir=None,
     info = figures_index()[fig_id]
     runs, results, arrays_of = [], {}, None
     if info.needs_runs:
-        runs = get_preset(preset)[fig_id]
+        per_figure = get_preset(preset)
+        if fig_id in WITH_STANDARD_CNNS and fig9_architectures.ID not in per_figure:
+            print(without_torch_note([fig_id]), file=sys.stderr)  # the preset has no deep runs
+        runs = per_figure.get(fig_id, [])
         cache = Cache(Path(cache_dir) if cache_dir is not None else Path(out_dir) / ".cache")
         results = run_all(runs, cache, workers=workers, executor=executor, scheduler=scheduler,
                           progress=progress)
@@ -114,4 +129,5 @@ def make(fig_id: str, out_dir="figures", preset: str = "quick", cache_dir=None,
     return info.render(out_dir, runs, results, arrays_of)
 
 
-__all__ = ["FIGURES", "FigureInfo", "figures_index", "make"]
+__all__ = ["FIGURES", "WITH_STANDARD_CNNS", "FigureInfo", "figures_index", "make",
+           "without_torch_note"]
