@@ -49,17 +49,18 @@ def require_extra(extra: str, what: str) -> None:
         raise ScaleDetectError(missing_message(extra, what))
 
 
-def extra_of(err: BaseException) -> str | None:
-    """The extra whose missing module raised *err* (or the error it was raised from), else None.
+def extra_of(err: BaseException | None) -> str | None:
+    """The extra whose missing module raised *err*, or the error it was raised from, else None.
 
     An ``ImportError`` names the module it could not import (``err.name``): ``torch``,
-    ``torch.nn``, ``dask.distributed``, ... belong to the extras of ``EXTRAS``.
+    ``torch.nn``, ``dask.distributed``, ... belong to the extras of ``EXTRAS``. Only explicit
+    causes (``raise ... from err``) are followed, not errors merely being handled meanwhile.
     """
+    tops = {module.split(".")[0]: extra for extra, (module, _) in EXTRAS.items()}
     while err is not None:
-        name = getattr(err, "name", None) or ""
-        for extra, (module, _) in EXTRAS.items():
-            top = module.split(".")[0]
-            if isinstance(err, ImportError) and (name == top or name.startswith(top + ".")):
-                return extra
-        err = err.__cause__ or err.__context__
+        if isinstance(err, ImportError):
+            top = (err.name or "").split(".")[0]
+            if top in tops:
+                return tops[top]
+        err = err.__cause__
     return None

@@ -128,4 +128,11 @@ def test_extra_of_follows_the_cause():
     except ImportError as outer:
         assert extra_of(outer) == "dask"
     assert extra_of(ImportError("no name")) is None
+    try:  # an import error while one of torch is being handled, not raised from it
+        try:
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
+        except ImportError:
+            raise ImportError("No module named 'yaml'", name="yaml")  # noqa: B904
+    except ImportError as other:
+        assert extra_of(other) is None
     assert extra_of(ValueError("x")) is None

@@ -76,7 +76,7 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
           f"{f' of {n_all}' if len(todo) < n_all else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
-    if WITH_STANDARD_CNNS[0] not in per_figure:  # the preset has no deep runs: no PyTorch
+    if "fig9_architectures" not in per_figure:  # no standard-CNN runs: PyTorch is missing
         print(f"reproduce: {without_torch_note(WITH_STANDARD_CNNS)}")
     try:
         run_all(todo, cache, workers=a.workers, executor=a.executor,

@@ -117,7 +117,7 @@ def make(fig_id: str, out_dir="figures", preset: str = "quick", cache_dir=None,
     if info.needs_runs:
         per_figure = get_preset(preset)
         if fig_id in WITH_STANDARD_CNNS and fig9_architectures.ID not in per_figure:
-            print(without_torch_note([fig_id]), file=sys.stderr)  # the preset has no deep runs
+            print(without_torch_note([fig_id]), file=sys.stderr)  # no standard-CNN runs: no torch
         runs = per_figure.get(fig_id, [])
         cache = Cache(Path(cache_dir) if cache_dir is not None else Path(out_dir) / ".cache")
         results = run_all(runs, cache, workers=workers, executor=executor, scheduler=scheduler,
