@@ -12,6 +12,7 @@ import importlib.util
 import sys
 
 from .engine import Engine
+from .extras import extra_of, missing_message
 
 COMMANDS = {
     "data": "generate a scale-detection data set (and optionally show examples)",
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run; any invalid input becomes one line on stderr and status 2.
 
     Invalid input is a usage error of the flags, a ``ScaleDetectError`` or other ``ValueError``
-    raised by the library, or an ``OSError`` (missing or unwritable file). Ctrl-C gives 130.
+    raised by the library, an ``OSError`` (missing or unwritable file), or an ``ImportError`` of
+    an optional extra's module (torch, dask) that is not installed. Ctrl-C gives 130.
     """
     try:
         args, extra = build_parser().parse_known_args(argv)
@@ -69,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"scaledetect {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ImportError as err:  # a code path that needs an extra without asking first
+        extra = extra_of(err)
+        if extra is None:
+            raise
+        print(f"scaledetect {args.command}: error: {missing_message(extra, args.command)}",
+              file=sys.stderr)
+        return 2
     except OSError as err:
         what = f"{err.strerror}: {err.filename!r}" if err.filename and err.strerror else err
         print(f"scaledetect {args.command}: error: {what}", file=sys.stderr)

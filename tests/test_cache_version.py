@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 
-from scaledetect.experiments import Cache, execute, run_all
-from scaledetect.experiments import KINDS
+from scaledetect.experiments import KINDS, Cache, execute, run_all
+from scaledetect.studies import plans
 
 
 def results_version(kind: str) -> str:
     return KINDS[kind].version()
-from scaledetect.studies import plans
 
 
 def _names(kind: str) -> set[str]:

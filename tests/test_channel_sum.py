@@ -3,6 +3,7 @@ all equal computes exactly what its channel sum computes (which pins every scale
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import NetSpec, ScaleDetectError
 from scaledetect.diagnostics.channel_sum import channel_sum, summed_filter
@@ -56,7 +57,7 @@ def test_channel_constant_net_computes_what_its_channel_sum_computes(param, dim)
 
 
 def test_torch_twin_goes_through_the_same_rule():
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.deep.simple import SimpleCNN
 
     net = NetSpec(dim=1, size=16, depth=2, filter=2, stride=2, width=5)
@@ -86,7 +87,7 @@ def _vgg_channel_constant(torch, module):
 
 @pytest.mark.parametrize("arch", ["vgg11", "vgg11bn"])
 def test_torch_vgg_channel_constant_equals_channel_sum_and_one_channel_is_itself(arch):
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep.archs import build
 
     torch.manual_seed(0)

@@ -7,8 +7,9 @@ parameters, a batch norm 2 c, a linear layer n_in n_out + n_out.
 
 import numpy as np
 import pytest
+from skips import skip_without
 
-torch = pytest.importorskip("torch")
+torch = skip_without("torch")
 
 from scaledetect.deep.archs import ARCHS, build, min_size, param_count  # noqa: E402
 from scaledetect.deep.simple import SimpleCNN  # noqa: E402

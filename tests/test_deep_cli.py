@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from skips import needs, skip_without
 
 from scaledetect import cli
 
 
+@needs("torch")  # without it every --arch gives the one line of tests/test_without_extras.py
 @pytest.mark.parametrize("flags,match", [
     (["--arch", "vgg12"], "arch must be one of vgg11, vgg11bn"),
     (["--arch", "vgg11", "--width-factor", "0"], "width_factor must be a number > 0"),
@@ -24,7 +26,7 @@ def test_arch_errors(tmp_path, capsys, flags, match):
 
 
 def test_arch_tiny_run(tmp_path, capsys):
-    pytest.importorskip("torch")
+    skip_without("torch")
     out = tmp_path / "run"
     argv = ["train", "--arch", "LeNet", "--width-factor", "0.5", "--n-train", "128",
             "--n-test", "64", "--epochs", "2", "--seed", "1", "--out", str(out), "--no-progress"]

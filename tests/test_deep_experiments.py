@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from skips import needs
 
 from scaledetect import Sensitivities
 from scaledetect.errors import ScaleDetectError
@@ -12,7 +13,7 @@ from scaledetect.nn.spec import NetSpec
 from scaledetect.studies import Results, plans
 from scaledetect.studies.standard import DEEP_TASK, DeepPlan, deep_claims
 
-pytest.importorskip("torch", reason="needs the 'torch' extra: pip install -e '.[torch]'")
+pytestmark = needs("torch")
 
 
 def test_deep_run_identity():

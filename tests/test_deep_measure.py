@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import NetSpec, Perturbation, TaskSpec
 from scaledetect.cli import main
@@ -98,7 +99,7 @@ def _direct_DG(clean, diffeo, noise, channel_mean):
 @pytest.mark.parametrize("capture", ["fx", "hooks"])
 @pytest.mark.parametrize("channel_mean", [False, True])
 def test_module_nodes_equal_a_plain_numpy_computation(capture, channel_mean):
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep import measure_module
 
     net = _two_layer_net(torch)
@@ -121,7 +122,7 @@ def test_module_nodes_equal_a_plain_numpy_computation(capture, channel_mean):
 def test_in_place_activation_does_not_overwrite_the_captured_conv_output():
     # ReLU(inplace=True) overwrites the conv output tensor: the conv node must still hold the
     # pre-activation values (negative entries included).
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep import ModuleSource
 
     net = _two_layer_net(torch, inplace=True)
@@ -135,7 +136,7 @@ def test_in_place_activation_does_not_overwrite_the_captured_conv_output():
 
 
 def test_numba_cnn_as_torch_module_gives_todays_numbers():
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep import measure_module
     from scaledetect.deep.simple import SimpleCNN
 
@@ -152,7 +153,7 @@ def test_numba_cnn_as_torch_module_gives_todays_numbers():
 
 
 def test_task_shift_probes_and_errors():
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep import measure_module
 
     net = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3, padding=1), torch.nn.ReLU(),
@@ -193,7 +194,7 @@ def _json(capsys, argv):
 
 
 def test_cli_deep_model_names_depths_and_shuffling(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     path = _deep_model(tmp_path, torch)
     base = ["sensitivity", "--model", path] + TASK2D
     out = _json(capsys, base)
@@ -220,7 +221,7 @@ def test_cli_deep_model_names_depths_and_shuffling(tmp_path, capsys):
 
 
 def test_cli_images(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     path = _deep_model(tmp_path, torch)
     data = tmp_path / "x.npz"
     rng = np.random.default_rng(0)
@@ -258,7 +259,7 @@ def test_untraceable_module_falls_back_to_hooks_and_layers_selects_nodes():
     # Data-dependent control flow defeats torch.fx symbolic tracing: "auto" then uses forward
     # hooks on the leaf modules, "fx" says so. A layer selection keeps the depths of the full
     # node list (input 0, conv 1/4, relu 2/4, pool 3/4, head 1).
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep import ModuleSource
 
     class Branchy(torch.nn.Module):

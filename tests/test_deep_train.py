@@ -5,8 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from skips import skip_without
 
-torch = pytest.importorskip("torch")
+torch = skip_without("torch")
 
 from scaledetect.deep.io import is_arch_model, load_arch_model, save_arch_model  # noqa: E402
 from scaledetect.deep.train import DeepTrainSpec, train_arch  # noqa: E402

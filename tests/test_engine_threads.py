@@ -19,6 +19,10 @@ from scaledetect.nn.model import init_cnn
 from scaledetect.nn.spec import NetSpec
 from scaledetect.nn.train import TrainSpec, recipe_net, train
 
+# the threads meet at a spinning barrier (_kernels/conv.py): a hang fails the test after 2
+# minutes (cold numba cache included; each test takes seconds) instead of stalling the run
+pytestmark = pytest.mark.timeout(120)
+
 _SPEC = NetSpec(dim=1, size=32, depth=3, filter=2, stride=2, width=32, act="tanh")
 
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from skips import skip_without
 
 from scaledetect import NetSpec, Perturbation, ScaleDetectError, TaskSpec
 from scaledetect.cli import main
@@ -51,7 +52,7 @@ def test_cache_resumes_after_interruption(tmp_path, monkeypatch):
 
 
 def test_dask_local_cluster_gives_identical_results(tmp_path):
-    pytest.importorskip("dask.distributed")
+    skip_without("dask")
     runs = _runs()[:2]
     local = run_all(runs, Cache(tmp_path / "local"), progress=False)
     dask = run_all(runs, Cache(tmp_path / "dask"), workers=2, executor="dask", progress=False)

@@ -11,6 +11,10 @@ from scaledetect.nn.model import init_cnn
 from scaledetect.sensitivity import measure, probe
 from scaledetect.sensitivity.source import CNNSource
 
+# worker threads hand batches over (probe.map_batches): a hang fails the test after 2
+# minutes (cold numba cache included; each test takes seconds) instead of stalling the run
+pytestmark = pytest.mark.timeout(120)
+
 FIELDS = ("D", "G", "R", "D_se", "G_se", "R_se")
 
 

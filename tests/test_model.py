@@ -137,6 +137,7 @@ def test_sgd_step_rejects_bad_rates():
             model.sgd_step(x, y, square, lr, l2)
 
 
+@pytest.mark.timeout(120)  # two threads meet at the kernels' spinning barrier: a hang fails
 def test_threads_give_identical_bits():
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has 1 thread here (NUMBA_NUM_THREADS=1): 1 vs 2 thread bit identity "

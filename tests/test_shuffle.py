@@ -6,6 +6,7 @@ to move.
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import NetSpec
 from scaledetect.diagnostics import shuffle_channels, shuffle_state_dict
@@ -100,7 +101,7 @@ def test_torch_mode_2_moves_bias_and_batch_norm_with_the_channel():
     # Layer 1 has C_in = 1, so in mode 2 its post-ReLU output must be the original one with
     # channels reordered by the output permutation q: W, b and the BN of channel q(o) moved
     # together to position o.
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     net = _bn_net(torch)
     new = shuffle_channels(net, 2, rng=2)
     q = permutations([(4, 1, 3, 3), (6, 4, 3, 3)], 2, 2)[0][1]  # (3, 2, 0, 1)
@@ -117,7 +118,7 @@ def test_torch_mode_2_moves_bias_and_batch_norm_with_the_channel():
 
 
 def test_torch_mode_1_keeps_filters_and_one_channel_identity():
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     net = _bn_net(torch)
     new = shuffle_channels(net, 1, rng=2)
     w, w2 = net[3].weight.detach().numpy(), new[3].weight.detach().numpy()

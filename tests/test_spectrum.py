@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from skips import skip_without
 from tolerances import family_nsigma
 
 from scaledetect import NetSpec, ScaleDetectError
@@ -105,7 +106,7 @@ def test_state_dicts_keep_square_convs_and_one_by_one_has_one_mode():
 
 
 def test_torch_module_is_read_through_its_state_dict():
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.deep.archs import build
 
     layers = spectra(build("vgg11", 0.125, 28))

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import NetSpec
 from scaledetect.cli import main
@@ -46,7 +47,7 @@ def test_channel_sum_flag_and_table(numba_model, capsys):
 
 
 def test_json_of_a_pytorch_model(tmp_path, capsys):
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.deep.archs import build
     from scaledetect.deep.io import save_arch_model
 

@@ -10,11 +10,12 @@ times sums of <= ~100 terms; ReLU/hinge decisions agree because the inputs are i
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect.nn.model import init_cnn
 from scaledetect.nn.spec import NetSpec
 
-torch = pytest.importorskip("torch")
+torch = skip_without("torch")
 tnf = torch.nn.functional
 
 SPECS = [

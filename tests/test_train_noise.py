@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import ScaleDetectError, TaskSpec
 from scaledetect.cli import main
@@ -43,7 +44,7 @@ def test_bad_train_noise_exits_2_and_writes_nothing(tmp_path, capsys, sigma):
 
 @pytest.mark.parametrize("sigma", ["-1", "nan"])
 def test_bad_train_noise_of_a_pytorch_architecture_exits_2(tmp_path, capsys, sigma):
-    pytest.importorskip("torch")
+    skip_without("torch")
     rc = main(["train", "--arch", "lenet", "--train-noise", sigma, "--out", str(tmp_path / "r")])
     assert rc == 2 and not (tmp_path / "r").exists()
     assert "train_noise" in capsys.readouterr().err

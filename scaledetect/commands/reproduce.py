@@ -12,6 +12,7 @@ from ..errors import require, require_choice
 from ..experiments import EXECUTORS, Cache, kind_of, run_all
 from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
+from ..extras import require_extra
 from ..studies.preset import PRESETS
 
 #: ``--backend``: which runs to compute (``torch`` = the standard CNNs, run kind ``deep``).
@@ -50,6 +51,10 @@ def run(a: argparse.Namespace) -> int:
     from .. import studies  # matplotlib only when needed
 
     require_choice("backend", a.backend, BACKENDS)
+    if a.backend == "torch":
+        require_extra("torch", "--backend torch")
+    if a.executor == "dask":
+        require_extra("dask", "--executor dask")
     for fig in a.rerun:
         require_choice("rerun", fig, ("all", *studies.FIGURES))
     for fig in a.figure:
@@ -70,6 +75,9 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
           f"{f' of {len(runs)}' if len(todo) < len(runs) else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
+    note = studies.missing_extras_note(studies.FIGURES)
+    if note:
+        print(f"reproduce: {note}")
     try:
         run_all(todo, cache, workers=a.workers, executor=a.executor,
                 scheduler=a.scheduler, progress=not a.no_progress)

@@ -22,6 +22,7 @@ from ..diagnostics.channel_sum import channel_sum
 from ..diagnostics.shuffle import MODES as SHUFFLE_MODES
 from ..diagnostics.shuffle import shuffle_channels
 from ..errors import ScaleDetectError, require, require_choice
+from ..extras import require_extra
 from ..io import load_npz
 from ..nn.io import load_model
 from ..nn.pooling import pooling_net
@@ -108,12 +109,10 @@ def _deep_model(path: str):
 
     if not is_arch_model(path):
         return None
-    try:
-        from ..deep.io import load_arch_model
-        return load_arch_model(path)
-    except ImportError as err:
-        raise ScaleDetectError(f"model {path} is a PyTorch model and needs torch: pip install "
-                               f"'scaledetect[torch]' ({err})") from None
+    require_extra("torch", f"model {path} (a PyTorch model)")
+    from ..deep.io import load_arch_model
+
+    return load_arch_model(path)
 
 
 def _check_input(path: str, want: tuple, got: tuple, flags: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..diagnostics.channel_sum import channel_sum
 from ..diagnostics.spectrum import spectra
-from ..errors import ScaleDetectError
+from ..extras import require_extra
 from ..nn.io import load_model
 from ._common import print_json
 
@@ -38,13 +38,10 @@ def load_any_model(path: str):
     if not is_arch_model(path):
         model = load_model(path)
         return model, {"kind": "numba", "net": model.spec.to_dict()}
-    try:
-        from ..deep.io import load_arch_model
+    require_extra("torch", f"model {path} (a PyTorch model)")
+    from ..deep.io import load_arch_model
 
-        module, cfg = load_arch_model(path)
-    except ImportError as err:
-        raise ScaleDetectError(f"model {path} is a PyTorch model and needs torch: pip install "
-                               f"'scaledetect[torch]' ({err})") from None
+    module, cfg = load_arch_model(path)
     return module, {"kind": "arch", "arch": cfg["arch"], "width_factor": cfg["width_factor"],
                     "size": cfg["size"]}
 

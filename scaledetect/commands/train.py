@@ -8,13 +8,13 @@ With ``--arch ARCH`` it trains a standard architecture (PyTorch) instead: see ``
 """
 
 import argparse
-import importlib.util
 import math
 import sys
 from pathlib import Path
 
 from ..engine import Engine
 from ..errors import ScaleDetectError
+from ..extras import require_extra
 from ..nn.train import CHECKPOINT, TrainSpec, train
 from ._common import add_net_args, add_task_args, net_from_args, seed, task_from_args
 
@@ -185,13 +185,11 @@ def _run_arch(a: argparse.Namespace) -> int:
             setattr(a, name, value)
     if a.xi is None:
         a.xi = max(1, a.size // 2)
-    from ..deep.archs import ARCHS
+    require_extra("torch", f"--arch {a.arch}")
+    from ..deep.archs import ARCHS, check_size
 
     if a.arch not in ARCHS:
         raise ScaleDetectError(f"arch must be one of {', '.join(ARCHS)}; got arch={a.arch!r}")
-    if importlib.util.find_spec("torch") is None:
-        raise ScaleDetectError("--arch needs PyTorch: pip install 'scaledetect[torch]'")
-    from ..deep.archs import check_size
     from ..deep.train import DeepTrainSpec, resolve_device, train_arch
 
     task = task_from_args(a)

@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from ..errors import ScaleDetectError, require, require_choice
+from ..extras import missing_message
 from ..perturb.spec import Perturbation
 from ..sensitivity.measure import measure
 from ..sensitivity.result import Sensitivities
@@ -36,8 +37,7 @@ def _torch():
     try:
         import torch
     except ImportError as err:  # pragma: no cover - exercised only without torch
-        raise ScaleDetectError("PyTorch models need torch: pip install 'scaledetect[torch]'"
-                               ) from err
+        raise ScaleDetectError(missing_message("torch", "PyTorch models", "need")) from err
     return torch
 
 

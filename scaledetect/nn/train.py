@@ -226,8 +226,9 @@ def train(task: TaskSpec, net: NetSpec, spec: TrainSpec | None = None,
         training (the last checkpoint stays usable).
     threads : int, optional
         engine threads for the duration of training (``Engine(threads=...)``, restored
-        afterwards); ``None`` keeps the current policy. Results do not depend on it. One thread is much faster when the cores
-        are shared with other processes (small per-step kernels then wait for busy threads).
+        afterwards); ``None`` keeps the current policy. Results do not depend on it. One thread
+        is much faster when the cores are shared with other processes (small per-step kernels
+        then wait for busy threads).
 
     Returns
     -------

@@ -6,6 +6,7 @@ one study's experiments through the cache and draws it. A new figure or claim is
 ``Study`` added here, never an edit inside the report or the runner.
 """
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from .trained import (
 )
 
 __all__ = ["FIGURES", "PRESETS", "REPORT", "STUDIES", "Plan", "Preset", "Results", "Study",
-           "make", "plans", "preset_runs"]
+           "make", "missing_extras_note", "plans", "preset_runs"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def plan_pairs(p: Preset) -> PairsPlan:
     return PairsPlan(tuple(t for t, _ in keep.values()), tuple(m for _, m in keep.values()))
 
 
-NOISE = Study(fig12_noise.ID, fig12_noise.CAPTION, plan_noise, draw_noise, noise_claim)
+NOISE = Study(fig12_noise.ID, fig12_noise.CAPTION, plan_noise, draw_noise, noise_claim,
+              extras=("torch",))
 WIDTH = Study(fig14_width.ID, fig14_width.CAPTION, plan_width, draw_width)
 XI = Study(fig15_xi.ID, fig15_xi.CAPTION, plan_xi, draw_xi)
 THEORY_TABLE = Study("theory_vs_mc", None, plan_pairs, report=theory_table)
@@ -87,6 +89,22 @@ FIGURES = tuple(s.id for s in STUDIES.values() if s.figure)
 #: The order of the report's sections.
 REPORT = ("theory_vs_mc", SCALING.id, "trained_claims", "width_distances", SPECTRA.id,
           "channel_sum", NOISE.id, ARCHITECTURES.id)
+
+
+def missing_extras_note(ids) -> str:
+    """One line naming the studies among *ids* drawn without part of their runs, because an
+    extra they use is not installed, and how to install it (empty if nothing is missing).
+    """
+    from ..extras import available, missing_message
+
+    lines = []
+    for extra in sorted({e for sid in ids for e in STUDIES[sid].extras}):
+        if not available(extra):
+            which = [sid for sid in ids if extra in STUDIES[sid].extras]
+            what = "the standard CNNs" if extra == "torch" else "the runs"
+            lines.append(missing_message(extra, f"{what} of {', '.join(which)}", "need")
+                         + "; drawn without them")
+    return "; ".join(lines)
 
 
 def plans(preset: str | Preset) -> dict[str, Plan]:
@@ -127,6 +145,9 @@ def make(study_id: str, out_dir="figures", preset: str = "quick", cache_dir=None
 
     require_choice("figure", study_id, FIGURES)
     study = STUDIES[study_id]
+    note = missing_extras_note([study_id])
+    if note:
+        print(note, file=sys.stderr)
     plan = study.plan(Preset(preset))
     cache = Cache(Path(cache_dir) if cache_dir is not None else Path(out_dir) / ".cache")
     results = run_all(plan.runs(), cache, workers=workers, executor=executor,

@@ -78,6 +78,9 @@ class Study:
         ``draw(out_dir, plan, results) -> [png, pdf, json]``.
     report : callable or None
         ``report(plan, results) -> list[Section]`` (only finished runs are in *results*).
+    extras : tuple of str
+        Optional extras (``scaledetect.extras``) whose runs the study includes when they are
+        installed; without them it plans and draws the rest.
     """
 
     id: str
@@ -85,6 +88,7 @@ class Study:
     plan: Callable
     draw: Callable | None = None
     report: Callable | None = None
+    extras: tuple = ()
 
     @property
     def figure(self) -> bool:

@@ -197,5 +197,6 @@ def deep_claims(plan: DeepPlan, results: Results) -> list[Section]:
 
 
 ARCHITECTURES = Study(fig9_architectures.ID, fig9_architectures.CAPTION, plan_architectures,
-                      draw_architectures, deep_claims)
-LAYERS = Study(fig10_layers.ID, fig10_layers.CAPTION, plan_layers, draw_layers)
+                      draw_architectures, deep_claims, extras=("torch",))
+LAYERS = Study(fig10_layers.ID, fig10_layers.CAPTION, plan_layers, draw_layers,
+               extras=("torch",))

@@ -265,7 +265,7 @@ INIT_VS_TRAINED = Study(fig2_init_vs_trained.ID, fig2_init_vs_trained.CAPTION,
                         plan_init_vs_trained, draw_init_vs_trained)
 TRAINED_CLAIMS = Study("trained_claims", None, plan_trained_claims, report=trained_claims)
 SPECTRA = Study(fig11_spectra.ID, fig11_spectra.CAPTION, plan_spectra, draw_spectra,
-                spectra_claim)
+                spectra_claim, extras=("torch",))
 
 
 #: Relative noise levels of noise-corrupted training (||eta|| = sigma ||x|| on average).
