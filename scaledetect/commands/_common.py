@@ -1,9 +1,9 @@
 """Argument groups and argument types shared by the commands: task, net, perturbation, estimator."""
 
 import argparse
-import json
 import sys
 
+from ..io import dumps_json
 from ..nn.spec import ACTIVATIONS, PARAMETRIZATIONS, NetSpec
 from ..perturb.spec import DIFFEOS, INTERPOLATIONS, NOISE_MATCH, Perturbation
 from ..tasks.spec import NORMS, RULES, SHAPES, TaskSpec
@@ -98,6 +98,5 @@ def add_estimator_args(p: argparse.ArgumentParser) -> None:
 
 
 def print_json(obj: object) -> None:
-    """Print one JSON object on stdout."""
-    json.dump(obj, sys.stdout, default=lambda x: x.item() if hasattr(x, "item") else str(x))
-    sys.stdout.write("\n")
+    """Print one JSON object on stdout: standard JSON, NaN and inf as ``null`` (``dumps_json``)."""
+    sys.stdout.write(dumps_json(obj) + "\n")

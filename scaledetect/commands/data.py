@@ -2,14 +2,13 @@
 
 import argparse
 import contextlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .._random import as_rng
 from ..errors import require
-from ..io import atomic_path
+from ..io import atomic_path, dumps_json
 from ..perturb import diffeo, matched_noise, noise_sigma, temperature
 from ..perturb.spec import Perturbation
 from ..tasks import TaskSpec, sample
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     figure = _figure(task, pert, batch, rng) if args.show else None
     config = {"task": task.to_dict(), "seed": args.seed, "count": args.count}
     _write(args.out, args.show, figure, images=batch.images, labels=batch.labels,
-           positions=batch.positions, config=np.array(json.dumps(config)))
+           positions=batch.positions, config=np.array(dumps_json(config)))
     counts = {y: int(np.sum(batch.labels == y)) for y in (1, -1)}
     wrote = " and ".join(p for p in (args.out, args.show) if p)
     print(f"wrote {wrote}: {args.count} images of shape {batch.images.shape[1:]}, "
