@@ -15,7 +15,9 @@ from ..tasks import TaskSpec, sample
 from ._common import (
     add_perturbation_args,
     add_task_args,
+    check_output,
     perturbation_from_args,
+    require_data_memory,
     seed,
     task_from_args,
 )
@@ -45,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     require(args.count >= 1, "count", "be an integer >= 1", args.count)
     require(args.out is not None or args.show is not None, "--out", "be given (or --show PNG)",
             None)
+    if args.out is not None:
+        check_output("--out", args.out, {})
+    if args.show is not None:
+        check_output("--show", args.show, {"--out": args.out})
+    require_data_memory(task, args.count)
     rng = as_rng(args.seed)
     batch = sample(task, args.count, rng)
     figure = _figure(task, pert, batch, rng) if args.show else None

@@ -12,6 +12,7 @@ from ..errors import require, require_choice
 from ..experiments import EXECUTORS, PRESETS, Cache, run_all
 from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
+from ._common import check_output
 
 #: ``--backend``: which runs to compute (``torch`` = the standard CNNs, run kind ``deep``).
 BACKENDS = ("all", "numba", "torch")
@@ -55,22 +56,25 @@ def run(a: argparse.Namespace) -> int:
     for fig in a.figure:
         require_choice("figure", fig, FIGURES)
 
+    check_output("--out", a.out, {}, folder=True)
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cache = Cache(out / ".cache")
     start = time.perf_counter()
     per_figure = preset(a.preset)  # builds (and validates) every configuration first
     runs = _selected(per_figure, [], "all")  # every run of the preset, each once
-    rerun = {r.key for fig, fig_runs in per_figure.items() for r in fig_runs
-             if fig in a.rerun or "all" in a.rerun}
-    for key in rerun:
-        cache.drop(key)
     todo = _selected(per_figure, a.figure, a.backend)
+    rerun = _rerun_keys(per_figure, a.rerun, todo, a)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Cache(out / ".cache")
+    cache.rerun(rerun)  # computed again below; their old results stay until replaced
     done_before = sum(r.key in cache for r in todo)
     n_all = len(runs)
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
           f"{f' of {n_all}' if len(todo) < n_all else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
+    if cache.damaged:
+        print(f"reproduce: {len(cache.damaged)} cached results could not be read and are "
+              f"computed again: " + "; ".join(f"{k} ({why})" for k, why in
+                                              sorted(cache.damaged.items())))
     try:
         run_all(todo, cache, workers=a.workers, executor=a.executor,
                 scheduler=a.scheduler, progress=not a.no_progress)
@@ -104,6 +108,23 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: wrote {len(figures)} figures, {out / 'results.csv'}, {md}, {page} "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _rerun_keys(per_figure: dict, rerun: list[str], todo: list, a) -> set[str]:
+    """Keys of the runs ``--rerun`` names among those this call computes (``--figure``,
+    ``--backend``): a rerun never touches a result it would not compute again. A figure named
+    by ``--rerun`` with none of its runs among them is refused.
+    """
+    computed = {r.key for r in todo}
+    keys = set()
+    for fig in dict.fromkeys(rerun):
+        mine = {r.key for f, fig_runs in per_figure.items() for r in fig_runs
+                if fig in ("all", f)} & computed
+        require(bool(mine) or fig == "all", "rerun", "name a figure whose runs this call "
+                f"computes (--figure {' '.join(a.figure) or 'all'}, --backend {a.backend}); add "
+                f"--figure {fig} to compute it", fig)
+        keys |= mine
+    return keys
 
 
 def _selected(per_figure: dict, figures: list[str], backend: str) -> list:

@@ -226,6 +226,11 @@ def _init_worker(parent: int, epochs) -> None:
     numba.set_num_threads(1)  # workers share the cores; never change NUMBA_NUM_THREADS itself
     os.environ["SCALEDETECT_COMPILE_ASIDE"] = "0"  # the workers already use every core
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
+    from tqdm import tqdm
+
+    # tqdm's default lock is a multiprocessing semaphore: a worker the parent terminates on
+    # Ctrl-C would leave it to the resource tracker ("leaked semaphore objects" at exit)
+    tqdm.set_lock(threading.RLock())
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
