@@ -172,6 +172,12 @@ THEORY_BYTES_PER_PIXEL = {(1, "block"): 1000, (1, "distance"): 4000, (2, "block"
                           (2, "distance"): 1000}
 
 
+def layer_dims(spec: NetSpec) -> list[int]:
+    """Flattened sizes of every layer of a net: ``N^dim``, ``C N_k^dim`` for k = 1..K, 1."""
+    return ([spec.size ** spec.dim] + [spec.width * n ** spec.dim for n in spec.sizes[1:]]
+            + [1])
+
+
 def positions_bytes(task: TaskSpec, n: int) -> float:
     """Sampled feature positions of *n* configurations: float64 ``(n, 2, p)`` with the copies
     the class-balanced sampler makes (about four).

@@ -14,7 +14,7 @@ from .._memory import require_memory
 from ..errors import ScaleDetectError
 from ..io import save_npz
 from ..nn.io import load_model
-from ._common import check_output
+from ._common import check_output, layer_dims
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,8 +38,8 @@ def run(a: argparse.Namespace) -> int:
         raise ScaleDetectError(f"input must have shape (n, {', '.join(map(str, expected))}) with "
                                f"n >= 1 for this model (dim={spec.dim}, size={spec.size}); got "
                                f"shape {x.shape} from {a.input}")
-    dims = [spec.size ** spec.dim] + [spec.width * n ** spec.dim for n in spec.sizes[1:]] + [1]
-    require_memory("every layer of every image", 2.0 * len(x) * sum(dims) * model.dtype.itemsize,
+    require_memory("every layer of every image",
+                   2.0 * len(x) * sum(layer_dims(spec)) * model.dtype.itemsize,
                    f"{len(x)} images in {a.input}")
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         x = np.ascontiguousarray(x, dtype=model.dtype)

@@ -29,8 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--rerun", action="append", default=[], metavar="FIG",
                    help="compute the runs of figure FIG again even if cached (e.g. "
-                        "fig5_relu_vs_tanh, or 'all'); repeatable. Cached results are otherwise "
-                        "reused only if the code that produced them is unchanged")
+                        "fig5_relu_vs_tanh, or 'all'; with --figure, only runs of those "
+                        "figures); repeatable. Each old result stays until its new one is "
+                        "stored. Cached results are otherwise reused only if the code that "
+                        "produced them is unchanged")
     p.add_argument("--figure", action="append", default=[], metavar="FIG",
                    help="compute only the runs of figure FIG (e.g. fig3_strided); repeatable, "
                         "default every figure. Figures, CSV and report are drawn from every "
@@ -71,10 +73,7 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
           f"{f' of {n_all}' if len(todo) < n_all else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
-    if cache.damaged:
-        print(f"reproduce: {len(cache.damaged)} cached results could not be read and are "
-              f"computed again: " + "; ".join(f"{k} ({why})" for k, why in
-                                              sorted(cache.damaged.items())))
+    _say_damaged(cache)
     try:
         run_all(todo, cache, workers=a.workers, executor=a.executor,
                 scheduler=a.scheduler, progress=not a.no_progress)
@@ -125,6 +124,14 @@ def _rerun_keys(per_figure: dict, rerun: list[str], todo: list, a) -> set[str]:
                 f"--figure {fig} to compute it", fig)
         keys |= mine
     return keys
+
+
+def _say_damaged(cache: Cache) -> None:
+    """Name the cached results that could not be read (``Cache.damaged``): computed again."""
+    if cache.damaged:
+        print(f"reproduce: {len(cache.damaged)} cached results could not be read and are "
+              "computed again: " + "; ".join(f"{k} ({why})" for k, why in
+                                             sorted(cache.damaged.items())))
 
 
 def _selected(per_figure: dict, figures: list[str], backend: str) -> list:

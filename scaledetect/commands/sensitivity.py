@@ -31,6 +31,7 @@ from ._common import (
     add_net_args,
     add_perturbation_args,
     add_task_args,
+    layer_dims,
     net_from_args,
     perturbation_from_args,
     print_json,
@@ -148,9 +149,7 @@ def _measure_numba(a, model, task, images, pert):
                      images.shape[1:], "images")
     require(a.device == "cpu", "device", "be cpu for numba models (it applies to deep models)",
             a.device)
-    spec = model.spec
-    dims = [spec.size ** spec.dim] + [spec.width * n ** spec.dim for n in spec.sizes[1:]] + [1]
-    _require_memory(a, task, images, dims)
+    _require_memory(a, task, images, layer_dims(model.spec))
     model = shuffle_channels(model, a.shuffle_channels, a.shuffle_seed)
     if a.channel_sum:
         model = channel_sum(model)
