@@ -7,9 +7,12 @@ single-threaded), installed here once for the whole command.
 """
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 
 from .engine import Engine
 from .extras import extra_of, missing_message
@@ -49,6 +52,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _one_interrupt(keep_ignoring: bool):
+    """The first Ctrl-C raises ``KeyboardInterrupt``; later ones are ignored while the command
+    cleans up (stops its workers, removes temporary files), so that a second Ctrl-C cannot cut
+    the clean-up short or print "Exception ignored ... KeyboardInterrupt".
+
+    After an interrupt, SIGINT stays ignored until the process exits when *keep_ignoring*
+    (``scaledetect`` run as a program: the interpreter's own shutdown joins threads too);
+    otherwise (``main([...])`` called from Python) the previous handler comes back.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # not ours to change (another thread, or the caller has its own handler)
+        return
+    interrupted = []
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        if not (interrupted and keep_ignoring):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run; any invalid input becomes one line on stderr and status 2.
 
@@ -63,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # --help (0) or a usage error (2), already printed
         return stop.code if isinstance(stop.code, int) else 2
     try:
-        with args._engine(args) if args._engine else Engine():
+        with _one_interrupt(keep_ignoring=argv is None), \
+                (args._engine(args) if args._engine else Engine()):
             return args._run(args) or 0
     except BrokenPipeError:  # e.g. `scaledetect theory --json | head`: the reader left
         sys.stderr.close()

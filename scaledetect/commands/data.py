@@ -2,21 +2,22 @@
 
 import argparse
 import contextlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .._random import as_rng
 from ..errors import require
-from ..io import atomic_path
+from ..io import atomic_path, dumps_json
 from ..perturb import diffeo, matched_noise, noise_sigma, temperature
 from ..perturb.spec import Perturbation
 from ..tasks import TaskSpec, sample
 from ._common import (
     add_perturbation_args,
     add_task_args,
+    check_output,
     perturbation_from_args,
+    require_data_memory,
     seed,
     task_from_args,
 )
@@ -46,12 +47,17 @@ def run(args: argparse.Namespace) -> int:
     require(args.count >= 1, "count", "be an integer >= 1", args.count)
     require(args.out is not None or args.show is not None, "--out", "be given (or --show PNG)",
             None)
+    if args.out is not None:
+        check_output("--out", args.out, {})
+    if args.show is not None:
+        check_output("--show", args.show, {"--out": args.out})
+    require_data_memory(task, args.count)
     rng = as_rng(args.seed)
     batch = sample(task, args.count, rng)
     figure = _figure(task, pert, batch, rng) if args.show else None
     config = {"task": task.to_dict(), "seed": args.seed, "count": args.count}
     _write(args.out, args.show, figure, images=batch.images, labels=batch.labels,
-           positions=batch.positions, config=np.array(json.dumps(config)))
+           positions=batch.positions, config=np.array(dumps_json(config)))
     counts = {y: int(np.sum(batch.labels == y)) for y in (1, -1)}
     wrote = " and ".join(p for p in (args.out, args.show) if p)
     print(f"wrote {wrote}: {args.count} images of shape {batch.images.shape[1:]}, "

@@ -10,9 +10,11 @@ import argparse
 
 import numpy as np
 
+from .._memory import require_memory
 from ..errors import ScaleDetectError
 from ..io import save_npz
 from ..nn.io import load_model
+from ._common import check_output, layer_dims
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +29,7 @@ def run(a: argparse.Namespace) -> int:
     """Load and check model and input, forward in batches, write every layer atomically."""
     if a.batch < 1:
         raise ScaleDetectError(f"batch must be an integer >= 1; got batch={a.batch}")
+    check_output("--out", a.out, {"--model": a.model, "--input": a.input})
     model = load_model(a.model)
     x = read_input(a.input)
     spec = model.spec
@@ -35,22 +38,41 @@ def run(a: argparse.Namespace) -> int:
         raise ScaleDetectError(f"input must have shape (n, {', '.join(map(str, expected))}) with "
                                f"n >= 1 for this model (dim={spec.dim}, size={spec.size}); got "
                                f"shape {x.shape} from {a.input}")
-    if not np.all(np.isfinite(x)):
-        raise ScaleDetectError(f"input must be finite; {a.input} holds NaN or inf")
-    x = np.ascontiguousarray(x, dtype=model.dtype)
+    require_memory("every layer of every image",
+                   2.0 * len(x) * sum(layer_dims(spec)) * model.dtype.itemsize,
+                   f"{len(x)} images in {a.input}")
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        x = np.ascontiguousarray(x, dtype=model.dtype)
+    if not np.all(np.isfinite(x)):  # after the conversion: float64 1e300 is inf in float32
+        raise ScaleDetectError(f"input must be finite in the model's dtype {model.dtype.name} "
+                               f"(|x| <= {float(np.finfo(model.dtype).max):.3g}); {a.input} "
+                               f"holds {int(np.count_nonzero(~np.isfinite(x)))} values that "
+                               f"are NaN or inf, or overflow {model.dtype.name}")
+    arrays = _layers(model, x, a.batch)
+    for name, f in arrays.items():
+        if not np.all(np.isfinite(f)):
+            raise ScaleDetectError(
+                f"model must give finite layers; got NaN or inf in {name} of {a.model} on "
+                f"{a.input} (weights or inputs so large that the layer overflows "
+                f"{model.dtype.name}); nothing written")
+    save_npz(a.out, **arrays)
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
+    print(f"wrote {a.out}: {shapes}")
+    return 0
+
+
+def _layers(model, x: np.ndarray, batch: int) -> dict[str, np.ndarray]:
+    """``{"layer0": ..., "layerK": ..., "output": ...}`` of *x*, forwarded *batch* at a time."""
     parts = None
-    for s in range(0, len(x), a.batch):
-        layers = model.forward(x[s:s + a.batch], layers=True)
+    for s in range(0, len(x), batch):
+        layers = model.forward(x[s:s + batch], layers=True)
         if parts is None:
             parts = [[] for _ in layers]
         for store, f in zip(parts, layers, strict=True):
             store.append(np.asarray(f))
     arrays = {f"layer{k}": np.concatenate(p) for k, p in enumerate(parts[:-1])}
     arrays["output"] = np.concatenate(parts[-1])
-    save_npz(a.out, **arrays)
-    shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
-    print(f"wrote {a.out}: {shapes}")
-    return 0
+    return arrays
 
 
 def read_input(path: str) -> np.ndarray:
@@ -67,11 +89,9 @@ def read_input(path: str) -> np.ndarray:
                     raise ScaleDetectError(f"input {path}: an .npz input must hold an array "
                                            f"'images'; got arrays {obj.files}")
                 obj = obj["images"]
-    except ScaleDetectError:
+    except (ScaleDetectError, FileNotFoundError):
         raise
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError) as err:
+    except Exception as err:  # ValueError (pickles), OSError, EOFError, zipfile.BadZipFile
         raise ScaleDetectError(f"input {path}: not a readable .npy/.npz array without pickle "
                                f"({err})") from None
     x = np.asarray(obj)

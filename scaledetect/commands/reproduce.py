@@ -14,6 +14,7 @@ from ..experiments import report as report_mod
 from ..experiments.tidy import write_csv
 from ..extras import require_extra
 from ..studies.preset import PRESETS
+from ._common import check_output
 
 #: ``--backend``: which runs to compute (``torch`` = the standard CNNs, run kind ``deep``).
 BACKENDS = ("all", "numba", "torch")
@@ -30,8 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--rerun", action="append", default=[], metavar="FIG",
                    help="compute the runs of figure FIG again even if cached (e.g. "
-                        "fig5_relu_vs_tanh, or 'all'); repeatable. Cached results are otherwise "
-                        "reused only if the code that produced them is unchanged")
+                        "fig5_relu_vs_tanh, or 'all'; with --figure, only runs of those "
+                        "figures); repeatable. Each old result stays until its new one is "
+                        "stored. Cached results are otherwise reused only if the code that "
+                        "produced them is unchanged")
     p.add_argument("--figure", action="append", default=[], metavar="FIG",
                    help="compute only the runs of figure FIG (e.g. fig3_strided); repeatable, "
                         "default every figure. Figures, CSV and report are drawn from every "
@@ -43,38 +46,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Validate everything, run what the cache lacks, render figures, CSV and report."""
-    require_choice("preset", a.preset, PRESETS)
-    require_choice("executor", a.executor, EXECUTORS)
-    require(a.workers >= 1, "workers", "be >= 1", a.workers)
-    require(a.scheduler is None or a.executor == "dask", "scheduler",
-            "be given only with --executor dask", a.scheduler)
     from .. import studies  # matplotlib only when needed
 
-    require_choice("backend", a.backend, BACKENDS)
-    if a.backend == "torch":
-        require_extra("torch", "--backend torch")
-    if a.executor == "dask":
-        require_extra("dask", "--executor dask")
-    for fig in a.rerun:
-        require_choice("rerun", fig, ("all", *studies.FIGURES))
-    for fig in a.figure:
-        require_choice("figure", fig, studies.FIGURES)
-
+    _check(a, studies)
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cache = Cache(out / ".cache")
     start = time.perf_counter()
     plans = studies.plans(a.preset)  # builds (and validates) every configuration first
     runs = _selected(plans, [], "all")  # every run of the preset, each once
-    rerun = {r.key for sid, plan in plans.items() for r in plan.runs()
-             if sid in a.rerun or "all" in a.rerun}
-    for key in rerun:
-        cache.drop(key)
     todo = _selected(plans, a.figure, a.backend)
+    rerun = _rerun_keys(plans, a.rerun, todo, a)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Cache(out / ".cache")
+    cache.rerun(rerun)  # computed again below; their old results stay until replaced
     done_before = sum(r.key in cache for r in todo)
     print(f"reproduce: preset {a.preset}, {len(todo)} runs"
           f"{f' of {len(runs)}' if len(todo) < len(runs) else ''} ({done_before} cached"
           f"{f', {len(rerun)} to run again' if rerun else ''}) -> {out}/")
+    _say_damaged(cache)
     note = studies.missing_extras_note(studies.FIGURES)
     if note:
         print(f"reproduce: {note}")
@@ -100,6 +88,50 @@ def run(a: argparse.Namespace) -> int:
     print(f"reproduce: wrote {len(figures)} figures, {out / 'results.csv'}, {md}, {page} "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _check(a: argparse.Namespace, studies) -> None:
+    """Every flag checked before any work (one line naming the flag otherwise)."""
+    require_choice("preset", a.preset, PRESETS)
+    require_choice("executor", a.executor, EXECUTORS)
+    require(a.workers >= 1, "workers", "be >= 1", a.workers)
+    require(a.scheduler is None or a.executor == "dask", "scheduler",
+            "be given only with --executor dask", a.scheduler)
+    require_choice("backend", a.backend, BACKENDS)
+    if a.backend == "torch":
+        require_extra("torch", "--backend torch")
+    if a.executor == "dask":
+        require_extra("dask", "--executor dask")
+    for fig in a.rerun:
+        require_choice("rerun", fig, ("all", *studies.FIGURES))
+    for fig in a.figure:
+        require_choice("figure", fig, studies.FIGURES)
+    check_output("--out", a.out, {}, folder=True)
+
+
+def _rerun_keys(plans: dict, rerun: list[str], todo: list, a) -> set[str]:
+    """Keys of the runs ``--rerun`` names among those this call computes (``--figure``,
+    ``--backend``): a rerun never touches a result it would not compute again. A figure named
+    by ``--rerun`` with none of its runs among them is refused.
+    """
+    computed = {r.key for r in todo}
+    keys = set()
+    for fig in dict.fromkeys(rerun):
+        mine = {r.key for sid, plan in plans.items() for r in plan.runs()
+                if fig in ("all", sid)} & computed
+        require(bool(mine) or fig == "all", "rerun", "name a figure whose runs this call "
+                f"computes (--figure {' '.join(a.figure) or 'all'}, --backend {a.backend}); add "
+                f"--figure {fig} to compute it", fig)
+        keys |= mine
+    return keys
+
+
+def _say_damaged(cache: Cache) -> None:
+    """Name the cached results that could not be read (``Cache.damaged``): computed again."""
+    if cache.damaged:
+        print(f"reproduce: {len(cache.damaged)} cached results could not be read and are "
+              "computed again: " + "; ".join(f"{k} ({why})" for k, why in
+                                             sorted(cache.damaged.items())))
 
 
 def _draw(studies, plans: dict, results, out: Path) -> list[tuple[Path, str]]:

@@ -32,9 +32,11 @@ from ._common import (
     add_net_args,
     add_perturbation_args,
     add_task_args,
+    layer_dims,
     net_from_args,
     perturbation_from_args,
     print_json,
+    require_probe_memory,
     seed,
     task_from_args,
 )
@@ -84,6 +86,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _images(path: str) -> np.ndarray:
     """The ``images`` array of a user's ``.npz`` (``labels`` optional, checked, unused)."""
+    with open(path, "rb") as fh:  # FileNotFoundError / IsADirectoryError: the CLI names the file
+        if fh.read(2) != b"PK":
+            raise ScaleDetectError(f"images file {path}: not an .npz file (save your images with "
+                                   "numpy.savez(path, images=x))")
     try:
         arrays = load_npz(path)
     except ValueError as err:
@@ -121,6 +127,15 @@ def _check_input(path: str, want: tuple, got: tuple, flags: str) -> None:
                                f"images {tuple(want)}; got {tuple(got)}")
 
 
+def _require_memory(a, task, images, dims) -> None:
+    """Refuse a probe set that cannot fit in memory (``require_probe_memory``)."""
+    if task is not None:
+        probe, shape = 4096 if a.probe is None else a.probe, task.image_shape
+    else:
+        probe, shape = len(images) if a.probe is None else a.probe, images.shape[1:]
+    require_probe_memory(task, probe, shape, dims, a.batch_size, a.estimator)
+
+
 def _measure_numba(a, model, task, images, pert):
     if task is not None:
         spec = model.spec
@@ -133,6 +148,7 @@ def _measure_numba(a, model, task, images, pert):
                      images.shape[1:], "images")
     require(a.device == "cpu", "device", "be cpu for numba models (it applies to deep models)",
             a.device)
+    _require_memory(a, task, images, layer_dims(model.spec))
     model = shuffle_channels(model, a.shuffle_channels, a.shuffle_seed)
     if a.channel_sum:
         model = channel_sum(model)
@@ -151,6 +167,7 @@ def _measure_deep(a, module, cfg, task, images, pert):
         _check_input(a.model, want, images.shape[1:], "images")
     require(a.probe_noise == 0, "probe-noise", "be 0 for a PyTorch model (it applies to numba "
             "models)", a.probe_noise)
+    _require_memory(a, task, images, None)
     module = shuffle_channels(module, a.shuffle_channels, a.shuffle_seed)
     if a.channel_sum:
         module = channel_sum(module)

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import math
 
 from ..errors import require
 from ..perturb.spec import SHIFT_RULES
@@ -44,15 +45,18 @@ def run(args: argparse.Namespace) -> int:
     if args.init:
         from ..theory import nngp
 
-        require(args.bias_std >= 0, "bias-std", "be a number >= 0", args.bias_std)
+        require(math.isfinite(args.bias_std) and args.bias_std >= 0, "bias-std",
+                "be a finite number >= 0", args.bias_std)
         require(args.noise_draws >= 2, "noise-draws", "be an integer >= 2", args.noise_draws)
         net = _common.net_from_args(args, pooling=False)
+        _common.require_nngp_memory(task, args.noise_draws)
         res = nngp(task, net, pert, bias_std=args.bias_std, n_noise=args.noise_draws,
                    rng=args.seed)
     else:
         from ..theory import predict
 
         net = _common.net_from_args(args, pooling=True)
+        _common.require_theory_memory(task)
         res = predict(task, net, pert)
     if args.json:
         _common.print_json(res.to_dict())

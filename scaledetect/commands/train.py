@@ -16,7 +16,14 @@ from ..engine import Engine
 from ..errors import ScaleDetectError
 from ..extras import require_extra
 from ..nn.train import CHECKPOINT, TrainSpec, train
-from ._common import add_net_args, add_task_args, net_from_args, seed, task_from_args
+from ._common import (
+    add_net_args,
+    add_task_args,
+    net_from_args,
+    require_train_memory,
+    seed,
+    task_from_args,
+)
 
 _D = TrainSpec()
 _NUMBA_TASK = {"dim": 1, "size": 128, "rule": "block", "gap": 0.0}
@@ -121,6 +128,7 @@ def run(a: argparse.Namespace) -> int:
                      record_every=a.record_every, checkpoint_every=a.checkpoint_every,
                      dtype=a.dtype, bias_std=a.bias_std, data_seed=a.data_seed,
                      train_noise=a.train_noise)
+    require_train_memory(task, spec.n_train, spec.n_test, 8 if spec.dtype == "float64" else 4)
     out = _out_dir(a)
     resumed = a.resume and (out / CHECKPOINT).exists()
     progress = sys.stderr.isatty() if a.progress is None else a.progress
@@ -202,6 +210,7 @@ def _run_arch(a: argparse.Namespace) -> int:
                          n_test=a.n_test, train_noise=a.train_noise, data_seed=a.data_seed,
                          **opt).resolved()
     resolve_device(a.device)
+    require_train_memory(task, spec.n_train, spec.n_test, 4)
     out = _out_dir(a)
     progress = sys.stderr.isatty() if a.progress is None else a.progress
     try:

@@ -20,8 +20,9 @@ import zipfile
 
 import numpy as np
 
-from ..errors import ScaleDetectError
-from ..io import load_npz, save_npz
+from ..errors import ScaleDetectError, require, require_int, require_real
+from ..io import dumps_json, load_npz, save_npz
+from ..tasks.spec import TaskSpec
 
 FORMAT = "scaledetect-arch-model"
 VERSION = 1
@@ -85,7 +86,24 @@ def save_arch_model(path: str | os.PathLike, module, config: dict) -> None:
     arrays = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
     if "config" in arrays:
         raise ScaleDetectError("module state dict must not have a key named 'config'")
-    save_npz(path, config=np.array(json.dumps(cfg)), **arrays)
+    save_npz(path, config=np.array(dumps_json(cfg)), **arrays)
+
+
+def _check_config(cfg: dict, where: str) -> None:
+    """Types of the config fields a deep model is built and measured from (as the CLI's)."""
+    try:
+        require(isinstance(cfg.get("arch"), str), "arch", "be the name of an architecture",
+                cfg.get("arch"))
+        require_real("width_factor", cfg.get("width_factor"))
+        require(cfg["width_factor"] > 0, "width_factor", "be > 0", cfg["width_factor"])
+        require_int("size", cfg.get("size"), 2)
+        task = cfg.get("task")
+        require(task is None or isinstance(task, dict), "task", "be an object of TaskSpec "
+                "fields", task)
+        if task:
+            TaskSpec(**task)
+    except (ScaleDetectError, TypeError) as err:
+        raise ScaleDetectError(f"{where}: invalid config: {err}") from None
 
 
 def load_arch_model(path: str | os.PathLike):
@@ -113,6 +131,7 @@ def load_arch_model(path: str | os.PathLike):
         raise ScaleDetectError(f"{where}: 'config' must be a JSON object with format {FORMAT!r} "
                                f"version {VERSION}")
     arrays.pop("config")
+    _check_config(cfg, where)
     try:
         module = build(cfg.get("arch"), cfg.get("width_factor"), cfg.get("size"))
     except ScaleDetectError as err:
@@ -131,6 +150,9 @@ def load_arch_model(path: str | os.PathLike):
         if a.shape != tuple(t.shape) or a.dtype != np.dtype(want):
             raise ScaleDetectError(f"{where}: array {k} must have shape {tuple(t.shape)} and "
                                    f"dtype {want}; got shape {a.shape} dtype {a.dtype}")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ScaleDetectError(f"{where}: array {k} must be finite; got "
+                                   f"{int(np.count_nonzero(~np.isfinite(a)))} NaN or inf values")
         state[k] = torch.from_numpy(np.ascontiguousarray(a))
     module.load_state_dict(state)
     return module.eval(), cfg

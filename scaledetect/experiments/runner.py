@@ -209,6 +209,11 @@ def _init_worker(parent: int, epochs) -> None:
     # the workers share the cores: one thread each, and no compiling aside (they use every core)
     Engine(threads=1, compile_aside=False).install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
+    from tqdm import tqdm
+
+    # tqdm's default lock is a multiprocessing semaphore: a worker the parent terminates on
+    # Ctrl-C would leave it to the resource tracker ("leaked semaphore objects" at exit)
+    tqdm.set_lock(threading.RLock())
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 

@@ -22,8 +22,8 @@ from dataclasses import fields
 import numpy as np
 
 from ..activations import PARAMETERS
-from ..errors import ScaleDetectError
-from ..io import load_npz, save_npz
+from ..errors import ScaleDetectError, require, require_path
+from ..io import dumps_json, load_npz, save_npz
 from .model import CNN, param_shapes
 from .spec import NetSpec
 
@@ -56,9 +56,13 @@ def save_model(path: str | os.PathLike, model) -> None:
         If the model's parameters do not match its own spec (nothing is written).
 
     """
+    require_path("path", path)
+    require(all(hasattr(model, a) for a in ("spec", "params", "dtype"))
+            and isinstance(model.spec, NetSpec), "model", "be a CNN (a NetSpec spec, params "
+            "and dtype)", model)
     config = model_config(model)
     arrays = _validated(dict(model.params), model.spec, config["dtype"], "model.params")
-    save_npz(path, config=np.array(json.dumps(config)), **arrays)
+    save_npz(path, config=np.array(dumps_json(config)), **arrays)
 
 
 def load_model(path: str | os.PathLike):
@@ -84,6 +88,7 @@ def load_model(path: str | os.PathLike):
         If the file cannot be read.
 
     """
+    require_path("path", path)
     where = f"model file {os.fspath(path)}"
     with open(path, "rb") as fh:  # FileNotFoundError / OSError propagate (the CLI names the file)
         if fh.read(2) != b"PK":
@@ -102,7 +107,10 @@ def load_model(path: str | os.PathLike):
         raise ScaleDetectError(f"{where}: not a readable .npz file ({err})") from None
     spec, dtype = parse_config(arrays.pop("config", None), where)
     params = _validated(arrays, spec, dtype, where)
-    return CNN(spec, params, dtype=np.dtype(dtype))
+    try:
+        return CNN(spec, params, dtype=np.dtype(dtype))
+    except ScaleDetectError as err:  # e.g. a non-finite weight
+        raise ScaleDetectError(f"{where}: {err}") from None
 
 
 def parse_config(config: np.ndarray | None, where: str = "model file") -> tuple[NetSpec, str]:

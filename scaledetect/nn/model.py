@@ -43,7 +43,14 @@ from ..engine import (
     threads,
     wait_aside,
 )
-from ..errors import ScaleDetectError, require
+from ..errors import (
+    ScaleDetectError,
+    real_array,
+    require,
+    require_bool,
+    require_instance,
+    require_real,
+)
 from .spec import NetSpec
 from .workspace import Workspace, WorkspaceCache
 
@@ -149,8 +156,7 @@ class CNN:
         if dtype is None:
             dt = np.asarray(params["readout.weight"]).dtype
             dtype = dt if dt in DTYPES else np.float32
-        dtype = np.dtype(dtype)
-        require(dtype in DTYPES, "dtype", "be float32 or float64", dtype.name)
+        dtype = _dtype(dtype)
         self.spec = spec
         self.dtype = dtype
         self._offsets = {}
@@ -163,10 +169,9 @@ class CNN:
         self._views = {name: self.theta[a:a + int(np.prod(sh))].reshape(sh)
                        for name, (a, sh) in self._offsets.items()}
         for name, shape in shapes.items():
-            a = np.asarray(params[name])
+            a = real_array(f"params[{name!r}]", params[name], finite=False)
             require(a.shape == shape, f"params[{name!r}].shape", f"be {shape}", a.shape)
-            require(np.all(np.isfinite(a)), f"params[{name!r}]", "be finite", "non-finite values")
-            self._views[name][...] = a
+            _assign_finite(self._views[name], a, f"params[{name!r}]")
         self.params = dict(self._views)
         act = spec.activation
         self._act = act.code
@@ -206,9 +211,9 @@ class CNN:
             a = params.get(name, None)
             if a is not v:
                 require(a is not None, "params", f"keep the key {name!r}", sorted(params))
-                a = np.asarray(a)
+                a = real_array(f"params[{name!r}]", a, finite=False)
                 require(a.shape == v.shape, f"params[{name!r}].shape", f"be {v.shape}", a.shape)
-                v[...] = a
+                _assign_finite(v, a, f"params[{name!r}]")
                 params[name] = v
 
     def parts(self, n: int) -> int:
@@ -226,15 +231,23 @@ class CNN:
         return self._cache.get(n, train, part)
 
     def _input(self, x) -> np.ndarray:
+        """*x* checked (real, shape ``(n, 1, N[, N])``, finite in the model dtype) and flat."""
         spec = self.spec
-        x = np.asarray(x)
+        x = real_array("x", x, finite=False)
         shape = (1,) + (spec.size,) * spec.dim
         if x.ndim != 2 + spec.dim or x.shape[1:] != shape or x.shape[0] < 1:
             raise ScaleDetectError(f"x must have shape (n, {', '.join(map(str, shape))}) with "
                                    f"n >= 1 (dim={spec.dim}, size={spec.size}); got "
                                    f"x.shape={x.shape}")
-        require(np.issubdtype(x.dtype, np.number), "x", "be a numeric array", x.dtype)
-        return np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            xf = np.ascontiguousarray(x, dtype=self.dtype).reshape(-1)
+        bad = int(np.count_nonzero(~np.isfinite(xf)))
+        if bad:  # after the conversion: 1e300 is finite in float64, inf in float32
+            raise ScaleDetectError(
+                f"x must be finite in the model's dtype {self.dtype.name} (|x| <= "
+                f"{float(np.finfo(self.dtype).max):.3g}); got {bad} NaN or inf values of "
+                f"{xf.size}")
+        return xf
 
     def _forward_kernel(self, xf: np.ndarray, ws: Workspace, out: np.ndarray,
                         parts: int = 1) -> None:
@@ -295,6 +308,7 @@ class CNN:
             Or the list ``[f_0 (n, 1, N[, N]), f_k (n, C, N_k[, N_k]) ..., out (n,)]``
             (model dtype, fresh arrays).
         """
+        require_bool("layers", layers)
         xf = self._input(x)
         spec = self.spec
         m = spec.size ** spec.dim
@@ -389,6 +403,29 @@ class CNN:
         return f"CNN({self.spec!r}, dtype={self.dtype.name}, n_params={self.n_params})"
 
 
+def _dtype(dtype) -> np.dtype:
+    """*dtype* as a numpy dtype, float32 or float64, else ``ScaleDetectError``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    require(dt is not None and dt in DTYPES, "dtype", "be float32 or float64",
+            dtype if dt is None else dt.name)
+    return dt
+
+
+def _assign_finite(view: np.ndarray, a: np.ndarray, name: str) -> None:
+    """``view[...] = a``, then raise unless every value is finite in the view's dtype (a
+    float64 3e39 becomes inf in float32).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        view[...] = a
+    if not np.all(np.isfinite(view)):
+        bad = int(np.count_nonzero(~np.isfinite(view)))
+        require(False, name, f"be finite in dtype {view.dtype.name} (|w| <= "
+                f"{float(np.finfo(view.dtype).max):.3g})", f"{bad} NaN or inf values")
+
+
 def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -> CNN:
     """A CNN at initialization: weights and biases i.i.d. Gaussian, readout bias 0.
 
@@ -406,7 +443,10 @@ def init_cnn(spec: NetSpec, rng=None, dtype=np.float32, bias_std: float = 1.0) -
     bias_std^2)``, ``beta ~ N(0, 1)``, readout bias 0. Draws in storage order (layer by layer,
     weight then bias, then the readout), in float64, then cast.
     """
+    require_instance("spec", spec, NetSpec)
+    require_real("bias_std", bias_std)
     require(bias_std >= 0, "bias_std", "be >= 0", bias_std)
+    dtype = _dtype(dtype)
     gen = as_rng(rng)
     params = {}
     for name, shape in param_shapes(spec).items():

@@ -3,7 +3,14 @@
 from dataclasses import asdict, dataclass
 
 from .. import activations
-from ..errors import require, require_choice
+from ..errors import (
+    plain_scalars,
+    require,
+    require_bool,
+    require_choice,
+    require_int,
+    require_real,
+)
 
 #: The activation names (``scaledetect.activations`` holds their records).
 ACTIVATIONS = activations.names()
@@ -63,10 +70,13 @@ class NetSpec:
         self.activation  # noqa: B018 (checks act and its parameters)
         require_choice("param", self.param, PARAMETRIZATIONS)
         for name in ("size", "depth", "filter", "stride", "width"):
-            v = getattr(self, name)
-            require(int(v) == v and v >= 1, name, "be an integer >= 1", v)
+            require_int(name, getattr(self, name), 1)
+        require_bool("bias", self.bias)
+        require_real("alpha", self.alpha)
         require(self.alpha > 0, "alpha", "be > 0", self.alpha)
+        require_real("gain", self.gain)
         require(self.gain > 0, "gain", "be > 0", self.gain)
+        plain_scalars(self)
         n = self.size
         for k in range(1, self.depth + 1):
             require(n % self.stride == 0, "stride", "divide the side of every layer's input",

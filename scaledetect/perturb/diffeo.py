@@ -3,7 +3,8 @@
 import numpy as np
 
 from .._random import as_rng
-from ..errors import require
+from ..errors import real_array, require, require_bool, require_instance
+from ..tasks.labels import check_positions
 from ..tasks.render import render
 from ..tasks.spec import TaskSpec
 from .maxent import default_temperature, deform, maxent_field
@@ -39,9 +40,12 @@ def diffeo(task: TaskSpec, pert: Perturbation, images: np.ndarray, positions: np
         deformed by ``maxent_field`` at ``temperature(pert, N)`` with ``pert.cutoff`` and
         ``pert.interp``, wrapping around the edges iff ``task.periodic`` (else clamping).
     """
-    x = np.asarray(images)
+    require_instance("task", task, TaskSpec)
+    require_instance("pert", pert, Perturbation)
+    x = real_array("images", images)
     require(x.shape[1:] == task.image_shape, "images.shape", f"be (n,) + {task.image_shape}",
             x.shape)
+    positions = check_positions(task, positions)
     require(len(positions) == len(x), "positions", f"have one row per image ({len(x)})",
             len(positions))
     rng = as_rng(rng)
@@ -70,7 +74,9 @@ def maxent_deform(images: np.ndarray, pert: Perturbation,
     -------
     float32, the shape of *images*
     """
-    x = np.asarray(images)
+    require_instance("pert", pert, Perturbation)
+    require_bool("periodic", periodic)
+    x = real_array("images", images)
     require(x.ndim in (3, 4), "images.shape", "be (n, C, N) or (n, C, N, N)", x.shape)
     size = x.shape[-1]
     field = maxent_field(x.ndim - 2, size, len(x), temperature(pert, size), pert.cutoff,

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._random import as_rng
-from ..errors import require, require_choice
+from ..errors import real_array, require, require_choice, require_real
 from .spec import NOISE_MATCH
 
 _ROWS_BYTES = 1 << 20  # float64 working copy per row chunk of ``change_sq``: stays in cache
@@ -11,7 +11,7 @@ _ROWS_BYTES = 1 << 20  # float64 working copy per row chunk of ``change_sq``: st
 
 def _check_pair(clean, deformed) -> tuple[np.ndarray, np.ndarray]:
     """*clean*, *deformed* as arrays of one shape ``(n, C, N[, N])`` (dtypes kept, no copy)."""
-    c, d = np.asarray(clean), np.asarray(deformed)
+    c, d = real_array("clean", clean), real_array("deformed", deformed)
     require(c.ndim >= 2, "clean.shape", "be (n, C, N[, N])", c.shape)
     require(d.shape == c.shape, "deformed.shape", f"equal clean.shape {c.shape}", d.shape)
     return c, d
@@ -116,6 +116,7 @@ def matched_eta(clean: np.ndarray, deformed: np.ndarray, match: str = "batch",
     if match == "batch":
         if sigma is None:
             sigma = noise_sigma(c, d)
+        require_real("sigma", sigma, "or None")
         require(sigma >= 0, "sigma", "be >= 0", sigma)
         g *= np.float32(sigma)
         return g

@@ -3,9 +3,9 @@
 import numpy as np
 
 from .._random import as_rng
-from ..errors import require, require_choice
+from ..errors import require, require_choice, require_real
 from ..tasks.configs import enumerate_configs, require_discrete
-from ..tasks.labels import check_positions, labels
+from ..tasks.labels import check_positions, label_codes, labels
 from ..tasks.spec import TaskSpec
 from .spec import SHIFT_RULES
 
@@ -50,7 +50,7 @@ def _allowed(task: TaskSpec, rule: str, trial: np.ndarray, start: np.ndarray, f:
     the configuration unchanged (label 0 = coincident, outside or in the gap band).
     ``authors2d``: nothing more.
     """
-    lab = labels(task, trial)
+    lab = label_codes(task, trial)  # 0 outside the image
     if rule == "label" or (rule == "auto" and task.rule == "distance"):
         return lab == y
     ok = lab != 0
@@ -108,6 +108,7 @@ def shift(task: TaskSpec, positions: np.ndarray, rng: np.random.Generator | int 
     the result is distributed exactly as ``shift_outcomes``.
     """
     require_choice("rule", rule, SHIFT_RULES)
+    require_real("delta", delta)
     pos, y = _valid(task, positions)
     rng = as_rng(rng)
     n = len(pos)

@@ -2,7 +2,7 @@
 
 from dataclasses import asdict, dataclass
 
-from ..errors import require, require_choice
+from ..errors import plain_scalars, require, require_choice, require_real
 
 DIFFEOS = ("shift", "maxent")
 INTERPOLATIONS = ("linear", "gaussian", "nearest")
@@ -54,10 +54,14 @@ class Perturbation:
         require_choice("interp", self.interp, INTERPOLATIONS)
         require_choice("noise_match", self.noise_match, NOISE_MATCH)
         require_choice("shift_rule", self.shift_rule, SHIFT_RULES)
+        require_real("delta", self.delta)
         require(self.delta > 0, "delta", "be > 0", self.delta)
+        require_real("cutoff", self.cutoff)
         require(self.cutoff >= 1, "cutoff", "be >= 1", self.cutoff)
-        require(self.temperature is None or self.temperature > 0, "temperature", "be > 0",
-                self.temperature)
+        if self.temperature is not None:
+            require_real("temperature", self.temperature, "or None")
+            require(self.temperature > 0, "temperature", "be > 0", self.temperature)
+        plain_scalars(self)
 
     def to_dict(self) -> dict:
         """Plain-JSON description."""

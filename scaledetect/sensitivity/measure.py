@@ -59,7 +59,7 @@ lowers the variance).
 
 import numpy as np
 
-from ..errors import require, require_choice
+from ..errors import ScaleDetectError, require, require_bool, require_choice, require_int
 from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
@@ -118,8 +118,8 @@ def _elasticity(source, x: np.ndarray, x_noise: np.ndarray, clean: list,
 def _check_input(source, task: TaskSpec | None, images, pert, probe, estimator) -> tuple:
     """Validate the arguments of ``measure`` against the source; return the probe image shape."""
     require(isinstance(pert, Perturbation), "pert", "be a Perturbation", type(pert).__name__)
-    require(probe is None or (isinstance(probe, (int, np.integer)) and probe >= 2), "probe",
-            "be an integer >= 2 or None", probe)
+    if probe is not None:
+        require_int("probe", probe, 2)
     require_choice("estimator", estimator, ESTIMATORS)
     require((task is None) != (images is None), "task/images", "give exactly one of them",
             f"task={'set' if task is not None else None}, "
@@ -205,6 +205,7 @@ def measure(model, task: TaskSpec | None = None,
     """
     source = as_source(model)
     shape = _check_input(source, task, images, pert, probe, estimator)
+    require_bool("channel_mean", channel_mean)
     seed = _probe.root_seed(rng)
     ps = (_probe.draw(task, pert, 4096 if probe is None else int(probe), seed, probe_noise)
           if task is not None else _probe.draw_images(images, pert, probe, seed, probe_noise))
@@ -230,6 +231,22 @@ def _config(ps, estimator: str, channel_mean: bool) -> dict:
             "probe_noise": ps.probe_noise, "probe_noise_std": ps.corrupt_std}
 
 
+def _require_finite(source, b) -> None:
+    """Raise unless every layer of batch *b* (clean, deformed and noisy probes) is finite: a
+    NaN or inf (weights or biases so large that a layer overflows) would spoil every sum.
+    """
+    for what, reps in (("probes", b.clean), ("deformed probes", b.diffeo),
+                       ("noisy probes", b.noise)):
+        for i, f in enumerate(reps):
+            if not np.all(np.isfinite(f)):
+                labels = tuple(getattr(source, "labels", None) or ())
+                label = labels[i] if i < len(labels) else i
+                raise ScaleDetectError(
+                    f"model must give finite layers; got NaN or inf at layer {label} on the "
+                    f"{what} {b.start}..{b.start + len(f) - 1} (weights or inputs so large "
+                    f"that the layer overflows its dtype)")
+
+
 def _run(source, ps, batch_size: int, channel_mean: bool, estimator: str) -> dict:
     """Stream the probe set through *source* into the estimator; return its ``finish()``.
 
@@ -247,10 +264,12 @@ def _run(source, ps, batch_size: int, channel_mean: bool, estimator: str) -> dic
     want_e = mean and ps.pert.noise_match == "batch"
 
     def start(b):  # batch 0, before any batch's sums
+        _require_finite(source, b)
         if mean:
             acc.start(b.clean, b.diffeo, b.noise)
 
     def measure_batch(src, b):
+        _require_finite(source, b)
         n0 = min(block, len(b.x))
         e = (_elasticity(src, b.x[:n0], b.x_noise[:n0], [f[:n0] for f in b.clean], channel_mean)
              if want_e and b.start == 0 else None)

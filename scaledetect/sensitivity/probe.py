@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import engine, perturb, tasks
-from ..errors import require
+from ..errors import real_array, require
 from ..perturb.noise import change_sq
 from ..perturb.spec import Perturbation
 from ..tasks.spec import TaskSpec
@@ -275,12 +275,11 @@ def draw_images(images: np.ndarray, pert: Perturbation, probe: int | None,
         sigma and corrupt_std over the ``C N^dim`` entries of an image (see
         ``perturb.noise_sigma``, ``perturb.corruption_std``).
     """
-    x = np.asarray(images)
+    x = real_array("images", images, finite=False)  # finite: checked below, as float32
     require(x.ndim in (3, 4) and (x.ndim == 3 or x.shape[-1] == x.shape[-2]), "images.shape",
             "be (n, C, N) or (n, C, N, N)", x.shape)
     require(x.shape[-1] >= 2 and x.shape[1] >= 1, "images.shape",
             "have at least one channel and side N >= 2", x.shape)
-    require(np.issubdtype(x.dtype, np.number), "images", "be a numeric array", x.dtype)
     require(pert.diffeo == "maxent", "diffeo",
             "be maxent for a user's images (they carry no feature positions to shift)",
             pert.diffeo)
@@ -291,8 +290,10 @@ def draw_images(images: np.ndarray, pert: Perturbation, probe: int | None,
         idx = np.sort(_stream(seed, _POSITIONS, 0).choice(n, int(probe), replace=False))
         x = x[idx]
     require(len(x) >= 2, "images", "hold at least 2 images", len(x))
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    require(bool(np.all(np.isfinite(x))), "images", "be finite", "non-finite values")
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    require(bool(np.all(np.isfinite(x))), "images", "be finite as float32 (|x| <= 3.4e38)",
+            "non-finite values")
     ps = ImageProbeSet(x, pert, seed, None)
     return _levels(ps, x[0].size, probe_noise)
 

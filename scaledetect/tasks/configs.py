@@ -6,8 +6,8 @@ import math
 import numpy as np
 
 from .._random import as_rng
-from ..errors import ScaleDetectError, require
-from .labels import canonical, labels, pair_distance
+from ..errors import ScaleDetectError, require, require_instance, require_int
+from .labels import canonical, label_codes, labels, pair_distance
 from .spec import TaskSpec
 
 #: Largest number of unordered site pairs that ``enumerate_configs`` builds (1D: size <= 1024,
@@ -64,6 +64,7 @@ def enumerate_configs(task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
     ScaleDetectError
         For blobs, when a class is empty, or when there are more than ``MAX_PAIRS`` pairs.
     """
+    require_instance("task", task, TaskSpec)
     require_discrete(task, "enumeration")
     require(n_pairs(task) <= MAX_PAIRS, "size", f"give at most {MAX_PAIRS} position pairs to "
             "enumerate (use sample_positions)", task.size, f"dim={task.dim}, shape={task.shape}")
@@ -181,7 +182,7 @@ def _rejection(task: TaskSpec, y: int, count: int, rng: np.random.Generator) -> 
         if _periodic(task):
             b = np.mod(b, N)
         pos = np.stack([a, b], 1)
-        pos = pos[labels(task, pos) == y]
+        pos = pos[label_codes(task, pos) == y]  # 0 for a feature outside the image
         found.append(pos)
         have += len(pos)
         proposed += batch
@@ -215,7 +216,8 @@ def sample_positions(task: TaskSpec, n: int,
     positions : float64 ``(n, 2, p)``, canonical order
     labels : int8 ``(n,)``
     """
-    require(isinstance(n, (int, np.integer)) and n >= 0, "n", "be an integer >= 0", n)
+    require_instance("task", task, TaskSpec)
+    require_int("n", n, 0)
     rng = as_rng(rng)
     require_both_classes(task)
     n_plus = n // 2 + (int(rng.integers(2)) if n % 2 else 0)

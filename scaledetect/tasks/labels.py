@@ -2,13 +2,16 @@
 
 import numpy as np
 
-from ..errors import require
+from ..errors import real_array, require, require_instance
 from .spec import TaskSpec
 
 
 def check_positions(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
-    """Return *positions* as float64 ``(n, 2, p)``; raise unless the shape fits *task*."""
-    pos = np.asarray(positions, dtype=np.float64)
+    """Return *positions* as float64 ``(n, 2, p)``; raise unless *task* is a ``TaskSpec`` and
+    the positions are finite real numbers whose shape fits it.
+    """
+    require_instance("task", task, TaskSpec)
+    pos = real_array("positions", positions).astype(np.float64, copy=False)
     p = task.coords
     require(pos.ndim == 3 and pos.shape[1:] == (2, p), "positions.shape", f"be (n, 2, {p})",
             pos.shape, f"shape={task.shape}, dim={task.dim}")
@@ -45,10 +48,27 @@ def labels(task: TaskSpec, positions: np.ndarray) -> np.ndarray:
     int8 array ``(n,)``
         ``block``: +1 iff ``floor(pos / xi)`` agrees in every coordinate, else -1.
         ``distance``: +1 iff ``d < xi - gap/2``, -1 iff ``d >= xi + gap/2``.
-        0 (excluded) when the distance falls in the gap, when the features coincide, or when a
-        feature lies outside the image ``[0, size)`` in some coordinate.
+        0 (excluded) when the distance falls in the gap or when the features coincide.
+
+    Raises
+    ------
+    ScaleDetectError
+        Unless every coordinate lies in the image, ``0 <= position < size``: a position
+        outside it is not a configuration of the task (the torus of ``periodic`` is [0, size)
+        too).
     """
     pos = check_positions(task, positions)
+    if pos.size:
+        lo, hi = float(pos.min()), float(pos.max())
+        require(lo >= 0 and hi < task.size, "positions", "lie in the image, 0 <= position < "
+                "size", f"min {lo:g}, max {hi:g}", f"size={task.size}")
+    return label_codes(task, pos)
+
+
+def label_codes(task: TaskSpec, pos: np.ndarray) -> np.ndarray:
+    """``labels`` of checked float64 positions ``(n, 2, p)`` (``check_positions``), with 0 also
+    for a feature outside the image: what the samplers and the shift use to reject moves.
+    """
     a, b = pos[:, 0], pos[:, 1]
     valid = np.all((pos >= 0) & (pos < task.size), axis=(1, 2)) & np.any(a != b, axis=1)
     if task.rule == "block":

@@ -2,7 +2,14 @@
 
 from dataclasses import asdict, dataclass
 
-from ..errors import require, require_choice
+from ..errors import (
+    plain_scalars,
+    require,
+    require_bool,
+    require_choice,
+    require_int,
+    require_real,
+)
 
 SHAPES = ("points", "stripes", "blobs")
 RULES = ("block", "distance")
@@ -69,14 +76,18 @@ class TaskSpec:
         require_choice("norm", self.norm, NORMS)
         require_choice("amplitude", self.amplitude, AMPLITUDES)
         require(self.shape != "stripes" or self.dim == 2, "dim", "be 2 for shape=stripes", self.dim)
-        require(int(self.size) == self.size and self.size >= 2, "size", "be an integer >= 2",
-                self.size)
+        require_int("size", self.size, 2)
+        require_real("xi", self.xi)
         require(1 <= self.xi <= self.size, "xi", "satisfy 1 <= xi <= size", self.xi,
                 f"size={self.size}")
         require(self.rule != "block" or float(self.xi).is_integer(), "xi",
                 "be an integer for rule=block", self.xi)
+        require_real("gap", self.gap)
         require(self.gap >= 0, "gap", "be >= 0", self.gap)
+        require_real("blob_width", self.blob_width)
         require(self.blob_width > 0, "blob_width", "be > 0", self.blob_width)
+        require_bool("periodic", self.periodic)
+        plain_scalars(self)
 
     @property
     def coords(self) -> int:
@@ -91,3 +102,4 @@ class TaskSpec:
     def to_dict(self) -> dict:
         """Plain-JSON description."""
         return asdict(self)
+

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from .. import perturb, tasks
+from ..tasks.labels import label_codes
 from ..tasks.spec import TaskSpec
 from ._translation import band_gram, is_constant, padded_band
 
@@ -99,13 +100,14 @@ def offset_labels(task: TaskSpec, ext: int) -> np.ndarray:
     """Label of a pair at offset o for ``o_c = -(N - 1 + ext) .. N - 1 + ext``, ``(2 N - 1 +
     2 ext,)*p`` int8 (0: coincident, in the gap, or no pair inside the image has this offset).
 
-    Evaluated by ``tasks.labels`` on the pair ``(max(0, -o), max(0, o))``.
+    Evaluated by ``tasks.labels.label_codes`` (0 outside the image) on the pair
+    ``(max(0, -o), max(0, o))``.
     """
     N, p = task.size, task.coords
     o = np.arange(-(N - 1 + ext), N + ext)
     grid = np.stack(np.meshgrid(*([o] * p), indexing="ij"), -1).reshape(-1, p)
     pos = np.stack([np.maximum(0, -grid), np.maximum(0, grid)], 1).astype(np.float64)
-    return tasks.labels(task, pos).reshape((len(o),) * p)
+    return label_codes(task, pos).reshape((len(o),) * p)
 
 
 @functools.lru_cache(maxsize=16)

@@ -39,7 +39,7 @@ from scipy import sparse
 
 from .. import tasks
 from ..activations import LINEAR, PROPAGATED, RECTIFIED, Activation
-from ..errors import require, require_choice
+from ..errors import require, require_choice, require_instance
 from ..nn.spec import NetSpec
 from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
@@ -67,6 +67,9 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _check(task: TaskSpec, net: NetSpec, pert: Perturbation) -> None:
+    require_instance("task", task, TaskSpec)
+    require_instance("net", net, NetSpec)
+    require_instance("pert", pert, Perturbation)
     require(net.dim == task.dim, "dim", "be the same for task and net", net.dim,
             f"task dim={task.dim}")
     require(net.size == task.size, "size", "be the same for task and net", net.size,

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import perturb, tasks
 from .._random import as_rng
-from ..errors import require
+from ..errors import require, require_instance, require_int, require_real
 from ..nn.spec import NetSpec
 from ..perturb.spec import Perturbation
 from ..sensitivity.result import Sensitivities
@@ -134,11 +134,16 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
     Module docstring: the recursion. O(N^(2 dim)) per pair and layer: for small images.
     """
     pert = Perturbation() if pert is None else pert
+    require_instance("task", task, TaskSpec)
+    require_instance("net", net, NetSpec)
+    require_instance("pert", pert, Perturbation)
+    require_real("bias_std", bias_std)
+    require(bias_std >= 0, "bias_std", "be >= 0", bias_std)
+    require_int("max_pairs", max_pairs, 1)
+    require_int("n_noise", n_noise, 2)
     require(net.dim == task.dim and net.size == task.size, "net", "have the task's dim and size",
             f"dim={net.dim}, size={net.size}", f"task dim={task.dim}, size={task.size}")
     require(pert.diffeo == "shift", "diffeo", "be shift for nngp", pert.diffeo)
-    require(max_pairs >= 1 and n_noise >= 2, "max_pairs/n_noise", "be >= 1 and >= 2",
-            (max_pairs, n_noise))
     gen = as_rng(rng)
     data = _Data.of(task, pert)
     nd = data.X.shape[1]
