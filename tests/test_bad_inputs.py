@@ -24,7 +24,8 @@ import pytest
 
 from scaledetect import NetSpec, TaskSpec, init_cnn, load_model, save_model
 from scaledetect.cli import main
-from scaledetect.experiments import Cache, preset
+from scaledetect.experiments import Cache, execute
+from scaledetect.studies import plans
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +92,10 @@ def _mtimes(folder: Path) -> dict[str, int]:
 def test_rerun_never_deletes_what_it_does_not_recompute(tmp_path, capsys):
     """``--rerun X --figure Y`` used to delete X's cached runs, compute nothing and leave an
     empty results.csv; now a rerun touches only runs this call computes, replacing each."""
-    f4 = {r.key for r in preset("tiny")["fig4_unstrided"]}
-    f8 = {r.key for r in preset("tiny")["fig8_maxent"]}
+    tiny = plans("tiny")
+    f4 = {r.key for r in tiny["fig4_unstrided"].runs()}
+    f8 = {r.key for r in tiny["fig8_maxent"].runs()}
+    n_all = len({r.key for plan in tiny.values() for r in plan.runs()})
     assert f4.isdisjoint(f8)
     assert _reproduce(tmp_path, "--figure", "fig4_unstrided", "--figure", "fig8_maxent") == 0
     cache = tmp_path / ".cache"
@@ -105,7 +108,8 @@ def test_rerun_never_deletes_what_it_does_not_recompute(tmp_path, capsys):
     assert _mtimes(cache) == before and (tmp_path / "results.csv").read_bytes() == csv
 
     assert _reproduce(tmp_path, "--rerun", "all", "--figure", "fig4_unstrided") == 0
-    assert f"4 runs of 40 (0 cached, {len(f4)} to run again)" in capsys.readouterr().out
+    assert f"{len(f4)} runs of {n_all} (0 cached, {len(f4)} to run again)" in \
+        capsys.readouterr().out
     after = _mtimes(cache)
     assert all(after[f"{k}.json"] > before[f"{k}.json"] for k in f4)  # computed again
     assert all(after[f"{k}.json"] == before[f"{k}.json"] for k in f8)  # not touched
@@ -117,16 +121,15 @@ def test_rerun_never_deletes_what_it_does_not_recompute(tmp_path, capsys):
 def test_rerun_keeps_the_old_result_until_the_new_one_is_stored(tmp_path):
     # an interrupted rerun must lose nothing: the result counts as missing, but stays on disk
     cache = Cache(tmp_path)
-    run = preset("tiny")["fig4_unstrided"][0]
-    from scaledetect.experiments.version import results_version
-
-    result = {"run": run.to_dict(), "version": results_version(run.kind), "seconds": 1.0}
-    cache.put(run.key, result)
+    run = plans("tiny")["fig4_unstrided"].theory[0]
+    result, arrays = execute(run.to_dict())
+    cache.put(run.key, result, arrays)
     cache.rerun([run.key])
     assert run.key not in cache and (tmp_path / f"{run.key}.json").exists()
-    assert Cache(tmp_path).get(run.key)[0] == result  # a new call (after Ctrl-C) still has it
-    cache.put(run.key, {**result, "seconds": 2.0})
-    assert run.key in cache and cache.get(run.key)[0]["seconds"] == 2.0
+    # a new call (after Ctrl-C) still has it
+    assert Cache(tmp_path).get(run.key).seconds == result["seconds"]
+    cache.put(run.key, {**result, "seconds": 2.0}, arrays)
+    assert run.key in cache and cache.get(run.key).seconds == 2.0
 
 
 def test_truncated_cache_file_is_computed_again_and_named(tmp_path, capsys):
@@ -140,10 +143,11 @@ def test_truncated_cache_file_is_computed_again_and_named(tmp_path, capsys):
     assert _reproduce(tmp_path, "--figure", "fig2_init_vs_trained") == 0
     out = capsys.readouterr().out
     assert f"1 cached results could not be read and are computed again: {npz[0].stem}" in out
-    assert "3 runs of 40 (2 cached)" in out
+    n_all = len({r.key for plan in plans("tiny").values() for r in plan.runs()})
+    assert f"3 runs of {n_all} (2 cached)" in out
     assert npz[0].read_bytes() == raw  # recomputed: the same numbers, the same file
     assert _reproduce(tmp_path, "--figure", "fig2_init_vs_trained") == 0
-    assert "3 runs of 40 (3 cached)" in capsys.readouterr().out
+    assert f"3 runs of {n_all} (3 cached)" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ JSON

@@ -45,7 +45,8 @@ CASES = [
     ("train --size 32", "the following arguments are required: --out"),
     ("theory --init --seed -1 --size 32 --xi 8 --depth 5", "argument --seed: must be an integer"),
     ("theory --init --noise-draws 0 --size 32 --xi 8 --depth 5", "noise-draws must be an integer"),
-    ("theory --init --bias-std -1 --size 32 --xi 8 --depth 5", "bias-std must be a finite number >= 0"),
+    ("theory --init --bias-std -1 --size 32 --xi 8 --depth 5",
+     "bias-std must be a finite number >= 0"),
     ("theory --depth 0", "depth must be an integer >= 1; got depth=0"),
     ("theory --act swish", "act must be one of relu, tanh, linear, leaky_relu, gelu; got "
      "act='swish'"),
