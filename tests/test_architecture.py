@@ -14,7 +14,8 @@ PACKAGE = ROOT / "scaledetect"
 #: Rank of each top-level module or subpackage: a module may import its own rank or lower ones
 #: (and no two units may import each other: tests/test_import_graph.py).
 LAYERS = {
-    "errors": 0, "_random": 0, "io": 0, "_gaussian": 0, "activations": 0,
+    "errors": 0, "_random": 0, "io": 0, "_gaussian": 0, "_memory": 0, "extras": 0,
+    "activations": 0,
     "_kernels": 1, "engine": 1,
     "tasks": 2,
     "perturb": 3,

@@ -315,6 +315,20 @@ def _prepared(module, device):
     return module if fine else copy.deepcopy(module).float().to(device)
 
 
+def _input_shape(task, images, pert) -> tuple:
+    """The probes' image shape, from exactly one of *task* and *images* (checked)."""
+    require((task is None) != (images is None), "task/images", "give exactly one of them",
+            "both" if task is not None else "neither")
+    require(isinstance(pert, Perturbation), "pert", "be a Perturbation", type(pert).__name__)
+    if images is not None:
+        require(pert.diffeo == "maxent", "diffeo",
+                "be maxent for a user's images (they carry no feature positions to shift)",
+                pert.diffeo)
+        return tuple(np.shape(images)[1:])
+    require(isinstance(task, TaskSpec), "task", "be a TaskSpec", type(task).__name__)
+    return task.image_shape
+
+
 def measure_module(module, task: TaskSpec | None = None, images: np.ndarray | None = None,
                    pert: Perturbation = Perturbation(),  # noqa: B008 (frozen)
                    probe: int | None = None, rng: np.random.Generator | int | None = 0,
@@ -358,17 +372,7 @@ def measure_module(module, task: TaskSpec | None = None, images: np.ndarray | No
     >>> x = np.random.default_rng(0).random((512, 3, 32, 32), np.float32)   # doctest: +SKIP
     >>> s = measure_module(net, images=x, pert=Perturbation(diffeo="maxent"))  # doctest: +SKIP
     """
-    require((task is None) != (images is None), "task/images", "give exactly one of them",
-            "both" if task is not None else "neither")
-    require(isinstance(pert, Perturbation), "pert", "be a Perturbation", type(pert).__name__)
-    if images is not None:
-        require(pert.diffeo == "maxent", "diffeo",
-                "be maxent for a user's images (they carry no feature positions to shift)",
-                pert.diffeo)
-        shape = tuple(np.shape(images)[1:])
-    else:
-        require(isinstance(task, TaskSpec), "task", "be a TaskSpec", type(task).__name__)
-        shape = task.image_shape
+    shape = _input_shape(task, images, pert)
     modes = {m: m.training for m in module.modules()}
     try:
         module.eval()

@@ -41,6 +41,7 @@ from it, which drew the noise from one sequential stream (LeNet, sigma 0.3, 10 e
 binomial standard error of 0.9%).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -160,14 +161,22 @@ def train_arch(task: TaskSpec, spec: DeepTrainSpec | None = None,
     check_size(spec.arch, task.size)
     require(not resume or out_dir is not None, "resume", "come with an out_dir", resume)
     dev = resolve_device(device)
+    with _torch_threads(threads), torch.random.fork_rng(devices=[]):
+        return _train(task, spec, rng, out_dir, dev, progress, resume, callback)
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """PyTorch's intra-op thread count set to *threads* inside (None: left alone)."""
+    import torch
+
     if threads is not None:
         require_int("threads", threads, 1)
     before = torch.get_num_threads()
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        with torch.random.fork_rng(devices=[]):
-            return _train(task, spec, rng, out_dir, dev, progress, resume, callback)
+        yield
     finally:
         torch.set_num_threads(before)
 

@@ -192,6 +192,23 @@ def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear",
     x = np.asarray(images)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
+    src, index = _sources(x, field, periodic)
+    if interp == "nearest":
+        return _gather(x, tuple(index(np.rint(s).astype(np.int64)) for s in src))
+    options = _taps(src, interp, index, x.shape[-1], periodic)
+    out = np.zeros(x.shape, np.float64)
+    combos = options[0] if len(src) == 1 else [(a, b) for a in options[0] for b in options[1]]
+    for combo in combos:
+        parts = (combo,) if len(src) == 1 else combo
+        weight = np.prod([w for _, w in parts], axis=0)[:, None]
+        out += weight * _gather(x, tuple(i for i, _ in parts))
+    return out.astype(x.dtype)
+
+
+def _sources(x: np.ndarray, field, periodic: bool):
+    """Source coordinates ``x - tau(x)`` of every pixel, one ``(n, N[, N])`` array per axis,
+    wrapped (periodic) or clamped to ``[0, N - 1]``; and the matching pixel-index function.
+    """
     dim = x.ndim - 2
     require(dim in (1, 2) and (dim == 1 or x.shape[-1] == x.shape[-2]), "images.shape",
             "be (n, C, N) or (n, C, N, N)", x.shape)
@@ -207,25 +224,21 @@ def deform(images: np.ndarray, field: np.ndarray, interp: str = "linear",
     def index(i: np.ndarray) -> np.ndarray:  # a pixel index, wrapped or clamped
         return np.mod(i, N) if periodic else np.clip(i, 0, N - 1)
 
-    if interp == "nearest":
-        return _gather(x, tuple(index(np.rint(s).astype(np.int64)) for s in src))
+    return src, index
+
+
+def _taps(src: list, interp: str, index, N: int, periodic: bool) -> list:
+    """Per axis, the ``(pixel index, weight)`` pairs an interpolated value sums over."""
     if interp == "linear":
         lo = [np.floor(s).astype(np.int64) for s in src]
-        options = [[(index(lo[c]), 1 - (src[c] - lo[c])), (index(lo[c] + 1), src[c] - lo[c])]
-                   for c in range(dim)]
-    else:
-        options = []
-        for s in src:
-            base = np.rint(s).astype(np.int64)
-            idx = [base + o for o in range(-_GAUSSIAN_REACH, _GAUSSIAN_REACH + 1)]
-            w = [np.where(periodic | ((i >= 0) & (i < N)),
-                          np.exp(-((i - s) ** 2) / (2 * GAUSSIAN_SIGMA**2)), 0.0) for i in idx]
-            total = sum(w)
-            options.append([(index(i), wi / total) for i, wi in zip(idx, w, strict=True)])
-    out = np.zeros(x.shape, np.float64)
-    combos = options[0] if dim == 1 else [(a, b) for a in options[0] for b in options[1]]
-    for combo in combos:
-        parts = (combo,) if dim == 1 else combo
-        weight = np.prod([w for _, w in parts], axis=0)[:, None]
-        out += weight * _gather(x, tuple(i for i, _ in parts))
-    return out.astype(x.dtype)
+        return [[(index(lo[c]), 1 - (src[c] - lo[c])), (index(lo[c] + 1), src[c] - lo[c])]
+                for c in range(len(src))]
+    options = []
+    for s in src:
+        base = np.rint(s).astype(np.int64)
+        idx = [base + o for o in range(-_GAUSSIAN_REACH, _GAUSSIAN_REACH + 1)]
+        w = [np.where(periodic | ((i >= 0) & (i < N)),
+                      np.exp(-((i - s) ** 2) / (2 * GAUSSIAN_SIGMA**2)), 0.0) for i in idx]
+        total = sum(w)
+        options.append([(index(i), wi / total) for i, wi in zip(idx, w, strict=True)])
+    return options

@@ -142,66 +142,53 @@ def _check_input(source, task: TaskSpec | None, images, pert, probe, estimator) 
 
 
 def measure(model, task: TaskSpec | None = None,
-            pert: Perturbation = Perturbation(),  # noqa: B008 (frozen)
-            probe: int | None = None,
+            pert: Perturbation = Perturbation(), probe: int | None = None,  # noqa: B008
             rng: np.random.Generator | int | None = 0, estimator: str = "mean",
             channel_mean: bool = False, batch_size: int | None = None,
             images: np.ndarray | None = None, probe_noise: float = 0.0) -> Sensitivities:
-    r"""Relative sensitivities to diffeomorphisms and to noise at every layer of *model*.
-
-    The estimators, the corrupted probes and the streaming are defined in the module docstring
-    (``help(scaledetect.sensitivity.measure)``).
+    r"""Relative sensitivities to diffeomorphisms and to noise at every layer of *model*
+    (estimators, corrupted probes and streaming: the module docstring).
 
     Parameters
     ----------
     model : CNN, LayerSource or callable
-        A numba ``CNN`` (anything with ``spec`` and ``forward(x, layers=True)`` returning
-        ``[f_0 = x, f_1, ..., f_K, out]``); a ``LayerSource`` (e.g. a PyTorch module through
-        ``scaledetect.deep.ModuleSource``); or a function ``x -> [f_0, ..., out]``. Arrays
-        ``(n, C, ...)`` have a channel axis, the last one is the output.
+        A numba ``CNN`` (``forward(x, layers=True)`` gives ``[f_0 = x, f_1, ..., f_K, out]``),
+        a ``LayerSource`` (e.g. a PyTorch module through ``scaledetect.deep.ModuleSource``) or
+        a function ``x -> [f_0, ..., out]``; arrays ``(n, C, ...)``, the last the output.
     task : TaskSpec, optional
         Probes drawn from this task (its ``image_shape`` must be the model's input).
     pert : Perturbation
         The diffeomorphism and the noise matching.
     probe : int or None
-        Number of probes P (>= 2). With *task*: drawn from the class-balanced distribution
-        with a seed of their own (so independent of any training set); None means 4096.
-        With *images*: that many images drawn without replacement; None means all of them.
+        Number of probes P (>= 2). With *task*: drawn class-balanced with a seed of their own;
+        None means 4096. With *images*: that many drawn without replacement; None: all.
     rng : Generator, int or None
-        Seed of the probe set and of every perturbation (a Generator contributes 63 random bits).
+        Seed of the probe set and of every perturbation.
     estimator : str
-        ``mean`` (with standard errors) or ``median`` (Petrini et al. 2021; see
-        ``MedianCollector``; no standard errors).
+        ``mean`` (with standard errors) or ``median`` (Petrini et al. 2021, ``MedianCollector``).
     channel_mean : bool
-        Average each representation ``(n, C, ...)`` over its channels before measuring:
-        isolates spatial from channel pooling. The output has no channel axis.
+        Average each representation over its channels first: spatial pooling alone.
     batch_size : int or None
-        Probes per forward pass, rounded up to a multiple of ``BLOCK`` = 256; None picks one
-        that keeps the working memory near 100 MB (at least 256). The result does not depend
-        on it beyond float64 rounding.
+        Probes per forward pass, a multiple of ``BLOCK`` = 256; None keeps the working memory
+        near 100 MB. The result does not depend on it beyond float64 rounding.
     images : ``(n, C, N[, N])``, optional
-        A user's own images instead of a task (e.g. CIFAR-10): only ``pert.diffeo = "maxent"``
-        applies (one field per image, shared by its channels), noise matched as usual.
+        A user's own images instead of a task: ``pert.diffeo = "maxent"`` only (one field per
+        image, shared by its channels).
     probe_noise : float
-        Relative level sigma_c >= 0 of Gaussian corruption of the probes, for nets trained with
-        noise-corrupted images (``TrainSpec.train_noise``): every probe is measured at its
-        corrupted point ``x_i + n_i`` (see Notes). 0 (default): clean probes, no random draw.
+        Relative level sigma_c >= 0 of Gaussian corruption of the probes (nets trained with
+        ``train_noise``): each probe is measured at ``x_i + n_i``. 0: clean probes.
 
     Returns
     -------
     Sensitivities
-        ``layers`` the source's labels (``(0, 1, ..., K, "out")`` for a CNN), ``names`` and
-        ``depths`` when the source has them; ``D_se, G_se, R_se`` for ``mean``, None for
-        ``median``; ``config`` records task (or the images' count and shape), the source's
-        description (``net`` for a CNN), perturbation, probe, seed, estimator, channel_mean
-        the batch-matched ``sigma``, ``probe_noise`` and its per-pixel std ``probe_noise_std``.
+        The source's layer labels (``(0, 1, ..., K, "out")`` for a CNN), names and depths,
+        ``*_se`` for ``mean``; ``config``: task (or images), source, perturbation, probe, seed,
+        estimator, channel_mean, the batch-matched ``sigma``, ``probe_noise`` (and its std).
 
     Examples
     --------
-    >>> from scaledetect import NetSpec, TaskSpec, nn                        # doctest: +SKIP
-    >>> net = NetSpec(dim=1, size=64, depth=5, width=1, bias=False)          # doctest: +SKIP
-    >>> s = measure(nn.pooling_net(net), TaskSpec(size=64, xi=32), probe=2048)  # doctest: +SKIP
-    >>> print(s.table())                                                     # doctest: +SKIP
+    ``measure(pooling_net(NetSpec(size=64, depth=5, width=1, bias=False)),
+    TaskSpec(size=64, xi=32), probe=2048).table()``
     """
     source = as_source(model)
     shape = _check_input(source, task, images, pert, probe, estimator)
@@ -209,11 +196,16 @@ def measure(model, task: TaskSpec | None = None,
     seed = _probe.root_seed(rng)
     ps = (_probe.draw(task, pert, 4096 if probe is None else int(probe), seed, probe_noise)
           if task is not None else _probe.draw_images(images, pert, probe, seed, probe_noise))
-    if batch_size is None:
-        batch_size = _auto_batch(source, shape, channel_mean)
+    batch_size = _auto_batch(source, shape, channel_mean) if batch_size is None else batch_size
     require(isinstance(batch_size, (int, np.integer)) and batch_size >= 1, "batch_size",
             "be an integer >= 1 or None", batch_size)
     res = _run(source, ps, batch_size, channel_mean, estimator)
+    return _result(res, source, task, images, shape, ps, estimator, channel_mean)
+
+
+def _result(res: dict, source, task, images, shape, ps, estimator: str,
+            channel_mean: bool) -> Sensitivities:
+    """``Sensitivities`` from the estimates *res* of ``_run``, with their configuration."""
     labels = tuple(source.labels)
     require(len(labels) == len(res["D"]), "model", "give one label per layer", len(labels))
     where = ({"task": task.to_dict()} if task is not None else

@@ -27,6 +27,26 @@ def _unseen(task: TaskSpec, train_pos: np.ndarray, train_y: np.ndarray, y: int) 
     return total - len(set(_keys(train_pos[train_y == y])))
 
 
+def _unseen_draws(task: TaskSpec, seen: set, want: dict, rng, n_train: int,
+                  n_test: int) -> dict:
+    """``{label: [positions]}``: *want[label]* configurations of each class not in *seen*, by
+    rejection from ``sample_positions`` (kept in draw order).
+    """
+    got = {1: [], -1: []}
+    for _ in range(MAX_ROUNDS):
+        short = sum(want[y] - len(got[y]) for y in got)
+        if short == 0:
+            return got
+        pos, lab = sample_positions(task, 2 * short + 16, rng)
+        for p, k, y in zip(pos, _keys(pos), lab, strict=True):
+            if k not in seen and len(got[int(y)]) < want[int(y)]:
+                got[int(y)].append(p)
+    if sum(want[y] - len(got[y]) for y in got) == 0:
+        return got
+    raise ScaleDetectError(f"n_train must leave enough unseen configurations to draw "
+                           f"{n_test} test samples; got n_train={n_train}")
+
+
 def train_test(task: TaskSpec, n_train: int, n_test: int,
                rng: np.random.Generator | int | None = None) -> tuple[Batch, Batch]:
     """Draw a training set and a test set sharing no configuration.
@@ -69,19 +89,7 @@ def train_test(task: TaskSpec, n_train: int, n_test: int,
             raise ScaleDetectError(
                 f"n_train must leave a class-{y:+d} configuration outside the training set for "
                 f"the test set (size={task.size}, xi={task.xi}); got n_train={n_train}")
-    seen = set(_keys(train.positions))
-    got = {1: [], -1: []}
-    for _ in range(MAX_ROUNDS):
-        short = sum(want[y] - len(got[y]) for y in got)
-        if short == 0:
-            break
-        pos, lab = sample_positions(task, 2 * short + 16, rng)
-        for p, k, y in zip(pos, _keys(pos), lab, strict=True):
-            if k not in seen and len(got[int(y)]) < want[int(y)]:
-                got[int(y)].append(p)
-    else:
-        raise ScaleDetectError(f"n_train must leave enough unseen configurations to draw "
-                               f"{n_test} test samples; got n_train={n_train}")
+    got = _unseen_draws(task, set(_keys(train.positions)), want, rng, n_train, n_test)
     p_dim = task.coords
     pos = np.concatenate([np.reshape(got[1], (-1, 2, p_dim)), np.reshape(got[-1], (-1, 2, p_dim))])
     y = np.repeat(np.array([1, -1], np.int8), [want[1], want[-1]])

@@ -102,6 +102,20 @@ def _batched(net, X, Y, bias_std, chunk):
                            for i in range(0, len(X), chunk)]) if len(X) else np.zeros((0,))
 
 
+def _check(task, net, pert, bias_std, max_pairs: int, n_noise: int) -> None:
+    """``nngp``'s arguments, each with a one-line error naming it."""
+    require_instance("task", task, TaskSpec)
+    require_instance("net", net, NetSpec)
+    require_instance("pert", pert, Perturbation)
+    require_real("bias_std", bias_std)
+    require(bias_std >= 0, "bias_std", "be >= 0", bias_std)
+    require_int("max_pairs", max_pairs, 1)
+    require_int("n_noise", n_noise, 2)
+    require(net.dim == task.dim and net.size == task.size, "net", "have the task's dim and size",
+            f"dim={net.dim}, size={net.size}", f"task dim={task.dim}, size={task.size}")
+    require(pert.diffeo == "shift", "diffeo", "be shift for nngp", pert.diffeo)
+
+
 def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
          bias_std: float = 1.0, max_pairs: int = 4096, n_noise: int = 4096,
          rng: np.random.Generator | int | None = 0) -> Sensitivities:
@@ -134,16 +148,7 @@ def nngp(task: TaskSpec, net: NetSpec, pert: Perturbation | None = None, *,
     Module docstring: the recursion. O(N^(2 dim)) per pair and layer: for small images.
     """
     pert = Perturbation() if pert is None else pert
-    require_instance("task", task, TaskSpec)
-    require_instance("net", net, NetSpec)
-    require_instance("pert", pert, Perturbation)
-    require_real("bias_std", bias_std)
-    require(bias_std >= 0, "bias_std", "be >= 0", bias_std)
-    require_int("max_pairs", max_pairs, 1)
-    require_int("n_noise", n_noise, 2)
-    require(net.dim == task.dim and net.size == task.size, "net", "have the task's dim and size",
-            f"dim={net.dim}, size={net.size}", f"task dim={task.dim}, size={task.size}")
-    require(pert.diffeo == "shift", "diffeo", "be shift for nngp", pert.diffeo)
+    _check(task, net, pert, bias_std, max_pairs, n_noise)
     gen = as_rng(rng)
     data = _Data.of(task, pert)
     nd = data.X.shape[1]
