@@ -12,7 +12,9 @@ Derived quantities (the constant-mode fraction of the filter power, the test err
 model) are methods here, computed in one place.
 """
 
-from dataclasses import dataclass, field
+import abc
+import typing
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -88,12 +90,39 @@ class FilterStats:
                    None if share is None else np.asarray(share, float))
 
 
-def _sens(d: dict, name: str) -> Sensitivities:
-    return Sensitivities.from_dict(d[name])
+class Record(abc.ABC):
+    """Base of the run kinds' records: frozen dataclasses whose fields are ``Sensitivities``,
+    a ``TrainHistory`` or ``FilterStats``, written and read field by field.
+    """
+
+    @abc.abstractmethod
+    def states(self) -> dict[str, Sensitivities]:
+        """Measurements by state name (the tidy CSV's ``state`` column)."""
+
+    def to_json(self) -> tuple[dict, dict]:
+        """JSON part and arrays (``FilterStats`` arrays prefixed by their field's name)."""
+        body, arrays = {}, {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, FilterStats):
+                body[f.name], more = value.to_json(f.name)
+                arrays.update(more)
+            else:
+                body[f.name] = value.to_dict()
+        return body, arrays
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict):
+        """Inverse of ``to_json``."""
+        readers = {Sensitivities: Sensitivities.from_dict, TrainHistory: TrainHistory.from_dict}
+        hints = typing.get_type_hints(cls)
+        return cls(**{f.name: FilterStats.from_json(d[f.name], arrays, f.name)
+                      if hints[f.name] is FilterStats else readers[hints[f.name]](d[f.name])
+                      for f in fields(cls)})
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(Record):
     """Kinds ``theory``, ``nngp`` and ``pooling``: one layer profile (a prediction or a Monte
     Carlo measurement of a fixed net).
     """
@@ -101,21 +130,12 @@ class Profile:
     sens: Sensitivities
 
     def states(self) -> dict[str, Sensitivities]:
-        """Measurements by state name (the tidy CSV's ``state`` column)."""
+        """Measurements by state name."""
         return {"init": self.sens}
-
-    def to_json(self) -> tuple[dict, dict]:
-        """JSON part and arrays."""
-        return {"sens": self.sens.to_dict()}, {}
-
-    @classmethod
-    def from_json(cls, d: dict, arrays: dict) -> "Profile":
-        """Inverse of ``to_json``."""
-        return cls(_sens(d, "sens"))
 
 
 @dataclass(frozen=True)
-class RandomNet:
+class RandomNet(Record):
     """Kind ``init``: a randomly initialized CNN, measured, with its filter statistics."""
 
     sens: Sensitivities
@@ -125,19 +145,9 @@ class RandomNet:
         """Measurements by state name."""
         return {"init": self.sens}
 
-    def to_json(self) -> tuple[dict, dict]:
-        """JSON part and arrays."""
-        filters, arrays = self.filters.to_json("init")
-        return {"sens": self.sens.to_dict(), "filters": filters}, arrays
-
-    @classmethod
-    def from_json(cls, d: dict, arrays: dict) -> "RandomNet":
-        """Inverse of ``to_json``."""
-        return cls(_sens(d, "sens"), FilterStats.from_json(d["filters"], arrays, "init"))
-
 
 @dataclass(frozen=True)
-class Trained:
+class Trained(Record):
     """Kind ``train``: a numba CNN trained, measured before and after.
 
     Attributes
@@ -169,26 +179,9 @@ class Trained:
         """Measurements by state name."""
         return {"init": self.init, "trained": self.trained}
 
-    def to_json(self) -> tuple[dict, dict]:
-        """JSON part and arrays."""
-        fi, ai = self.filters_init.to_json("init")
-        ft, at = self.filters_trained.to_json("trained")
-        d = {q: getattr(self, q).to_dict() for q in ("init", "trained", "channel_mean",
-                                                      "channel_sum")}
-        return {**d, "history": self.history.to_dict(), "filters_init": fi,
-                "filters_trained": ft}, {**ai, **at}
-
-    @classmethod
-    def from_json(cls, d: dict, arrays: dict) -> "Trained":
-        """Inverse of ``to_json``."""
-        return cls(*(_sens(d, q) for q in ("init", "trained", "channel_mean", "channel_sum")),
-                   TrainHistory.from_dict(d["history"]),
-                   FilterStats.from_json(d["filters_init"], arrays, "init"),
-                   FilterStats.from_json(d["filters_trained"], arrays, "trained"))
-
 
 @dataclass(frozen=True)
-class DeepTrained:
+class DeepTrained(Record):
     """Kind ``deep``: a standard architecture trained with PyTorch, every node measured at
     initialization, trained (the best-test model) and trained with channels shuffled (mode 1).
     """
@@ -208,22 +201,6 @@ class DeepTrained:
     def states(self) -> dict[str, Sensitivities]:
         """Measurements by state name."""
         return {"init": self.init, "trained": self.trained, "shuffled": self.shuffled}
-
-    def to_json(self) -> tuple[dict, dict]:
-        """JSON part and arrays."""
-        fi, ai = self.filters_init.to_json("init")
-        ft, at = self.filters_trained.to_json("trained")
-        d = {q: getattr(self, q).to_dict() for q in ("init", "trained", "shuffled")}
-        return {**d, "history": self.history.to_dict(), "filters_init": fi,
-                "filters_trained": ft}, {**ai, **at}
-
-    @classmethod
-    def from_json(cls, d: dict, arrays: dict) -> "DeepTrained":
-        """Inverse of ``to_json``."""
-        return cls(*(_sens(d, q) for q in ("init", "trained", "shuffled")),
-                   TrainHistory.from_dict(d["history"]),
-                   FilterStats.from_json(d["filters_init"], arrays, "init"),
-                   FilterStats.from_json(d["filters_trained"], arrays, "trained"))
 
 
 @dataclass(frozen=True)
