@@ -105,10 +105,10 @@ def to_markdown(blocks: list[tuple], base: Path) -> str:
             out.append("## " + b[1])
         elif b[0] == "p":
             out.append(b[1])
-        elif b[0] == "table":
-            out.append("| " + " | ".join(b[1]) + " |")
+        elif b[0] == "table":  # a | inside a cell (|dev|, |log10 ratio|) must not end it
+            out.append("| " + " | ".join(c.replace("|", r"\|") for c in b[1]) + " |")
             out.append("|" + "---|" * len(b[1]))
-            out += ["| " + " | ".join(r) + " |" for r in b[2]]
+            out += ["| " + " | ".join(c.replace("|", r"\|") for c in r) + " |" for r in b[2]]
         else:
             out.append(f"![{b[2]}]({os.path.relpath(b[1], base)})\n\n*{b[2]}*")
         out.append("")
