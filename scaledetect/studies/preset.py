@@ -5,7 +5,6 @@ larger probe sets, dim-2 training). The studies read these knobs and the run bui
 that runs shared between figures are built once, identically (the same ``Run.key``).
 """
 
-import math
 from dataclasses import dataclass, replace
 
 from ..errors import require_choice
@@ -130,8 +129,3 @@ def temperatures(size: int, n: int, cutoff: float = 3.0) -> list[float]:
 
     lo, hi = temperature_range(size, cutoff)
     return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
-
-
-def log_ratio(a: float, b: float) -> float:
-    """``log10(a / b)``."""
-    return math.log10(a / b)
