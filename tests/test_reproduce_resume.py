@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from skips import skip_without
 
 from scaledetect.cli import main
 
@@ -101,8 +102,7 @@ def test_rerun_all_computes_everything_again_with_the_same_numbers(reference, ca
 
 def test_dask_local_cluster_with_training_runs_gives_the_same_results(reference, tmp_path):
     """Two LocalCluster worker processes, each training in its own checkpoint folder."""
-    pytest.importorskip("dask.distributed", reason="needs the 'dask' extra: "
-                                                   "pip install -e '.[dask]'")
+    skip_without("dask")
     out = tmp_path / "dask"
     assert _reproduce(out, "--executor", "dask", "--workers", "2") == reference[1]
     assert len(list((out / ".cache" / "train").iterdir())) == 2  # the two trained seeds

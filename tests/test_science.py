@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import TaskSpec, sample
 from scaledetect.diagnostics import spectra
@@ -147,8 +148,7 @@ def _late_early(s) -> float:
 
 @pytest.fixture(scope="module")
 def lenet():
-    torch = pytest.importorskip("torch", reason="LeNet needs the 'torch' extra: "
-                                                "pip install -e '.[torch]'")
+    torch = skip_without("torch")
     from scaledetect.deep import measure_module
     from scaledetect.deep.train import DeepTrainSpec, train_arch
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 import scaledetect
 from scaledetect import TaskSpec, tasks
@@ -188,7 +189,7 @@ def _error(module, x, y) -> float:
 
 
 def test_saved_best_deep_model_gives_the_recorded_best_test_error(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     from scaledetect.deep.io import load_arch_model
     from scaledetect.deep.train import DeepTrainSpec, train_arch
 
@@ -206,7 +207,7 @@ def test_saved_best_deep_model_gives_the_recorded_best_test_error(tmp_path):
 
 
 def test_deep_resume_matches_every_array_and_the_history(tmp_path):
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.deep.train import DeepTrainSpec, train_arch
 
     spec = DeepTrainSpec(arch="alexnet", width_factor=1 / 16, n_train=96, n_test=32,
@@ -229,7 +230,7 @@ def test_deep_resume_matches_every_array_and_the_history(tmp_path):
 
 
 def test_both_trainers_key_the_noise_by_seed_and_epoch():
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.deep.train import DeepTrainSpec, train_arch
 
     sigma, seed = 0.3, 4
@@ -253,7 +254,7 @@ def test_both_trainers_key_the_noise_by_seed_and_epoch():
 
 
 def test_cli_deep_divergence_exits_2_and_writes_nothing(tmp_path, capsys):
-    pytest.importorskip("torch")
+    skip_without("torch")
     out = tmp_path / "run"
     argv = ["train", "--arch", "lenet", "--lr", "1e9", "--epochs", "3", "--n-train", "64",
             "--n-test", "32", "--threads", "1", "--out", str(out), "--no-progress"]

@@ -10,6 +10,7 @@ different summation orders of a few hundred terms).
 
 import numpy as np
 import pytest
+from skips import skip_without
 
 from scaledetect import NetSpec, ScaleDetectError
 from scaledetect.diagnostics import (
@@ -39,7 +40,7 @@ IDS = ["1d-ntk", "1d-mf-nobias", "2d-mf"]
 @pytest.fixture(params=list(zip(SPECS, IDS, strict=True)), ids=IDS)
 def pair(request):
     """A float64 numba CNN and its PyTorch twin, and a batch of inputs."""
-    pytest.importorskip("torch")
+    skip_without("torch")
     from scaledetect.deep.simple import SimpleCNN
 
     spec = request.param[0]
@@ -158,7 +159,7 @@ def test_a_new_backend_gets_every_diagnostic_without_editing_diagnostics():
 def test_a_bare_torch_conv_summed_is_the_channel_mean_on_channel_constant_inputs():
     # a conv whose C_in input channels all carry x: output o is sum_c W_oc * x + b_o; their mean
     # over o is the conv with filter (1/C_out) sum_{o,c} W_oc and bias mean(b): the channel sum
-    torch = pytest.importorskip("torch")
+    torch = skip_without("torch")
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 4, 3, padding=1).double()
     one = channel_sum(conv)
