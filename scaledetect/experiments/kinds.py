@@ -41,8 +41,8 @@ class RunKind:
         pool drains evenly).
     takes_net : bool
         Whether ``Run.net`` is a NetSpec (else None).
-    train_spec : str or None
-        ``"module:class"`` of ``Run.train`` for the training kinds.
+    train_spec_path : str or None
+        ``"module:class"`` of ``Run.train`` for the training kinds (``train_spec``: the class).
     epochs : callable or None
         ``epochs(run)``: expected training epochs (progress within a run), training kinds only.
     backend : str
